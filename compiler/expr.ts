@@ -1,0 +1,212 @@
+// The scalar expression IR: hash-consed DAGs that every elementwise kernel is rendered from.
+
+/** Leaves: an input array element, a runtime scalar argument, or a literal. */
+export type LeafOp = 'input' | 'scalar' | 'const';
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'tanh';
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
+  | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
+export type TernaryOp = 'select';
+export type Op = LeafOp | UnaryOp | BinaryOp | TernaryOp;
+
+export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'tanh'];
+export const BINARY_OPS: readonly BinaryOp[] = [
+  'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne',
+];
+
+export type ExprLike = Expr | number;
+
+/**
+ * One node of a scalar expression. Nodes are interned: building the same expression twice
+ * returns the same object, so identity is structural equality and a DAG shares subterms.
+ * `input(i)` is the i-th array operand, `scalar(i)` the i-th runtime number (so a learning
+ * rate that changes every step does not compile a new kernel), `const` a literal.
+ */
+export class Expr {
+  private constructor(
+    readonly op: Op,
+    readonly args: readonly Expr[],
+    /** input/scalar index, or the literal's value */
+    readonly value: number,
+    readonly id: number,
+  ) {}
+
+  private static nextId = 0;
+  private static readonly table = new Map<string, Expr>();
+
+  /** @internal the only way nodes are made: look up, or create and remember. */
+  static make(op: Op, args: readonly Expr[], value = 0): Expr {
+    const key = `${op}:${value}:${args.map((a) => a.id).join(',')}`;
+    let e = Expr.table.get(key);
+    if (e === undefined) {
+      e = new Expr(op, args, value, Expr.nextId++);
+      Expr.table.set(key, e);
+    }
+    return e;
+  }
+
+  get isConst(): boolean { return this.op === 'const'; }
+
+  neg(): Expr { return unary('neg', this); }
+  exp(): Expr { return unary('exp', this); }
+  log(): Expr { return unary('log', this); }
+  sqrt(): Expr { return unary('sqrt', this); }
+  abs(): Expr { return unary('abs', this); }
+  sign(): Expr { return unary('sign', this); }
+  tanh(): Expr { return unary('tanh', this); }
+  add(o: ExprLike): Expr { return binary('add', this, o); }
+  sub(o: ExprLike): Expr { return binary('sub', this, o); }
+  mul(o: ExprLike): Expr { return binary('mul', this, o); }
+  div(o: ExprLike): Expr { return binary('div', this, o); }
+  pow(o: ExprLike): Expr { return binary('pow', this, o); }
+  max(o: ExprLike): Expr { return binary('max', this, o); }
+  min(o: ExprLike): Expr { return binary('min', this, o); }
+  lt(o: ExprLike): Expr { return binary('lt', this, o); }
+  le(o: ExprLike): Expr { return binary('le', this, o); }
+  gt(o: ExprLike): Expr { return binary('gt', this, o); }
+  ge(o: ExprLike): Expr { return binary('ge', this, o); }
+  eq(o: ExprLike): Expr { return binary('eq', this, o); }
+  ne(o: ExprLike): Expr { return binary('ne', this, o); }
+
+  toString(): string {
+    switch (this.op) {
+      case 'input': return `in${this.value}`;
+      case 'scalar': return `s${this.value}`;
+      case 'const': return String(this.value);
+      default: return `${this.op}(${this.args.map(String).join(', ')})`;
+    }
+  }
+}
+
+export const input = (i: number): Expr => Expr.make('input', [], i);
+export const scalar = (i: number): Expr => Expr.make('scalar', [], i);
+export const constant = (v: number): Expr => Expr.make('const', [], v);
+export const lift = (x: ExprLike): Expr => (typeof x === 'number' ? constant(x) : x);
+
+export function select(cond: ExprLike, a: ExprLike, b: ExprLike): Expr {
+  const c = lift(cond), x = lift(a), y = lift(b);
+  if (c.isConst) return c.value !== 0 ? x : y;
+  if (x === y) return x;
+  return Expr.make('select', [c, x, y]);
+}
+
+/** Scalar semantics shared by constant folding and the JS renderer's tests. */
+export const EVAL_UNARY: { [O in UnaryOp]: (x: number) => number } = {
+  neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs,
+  sign: Math.sign, tanh: Math.tanh,
+};
+export const EVAL_BINARY: { [O in BinaryOp]: (a: number, b: number) => number } = {
+  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
+  pow: Math.pow, max: Math.max, min: Math.min,
+  lt: (a, b) => +(a < b), le: (a, b) => +(a <= b), gt: (a, b) => +(a > b),
+  ge: (a, b) => +(a >= b), eq: (a, b) => +(a === b), ne: (a, b) => +(a !== b),
+};
+
+function unary(op: UnaryOp, x: Expr): Expr {
+  if (x.isConst) return constant(EVAL_UNARY[op](x.value));
+  if (op === 'neg' && x.op === 'neg') return x.args[0];
+  return Expr.make(op, [x]);
+}
+
+// Only the identities that derivatives produce all the time (g*1, g+0, 0*x); anything
+// cleverer belongs in a pass with a test of its own.
+function binary(op: BinaryOp, a: ExprLike, b: ExprLike): Expr {
+  const x = lift(a), y = lift(b);
+  if (x.isConst && y.isConst) return constant(EVAL_BINARY[op](x.value, y.value));
+  const isC = (e: Expr, v: number) => e.isConst && e.value === v;
+  switch (op) {
+    case 'add':
+      if (isC(x, 0)) return y;
+      if (isC(y, 0)) return x;
+      break;
+    case 'sub':
+      if (isC(y, 0)) return x;
+      if (isC(x, 0)) return unary('neg', y);
+      break;
+    case 'mul':
+      if (isC(x, 1)) return y;
+      if (isC(y, 1)) return x;
+      if (isC(x, 0) || isC(y, 0)) return constant(0);
+      if (isC(x, -1)) return unary('neg', y);
+      if (isC(y, -1)) return unary('neg', x);
+      break;
+    case 'div':
+      if (isC(y, 1)) return x;
+      if (isC(x, 0)) return constant(0);
+      break;
+    case 'pow':
+      if (isC(y, 1)) return x;
+      if (isC(y, 0)) return constant(1);
+      break;
+  }
+  return Expr.make(op, [x, y]);
+}
+
+/** Nodes of the DAGs under `roots`, each once, children before parents. */
+export function topoSort(roots: readonly Expr[]): Expr[] {
+  const seen = new Set<Expr>();
+  const order: Expr[] = [];
+  const visit = (e: Expr) => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    for (const a of e.args) visit(a);
+    order.push(e);
+  };
+  roots.forEach(visit);
+  return order;
+}
+
+/** Highest input / scalar index used, plus one. */
+export function countLeaves(roots: readonly Expr[]): { inputs: number; scalars: number } {
+  let inputs = 0, scalars = 0;
+  for (const e of topoSort(roots)) {
+    if (e.op === 'input') inputs = Math.max(inputs, e.value + 1);
+    if (e.op === 'scalar') scalars = Math.max(scalars, e.value + 1);
+  }
+  return { inputs, scalars };
+}
+
+/** Replace leaves: `inputs[i]` for input(i), `scalars[i]` for scalar(i) (omitted = kept). */
+export function substitute(
+  roots: readonly Expr[],
+  inputs: readonly (Expr | undefined)[],
+  scalars: readonly (Expr | undefined)[] = [],
+): Expr[] {
+  const memo = new Map<Expr, Expr>();
+  const go = (e: Expr): Expr => {
+    let r = memo.get(e);
+    if (r !== undefined) return r;
+    switch (e.op) {
+      case 'input': r = inputs[e.value] ?? e; break;
+      case 'scalar': r = scalars[e.value] ?? e; break;
+      case 'const': r = e; break;
+      case 'select': r = select(go(e.args[0]), go(e.args[1]), go(e.args[2])); break;
+      default:
+        r = e.args.length === 1
+          ? unary(e.op as UnaryOp, go(e.args[0]))
+          : binary(e.op as BinaryOp, go(e.args[0]), go(e.args[1]));
+    }
+    memo.set(e, r);
+    return r;
+  };
+  return roots.map(go);
+}
+
+/** Evaluate with plain numbers: the reference that renderers are tested against. */
+export function evaluate(e: Expr, inputs: readonly number[], scalars: readonly number[] = []): number {
+  const memo = new Map<Expr, number>();
+  for (const n of topoSort([e])) {
+    const a = n.args.map((x) => memo.get(x)!);
+    let v: number;
+    switch (n.op) {
+      case 'input': v = inputs[n.value]; break;
+      case 'scalar': v = scalars[n.value]; break;
+      case 'const': v = n.value; break;
+      case 'select': v = a[0] !== 0 ? a[1] : a[2]; break;
+      default:
+        v = a.length === 1 ? EVAL_UNARY[n.op as UnaryOp](a[0]) : EVAL_BINARY[n.op as BinaryOp](a[0], a[1]);
+    }
+    memo.set(n, v);
+  }
+  return memo.get(e)!;
+}

@@ -1,0 +1,146 @@
+// The array module: creation routines and the primitive array ops, dispatched to a device.
+
+import { input, type Expr } from '../../compiler/expr.js';
+import type { ReduceOp } from '../../compiler/js.js';
+import * as cpu from './cpu/kernels.js';
+import { NDArray, TYPED, broadcastShapes, dtypeOf, shapeStr, sizeOf, type DType, type TypedArray } from './ndarray.js';
+import { random as globalRandom, type RandomState } from './random.js';
+
+export type NestedArray = number | NestedArray[];
+
+function checkShape(shape: readonly number[], op: string): void {
+  if (!Array.isArray(shape) || shape.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new Error(`${op}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+}
+
+/**
+ * An array from nested JS arrays or a typed array. `shape` is required for flat data and
+ * inferred for nested data; `dtype` defaults to the typed array's, else float32.
+ */
+export function array(data: NestedArray | TypedArray | readonly number[], shape?: readonly number[], dtype?: DType): NDArray {
+  if (ArrayBuffer.isView(data)) {
+    const d = dtype ?? dtypeOf(data as TypedArray);
+    const s = shape ?? [(data as TypedArray).length];
+    checkShape(s, 'array');
+    if (sizeOf(s) !== (data as TypedArray).length) {
+      throw new Error(`array: ${(data as TypedArray).length} elements do not fill shape ${shapeStr(s)}`);
+    }
+    const buf = d === dtypeOf(data as TypedArray) ? (data as TypedArray) : new TYPED[d](data as TypedArray);
+    return new NDArray(buf, s.slice());
+  }
+  const inferred: number[] = [];
+  for (let level: unknown = data; Array.isArray(level); level = level[0]) inferred.push(level.length);
+  const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as number[];
+  if (sizeOf(inferred) !== flat.length) throw new Error(`array: nested data is ragged (shape ${shapeStr(inferred)} but ${flat.length} elements)`);
+  if (flat.some((v) => typeof v !== 'number')) throw new Error('array: data must contain only numbers');
+  const s = shape ?? inferred;
+  if (sizeOf(s) !== flat.length) throw new Error(`array: ${flat.length} elements do not fill shape ${shapeStr(s)}`);
+  return new NDArray(new TYPED[dtype ?? 'float32'](flat), s.slice());
+}
+
+export function full(shape: readonly number[], value: number, dtype: DType = 'float32'): NDArray {
+  checkShape(shape, 'full');
+  return new NDArray(new TYPED[dtype](sizeOf(shape)).fill(value), shape.slice());
+}
+export const zeros = (shape: readonly number[], dtype: DType = 'float32'): NDArray => full(shape, 0, dtype);
+export const ones = (shape: readonly number[], dtype: DType = 'float32'): NDArray => full(shape, 1, dtype);
+export const zerosLike = (x: NDArray): NDArray => zeros(x.shape, x.dtype);
+export const onesLike = (x: NDArray): NDArray => ones(x.shape, x.dtype);
+
+export function arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): NDArray {
+  const [a, b] = stop === undefined ? [0, start] : [start, stop];
+  if (step === 0) throw new Error('arange: step must not be 0');
+  const n = Math.max(0, Math.ceil((b - a) / step));
+  const out = new TYPED[dtype](n);
+  for (let i = 0; i < n; i++) out[i] = a + i * step;
+  return new NDArray(out, [n]);
+}
+
+export interface RandomOptions { dtype?: DType; rng?: RandomState }
+
+export function randomNormal(shape: readonly number[], mean = 0, std = 1, opts: RandomOptions = {}): NDArray {
+  checkShape(shape, 'randomNormal');
+  const rng = opts.rng ?? globalRandom;
+  const out = new TYPED[opts.dtype ?? 'float32'](sizeOf(shape));
+  for (let i = 0; i < out.length; i++) out[i] = mean + std * rng.normal();
+  return new NDArray(out, shape.slice());
+}
+
+export function randomUniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): NDArray {
+  checkShape(shape, 'randomUniform');
+  const rng = opts.rng ?? globalRandom;
+  const out = new TYPED[opts.dtype ?? 'float32'](sizeOf(shape));
+  for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * rng.uniform();
+  return new NDArray(out, shape.slice());
+}
+
+// ---- primitives (the op table a backend implements) ------------------------------------
+
+/** The float dtype shared by `xs`; mixing float32 and float64 is an error naming the op. */
+export function resultDtype(xs: readonly NDArray[], op: string): DType {
+  const floats = [...new Set(xs.map((x) => x.dtype).filter((d) => d !== 'int32'))];
+  if (floats.length > 1) throw new Error(`${op}: inputs mix dtypes ${floats.join(' and ')}; cast one of them first`);
+  return floats[0] ?? 'int32';
+}
+
+/** Evaluate expression roots elementwise with broadcasting; see cpu.elementwise. */
+export function elementwise(
+  roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[] = [],
+  opts: { dtype?: DType; outs?: readonly NDArray[]; op?: string } = {},
+): NDArray[] {
+  const op = opts.op ?? 'elementwise';
+  const shape = broadcastShapes(inputs.map((x) => x.shape), op);
+  return cpu.elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
+}
+
+/** Reduce over `axes` (all when omitted), keeping reduced dims as size 1 when `keepdims`. */
+export function reduce(op: ReduceOp, x: NDArray, axes?: readonly number[], keepdims = false, map: Expr = input(0)): NDArray {
+  const ax = axes ?? x.shape.map((_, i) => i);
+  const dtype = x.dtype === 'int32' && op === 'sum' ? 'float32' : x.dtype;
+  const y = cpu.reduce(op, map, [x], [], x.shape, ax, dtype);
+  return keepdims ? y : y.reshape(x.shape.filter((_, d) => !ax.includes(d)));
+}
+
+export const argmax = (x: NDArray, axis: number): NDArray => cpu.argReduce('argmax', x, axis);
+export const argmin = (x: NDArray, axis: number): NDArray => cpu.argReduce('argmin', x, axis);
+
+/** Batched matmul with optional transposes of the last two axes (shapes already checked). */
+export function matmul(a: NDArray, b: NDArray, transA = false, transB = false): NDArray {
+  const swap = (x: NDArray) => x.transpose([...x.shape.keys()].map((i, _, all) =>
+    i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
+  return cpu.matmul(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
+}
+
+export const selectItem = cpu.selectItem;
+export const scatterItem = cpu.scatterItem;
+
+/** A contiguous copy (a no-op view is never returned: callers rely on fresh storage). */
+export function copy(x: NDArray): NDArray {
+  return new NDArray(x.toFlat(), x.shape.slice());
+}
+
+/** Write `src` into the view `dst` in place, broadcasting `src`. */
+export function assign(dst: NDArray, src: NDArray): void {
+  cpu.assign(dst, src, input(0));
+}
+
+/** Join arrays along `axis` (shapes already checked). */
+export function concat(xs: readonly NDArray[], axis: number): NDArray {
+  const shape = xs[0].shape.slice();
+  shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
+  const out = zeros(shape, resultDtype(xs, 'concat'));
+  let at = 0;
+  for (const x of xs) {
+    assign(sliceAxis(out, axis, at, at + x.shape[axis]), x);
+    at += x.shape[axis];
+  }
+  return out;
+}
+
+/** The view x[..., start:stop, ...] along one axis. */
+export function sliceAxis(x: NDArray, axis: number, start: number, stop: number): NDArray {
+  const shape = x.shape.slice();
+  shape[axis] = stop - start;
+  return x.view(shape, x.strides, x.offset + start * x.strides[axis]);
+}

@@ -1,0 +1,98 @@
+// Reverse-mode backprop over the recorded graph, newest node first (by generation).
+
+import { shapeStr } from '../array/ndarray.js';
+import { ones, zeros } from '../array/xp.js';
+import { add } from '../ops/arithmetic.js';
+import { usingConfig } from './config.js';
+import { FunctionNode, Variable, registerBackward, type BackwardOptions } from './variable.js';
+
+/**
+ * Backprop from `root`. A node runs only after every node that consumed its outputs (higher
+ * generation), so each output's gradient is complete when its creator runs. Gradients
+ * of intermediates are dropped as soon as they are used, unless `retainGrad`.
+ */
+export function backward(root: Variable, { retainGrad = false, enableDoubleBackprop = false }: BackwardOptions = {}): void {
+  if (root.gradVar === null) {
+    if (root.size !== 1) {
+      throw new Error(`backward: root has shape ${shapeStr(root.shape)}; set root.grad first for a non-scalar output`);
+    }
+    root.gradVar = new Variable(ones(root.shape, root.dtype), { requiresGrad: false });
+  }
+  if (root.creator === null) return;
+
+  const grads = new Map<Variable, Variable>([[root, root.gradVar]]);
+  const queue = new GenerationQueue();
+  queue.push(root.creator);
+
+  usingConfig({ enableBackprop: enableDoubleBackprop }, () => {
+    for (let f = queue.pop(); f !== undefined; f = queue.pop()) {
+      const outputs = f.outputs;
+      const gys = outputs.map((y, i) => (y !== null && grads.get(y)) || new Variable(zeros(f.outputShapes[i], f.outputDtypes[i]), { requiresGrad: false }));
+      for (const y of outputs) {
+        if (y === null) continue;
+        if (retainGrad && y !== root) y.gradVar = grads.get(y) ?? null;
+        if (y !== root) grads.delete(y);
+      }
+      const inputs = f.inputs;
+      const targets = inputs.flatMap((x, i) => (x.requiresGrad ? [i] : []));
+      if (targets.length === 0) continue;
+      const gxs = f.backward(targets, gys);
+      targets.forEach((i, j) => {
+        const gx = gxs[j];
+        if (gx === null || gx === undefined) return;
+        const x = inputs[i];
+        if (gx.shape.length !== x.shape.length || gx.shape.some((n, d) => n !== x.shape[d])) {
+          throw new Error(`backward: ${f.label} returned a gradient of shape ${shapeStr(gx.shape)} for input ${i} of shape ${shapeStr(x.shape)}`);
+        }
+        if (x.creator === null) {
+          x.gradVar = x.gradVar === null ? gx : add(x.gradVar, gx);
+        } else {
+          const prev = grads.get(x);
+          grads.set(x, prev === undefined ? gx : add(prev, gx));
+          queue.push(x.creator);
+        }
+      });
+    }
+  });
+}
+
+/** A max-heap of FunctionNodes by generation that ignores repeated pushes. */
+class GenerationQueue {
+  private heap: FunctionNode[] = [];
+  private seen = new Set<FunctionNode>();
+
+  push(f: FunctionNode): void {
+    if (this.seen.has(f)) return;
+    this.seen.add(f);
+    const h = this.heap;
+    h.push(f);
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (h[p].generation >= h[i].generation) break;
+      [h[p], h[i]] = [h[i], h[p]];
+      i = p;
+    }
+  }
+
+  pop(): FunctionNode | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && h[l].generation > h[m].generation) m = l;
+        if (r < h.length && h[r].generation > h[m].generation) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i], h[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+registerBackward(backward);

@@ -1,0 +1,175 @@
+// Variable and FunctionNode: the nodes of the graph that a forward run records.
+
+import { NDArray, shapeStr, type DType } from '../array/ndarray.js';
+import { array, full, type NestedArray } from '../array/xp.js';
+import { config } from './config.js';
+
+export interface BackwardOptions {
+  /** Keep `grad` on intermediate variables too (Chainer's retain_grad). */
+  retainGrad?: boolean;
+  /** Record the backward pass as a graph, so gradients can be differentiated again. */
+  enableDoubleBackprop?: boolean;
+}
+
+/** What ops accept wherever a Variable is expected. */
+export type VariableLike = Variable | NDArray | number;
+
+/**
+ * A value in the graph: `data`, the gradient `grad` after backward, and the `creator`
+ * FunctionNode that produced it (null for leaves: parameters and inputs).
+ */
+export class Variable {
+  data: NDArray;
+  /** The gradient as a Variable (so it can be differentiated again), or null. */
+  gradVar: Variable | null = null;
+  creator: FunctionNode | null = null;
+  name: string | undefined;
+  /** Whether backward computes a gradient for this variable (default: float data). */
+  requiresGrad: boolean;
+
+  constructor(data: NDArray | NestedArray, opts: { name?: string; requiresGrad?: boolean } = {}) {
+    this.data = data instanceof NDArray ? data : array(data);
+    this.name = opts.name;
+    // integer arrays (labels, indices) have no gradient
+    this.requiresGrad = opts.requiresGrad ?? this.data.dtype !== 'int32';
+  }
+
+  get shape(): readonly number[] { return this.data.shape; }
+  get dtype(): DType { return this.data.dtype; }
+  get ndim(): number { return this.data.ndim; }
+  get size(): number { return this.data.size; }
+  get generation(): number { return this.creator === null ? 0 : this.creator.generation; }
+
+  /** The gradient's array (null before backward or after cleargrad). */
+  get grad(): NDArray | null { return this.gradVar?.data ?? null; }
+  set grad(g: NDArray | null) {
+    if (g !== null && (g.shape.length !== this.shape.length || g.shape.some((n, i) => n !== this.shape[i]))) {
+      throw new Error(`Variable.grad: gradient shape ${shapeStr(g.shape)} does not match data shape ${shapeStr(this.shape)}`);
+    }
+    this.gradVar = g === null ? null : new Variable(g, { requiresGrad: false });
+  }
+
+  cleargrad(): void { this.gradVar = null; }
+
+  /** Backprop from this variable through the graph that built it. */
+  backward(opts: BackwardOptions = {}): void {
+    if (backwardImpl === undefined) throw new Error('backward: the graph module is not loaded');
+    backwardImpl(this, opts);
+  }
+
+  /** Forget the creator: this variable becomes a leaf of any later graph. */
+  unchain(): void { this.creator = null; }
+
+  /**
+   * Cut every edge of the graph above this variable (truncated BPTT: after
+   * `loss.backward(); loss.unchainBackward()` the hidden state carries no history).
+   */
+  unchainBackward(): void {
+    const stack = this.creator ? [this.creator] : [];
+    const seen = new Set(stack);
+    while (stack.length > 0) {
+      const f = stack.pop()!;
+      for (const x of f.inputs) {
+        if (x.creator !== null && !seen.has(x.creator)) {
+          seen.add(x.creator);
+          stack.push(x.creator);
+        }
+      }
+      f.unchain();
+    }
+  }
+
+  toString(): string {
+    return `Variable(${this.name ? `${this.name}, ` : ''}${shapeStr(this.shape)}, ${this.dtype})`;
+  }
+
+  /** The single element, synchronously (CPU). */
+  itemSync(): number { return this.data.itemSync(); }
+  async item(): Promise<number> { return this.data.item(); }
+}
+
+let backwardImpl: ((root: Variable, opts: BackwardOptions) => void) | undefined;
+/** @internal backward.ts installs itself here, which keeps the import graph acyclic. */
+export function registerBackward(fn: (root: Variable, opts: BackwardOptions) => void): void {
+  backwardImpl = fn;
+}
+
+/** A Variable for `x`; numbers become 0-d arrays of `dtype`; arrays become constant leaves. */
+export function asVariable(x: VariableLike, dtype: DType = 'float32'): Variable {
+  if (x instanceof Variable) return x;
+  if (x instanceof NDArray) return new Variable(x, { requiresGrad: false });
+  if (typeof x === 'number') return new Variable(full([], x, dtype), { requiresGrad: false });
+  throw new Error(`expected a Variable, NDArray or number, got ${describe(x)}`);
+}
+
+export function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'a JS array (wrap it with kusari.array)';
+  if (typeof x === 'object') return (x as object).constructor?.name ?? 'object';
+  return typeof x;
+}
+
+/**
+ * An operation in the graph. Subclasses implement `forward` on arrays and `backward` with
+ * differentiable ops on Variables (so double backward works), and keep only what backward
+ * needs: inputs are held, outputs only weakly unless retained.
+ */
+export abstract class FunctionNode {
+  inputs: Variable[] = [];
+  private outputRefs: WeakRef<Variable>[] = [];
+  outputShapes: (readonly number[])[] = [];
+  outputDtypes: DType[] = [];
+  generation = 0;
+  private retained: Variable[] | null = null;
+  private retainIndexes: readonly number[] = [];
+
+  /** The op's name, for errors and graph drawings. */
+  abstract readonly label: string;
+
+  /** Check input shapes/dtypes; throw an error naming the op, argument and shapes. */
+  checkInputs(_xs: readonly NDArray[]): void {}
+
+  abstract forward(xs: readonly NDArray[]): NDArray[];
+
+  /** Gradients of the inputs listed in `targets`, given gradients of all outputs. */
+  abstract backward(targets: readonly number[], gys: readonly Variable[]): (Variable | null)[];
+
+  /** Ask apply() to keep these outputs for backward (call from forward). */
+  protected retainOutputs(indexes: readonly number[]): void { this.retainIndexes = indexes; }
+
+  protected get retainedOutputs(): Variable[] {
+    if (this.retained === null) throw new Error(`${this.label}: backward used outputs that forward did not retain`);
+    return this.retained;
+  }
+
+  /** Run forward on `inputs` and, when backprop is enabled, record this node in the graph. */
+  apply(inputs: readonly VariableLike[]): Variable[] {
+    const dtype = inputs.find((x): x is Variable | NDArray => typeof x !== 'number')?.dtype;
+    const xs = inputs.map((x) => asVariable(x, dtype === 'int32' || dtype === undefined ? 'float32' : dtype));
+    const arrays = xs.map((x) => x.data);
+    this.checkInputs(arrays);
+    const ys = this.forward(arrays);
+    const record = config.enableBackprop && xs.some((x) => x.requiresGrad);
+    const outs = ys.map((y) => new Variable(y, { requiresGrad: record }));
+    if (record) {
+      this.inputs = xs;
+      this.generation = Math.max(...xs.map((x) => x.generation)) + 1;
+      this.outputRefs = outs.map((y) => new WeakRef(y));
+      this.outputShapes = ys.map((y) => y.shape);
+      this.outputDtypes = ys.map((y) => y.dtype);
+      this.retained = this.retainIndexes.map((i) => outs[i]);
+      for (const y of outs) y.creator = this;
+    }
+    return outs;
+  }
+
+  /** The outputs that are still alive (null where garbage-collected). */
+  get outputs(): (Variable | null)[] { return this.outputRefs.map((r) => r.deref() ?? null); }
+
+  /** Drop every reference into the graph (unchainBackward). */
+  unchain(): void {
+    for (const y of this.outputs) if (y !== null && y.creator === this) y.creator = null;
+    this.inputs = [];
+    this.retained = null;
+  }
+}

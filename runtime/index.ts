@@ -1,0 +1,17 @@
+// kusari's public API: arrays, the graph, functions (F), links (L), optimizers, utilities.
+
+import './graph/backward.js';
+import './ops/index.js';
+
+export { NDArray, type DType, type Device, type TypedArray } from './array/ndarray.js';
+export {
+  array, zeros, ones, full, zerosLike, onesLike, arange, randomNormal, randomUniform, type NestedArray,
+} from './array/xp.js';
+export { seed, random, RandomState } from './array/random.js';
+export { Variable, FunctionNode, type VariableLike, type BackwardOptions } from './graph/variable.js';
+export { config, usingConfig, noBackprop, testMode, type Config } from './graph/config.js';
+export { buildComputationalGraph } from './graph/computational-graph.js';
+export { checkBackward, checkDoubleBackward, type CheckOptions } from './gradient-check.js';
+export * as F from './ops/index.js';
+export * as L from './links/index.js';
+export * as optimizers from './optimizers/index.js';

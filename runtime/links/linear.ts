@@ -1,0 +1,43 @@
+// Linear: the fully connected layer y = x W^T + b, with the input size inferred on first call.
+
+import { shapeStr } from '../array/ndarray.js';
+import { type Variable, type VariableLike, asVariable } from '../graph/variable.js';
+import { linear } from '../ops/matmul.js';
+import { lecunNormal, zero, type Initializer } from './initializers.js';
+import { Link, Parameter } from './link.js';
+
+export interface LinearOptions {
+  nobias?: boolean;
+  initialW?: Initializer;
+  initialBias?: Initializer;
+}
+
+export class Linear extends Link {
+  readonly W: Parameter;
+  readonly b: Parameter | null;
+  readonly outSize: number;
+
+  /**
+   * `new Linear(outSize)` or `new Linear(inSize, outSize)`; `inSize` null (or omitted)
+   * defers W's allocation to the first call. W defaults to LeCun-normal, b to zero.
+   */
+  constructor(inSizeOrOut: number | null, outSize?: number, opts: LinearOptions = {}) {
+    super();
+    const [inSize, out] = outSize === undefined ? [null, inSizeOrOut] : [inSizeOrOut, outSize];
+    if (out === null || !Number.isInteger(out) || out <= 0) throw new Error(`Linear: outSize must be a positive integer, got ${out}`);
+    if (inSize !== null && (!Number.isInteger(inSize) || inSize <= 0)) throw new Error(`Linear: inSize must be a positive integer or null, got ${inSize}`);
+    this.outSize = out;
+    const initW = opts.initialW ?? lecunNormal();
+    this.W = inSize === null ? new Parameter(initW) : new Parameter(initW, [out, inSize]);
+    this.b = opts.nobias ? null : new Parameter(opts.initialBias ?? zero, [out]);
+  }
+
+  forward(x: VariableLike): Variable {
+    const v = asVariable(x);
+    if (!this.W.isInitialized) {
+      if (v.ndim < 2) throw new Error(`Linear: x must be (batch, features...), got x ${shapeStr(v.shape)}`);
+      this.W.initialize([this.outSize, v.size / v.shape[0]]);
+    }
+    return this.b === null ? linear(v, this.W) : linear(v, this.W, this.b);
+  }
+}

@@ -1,0 +1,130 @@
+// Link, Chain, ChainList and Parameter: models as trees of named, trainable parameters.
+
+import { NDArray, type DType } from '../array/ndarray.js';
+import { Variable } from '../graph/variable.js';
+import type { Initializer } from './initializers.js';
+
+/**
+ * A trainable array. It may be created without data and initialised on first use, when
+ * the input size becomes known (`new Linear(null, 100)`).
+ */
+export class Parameter extends Variable {
+  private pending: { init: Initializer; dtype: DType } | null = null;
+
+  constructor(init: NDArray | Initializer, shape?: readonly number[], opts: { name?: string; dtype?: DType } = {}) {
+    const dtype = opts.dtype ?? 'float32';
+    const data = init instanceof NDArray ? init : shape !== undefined ? init(shape, dtype) : new NDArray(new Float32Array(0), [0]);
+    super(data, { name: opts.name, requiresGrad: true });
+    if (!(init instanceof NDArray) && shape === undefined) this.pending = { init, dtype };
+  }
+
+  get isInitialized(): boolean { return this.pending === null; }
+
+  /** Allocate the data with the initializer given at construction. */
+  initialize(shape: readonly number[]): void {
+    if (this.pending === null) return;
+    this.data = this.pending.init(shape, this.pending.dtype);
+    this.pending = null;
+  }
+}
+
+/**
+ * The base of models. Parameters, persistent arrays and child links are found by walking
+ * the object's own fields in declaration order, so a subclass simply assigns them:
+ *
+ * ```ts
+ * class MLP extends Chain {
+ *   l1 = new L.Linear(null, 100);
+ *   l2 = new L.Linear(100, 10);
+ *   forward(x: Variable) { return this.l2.forward(F.relu(this.l1.forward(x))); }
+ * }
+ * ```
+ */
+export class Link {
+  name = '';
+
+  /** Parameters of this link only (not of children), with their field names. */
+  protected *ownParams(): Generator<[string, Parameter]> {
+    for (const [k, v] of Object.entries(this)) if (v instanceof Parameter) yield [k, v];
+  }
+
+  /** Child links, with their names. */
+  *children(): Generator<[string, Link]> {}
+
+  /** Every parameter below this link, named by path ('/l1/W'). */
+  *namedParams(): Generator<[string, Parameter]> {
+    for (const [k, p] of this.ownParams()) yield [`/${k}`, p];
+    for (const [name, child] of this.children()) {
+      for (const [path, p] of child.namedParams()) yield [`/${name}${path}`, p];
+    }
+  }
+
+  *params(): Generator<Parameter> {
+    for (const [, p] of this.namedParams()) yield p;
+  }
+
+  /** Every link below and including this one, named by path. */
+  *namedLinks(): Generator<[string, Link]> {
+    yield ['/', this];
+    for (const [name, child] of this.children()) {
+      for (const [path, l] of child.namedLinks()) yield [`/${name}${path === '/' ? '' : path}`, l];
+    }
+  }
+
+  /** Forget every parameter's gradient (call before each backward). */
+  cleargrads(): void {
+    for (const p of this.params()) p.cleargrad();
+  }
+
+  /** Persistent (non-trainable) arrays such as batch-norm statistics, by field name. */
+  persistents: Set<string> = new Set();
+
+  /** Register a field as persistent state that serializers save. */
+  addPersistent(name: string, value: NDArray | number): void {
+    (this as unknown as Record<string, unknown>)[name] = value;
+    this.persistents.add(name);
+  }
+
+  /** How many scalars the parameters hold. */
+  countParams(): number {
+    let n = 0;
+    for (const p of this.params()) n += p.size;
+    return n;
+  }
+}
+
+/** A Link whose Link-valued fields are its children. */
+export class Chain extends Link {
+  override *children(): Generator<[string, Link]> {
+    for (const [k, v] of Object.entries(this)) if (v instanceof Link) yield [k, v];
+  }
+}
+
+/** A list of links, named '0', '1', ... */
+export class ChainList<T extends Link = Link> extends Link {
+  private readonly items: T[] = [];
+
+  constructor(...links: T[]) {
+    super();
+    links.forEach((l) => this.append(l));
+  }
+
+  append(link: T): void {
+    link.name = String(this.items.length);
+    this.items.push(link);
+  }
+
+  at(i: number): T {
+    const item = this.items[i < 0 ? i + this.items.length : i];
+    if (item === undefined) throw new Error(`ChainList: index ${i} out of range for ${this.items.length} links`);
+    return item;
+  }
+
+  get length(): number { return this.items.length; }
+
+  [Symbol.iterator](): Iterator<T> { return this.items[Symbol.iterator](); }
+
+  override *children(): Generator<[string, Link]> {
+    for (let i = 0; i < this.items.length; i++) yield [String(i), this.items[i]];
+  }
+}

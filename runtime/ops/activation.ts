@@ -1,0 +1,54 @@
+// Activations: elementwise ones as IR expressions, softmax family composed of other ops.
+
+import { select } from '../../compiler/expr.js';
+import { reduce } from '../array/xp.js';
+import { Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { exp, log, sub, div } from './arithmetic.js';
+import { elementwise } from './elementwise.js';
+import { normAxes, sum } from './shape.js';
+
+/** y = max(x, 0). Written as a select, not max(x, 0): the gradient at 0 is 0, as in Chainer. */
+export const relu = elementwise('relu', ['x'], (x) => select(x.gt(0), x, 0));
+
+/** y = tanh(x) */
+export const tanh = elementwise('tanh', ['x'], (x) => x.tanh());
+
+/** y = 1 / (1 + e^-x), as 0.5 tanh(x/2) + 0.5 so neither tail overflows (also in backward). */
+export const sigmoid = elementwise('sigmoid', ['x'], (x) => x.mul(0.5).tanh().mul(0.5).add(0.5));
+
+const leakyReluOp = elementwise('leakyRelu', ['x', 'slope'], (x, a) => select(x.gt(0), x, x.mul(a)));
+/** y = x for x > 0, slope * x otherwise. */
+export const leakyRelu = (x: VariableLike, slope = 0.2): Variable => leakyReluOp(x, slope);
+
+const softplusOp = elementwise('softplus', ['x', 'beta'], (x, beta) => {
+  const bx = x.mul(beta);
+  // log(1 + e^bx) = max(bx, 0) + log(1 + e^-|bx|): no overflow for large |x|
+  return bx.max(0).add(bx.abs().neg().exp().add(1).log()).div(beta);
+});
+/** y = log(1 + e^(beta x)) / beta */
+export const softplus = (x: VariableLike, beta = 1): Variable => softplusOp(x, beta);
+
+const eluOp = elementwise('elu', ['x', 'alpha'], (x, a) => select(x.gt(0), x, a.mul(x.exp().sub(1))));
+/** y = x for x > 0, alpha (e^x - 1) otherwise. */
+export const elu = (x: VariableLike, alpha = 1): Variable => eluOp(x, alpha);
+
+/** The max over `axis` as a constant: softmax is shift-invariant, so no gradient is lost. */
+function stopGradientMax(x: Variable, axis: number): Variable {
+  return asVariable(reduce('max', x.data, normAxes(axis, x.ndim, 'softmax'), true));
+}
+
+/** y = e^x / sum(e^x) along `axis` (default 1), computed on x - max(x) for stability. */
+export function softmax(x: VariableLike, axis = 1): Variable {
+  const v = asVariable(x);
+  normAxes(axis, v.ndim, 'softmax');
+  const e = exp(sub(v, stopGradientMax(v, axis)));
+  return div(e, sum(e, axis, true));
+}
+
+/** y = x - log(sum(e^x)) along `axis` (default 1), stable for large inputs. */
+export function logSoftmax(x: VariableLike, axis = 1): Variable {
+  const v = asVariable(x);
+  normAxes(axis, v.ndim, 'logSoftmax');
+  const shifted = sub(v, stopGradientMax(v, axis));
+  return sub(shifted, log(sum(exp(shifted), axis, true)));
+}

@@ -1,0 +1,61 @@
+// Losses: softmaxCrossEntropy and meanSquaredError, composed of differentiable ops.
+
+import { input, scalar } from '../../compiler/expr.js';
+import { shapeStr } from '../array/ndarray.js';
+import { elementwise as runElementwise, reduce } from '../array/xp.js';
+import { Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { logSoftmax } from './activation.js';
+import { mul, neg, sub } from './arithmetic.js';
+import { selectItem } from './indexing.js';
+import { reshape, sum, transpose } from './shape.js';
+
+export interface SoftmaxCrossEntropyOptions {
+  /** Divide by the number of non-ignored labels (true, Chainer's default) or by the batch size. */
+  normalize?: boolean;
+  /** Samples with this label contribute nothing (default -1). */
+  ignoreLabel?: number;
+  /** 'mean' gives a scalar; 'no' gives the per-sample loss. */
+  reduce?: 'mean' | 'no';
+}
+
+/**
+ * Cross entropy of softmax(x) against integer labels t. x is (N, C) or (N, C, d1, ...)
+ * with the classes on axis 1; t is int32 (N,) or (N, d1, ...).
+ */
+export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: SoftmaxCrossEntropyOptions = {}): Variable {
+  const { normalize = true, ignoreLabel = -1, reduce: mode = 'mean' } = opts;
+  const xv = asVariable(x), tv = asVariable(t);
+  if (tv.dtype !== 'int32') {
+    throw new Error(`softmaxCrossEntropy: t must be an int32 array of labels, got ${tv.dtype} t ${shapeStr(tv.shape)}`);
+  }
+  if (xv.ndim < 2) throw new Error(`softmaxCrossEntropy: x must be (N, C, ...), got x ${shapeStr(xv.shape)}`);
+  const expected = [xv.shape[0], ...xv.shape.slice(2)];
+  if (tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {
+    throw new Error(`softmaxCrossEntropy: t ${shapeStr(tv.shape)} does not match x ${shapeStr(xv.shape)}: expected t ${shapeStr(expected)}`);
+  }
+  const c = xv.shape[1];
+  const labels = tv.data.toFlat();
+  for (const l of labels) {
+    if (l !== ignoreLabel && (l < 0 || l >= c)) {
+      throw new Error(`softmaxCrossEntropy: label ${l} in t is outside [0, ${c}) and is not the ignore label ${ignoreLabel}`);
+    }
+  }
+  // classes last, samples flattened: (M, C) against (M,)
+  const x2 = xv.ndim === 2 ? xv : reshape(transpose(xv, [0, ...xv.shape.slice(2).map((_, i) => i + 2), 1]), [-1, c]);
+  const t1 = reshape(tv, [-1]);
+  const [valid] = runElementwise([input(0).ne(scalar(0))], [t1.data], [ignoreLabel], { dtype: xv.dtype });
+  const picked = mul(selectItem(logSoftmax(x2, 1), t1), valid);
+  if (mode === 'no') return reshape(neg(picked), tv.shape);
+  const count = normalize ? reduce('sum', valid).itemSync() : tv.shape[0];
+  return mul(sum(picked), -1 / Math.max(count, 1));
+}
+
+/** mean((x0 - x1)^2) over all elements. */
+export function meanSquaredError(x0: VariableLike, x1: VariableLike): Variable {
+  const a = asVariable(x0), b = asVariable(x1);
+  if (a.ndim !== b.ndim || a.shape.some((n, i) => n !== b.shape[i])) {
+    throw new Error(`meanSquaredError: x0 ${shapeStr(a.shape)} and x1 ${shapeStr(b.shape)} must have the same shape`);
+  }
+  const d = sub(a, b);
+  return mul(sum(mul(d, d)), 1 / a.size);
+}

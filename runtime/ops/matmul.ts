@@ -1,0 +1,67 @@
+// Matrix products: matmul (batched, with transpose flags) and linear, composed from it.
+
+import { NDArray, shapeStr } from '../array/ndarray.js';
+import { matmul as matmulArray } from '../array/xp.js';
+import { FunctionNode, Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { add } from './arithmetic.js';
+import { reshape } from './shape.js';
+
+class MatMul extends FunctionNode {
+  readonly label = 'matmul';
+  constructor(private readonly transA: boolean, private readonly transB: boolean) { super(); }
+
+  override checkInputs([a, b]: readonly NDArray[]): void {
+    const shapes = `a ${shapeStr(a.shape)}${this.transA ? ' (transposed)' : ''} and b ${shapeStr(b.shape)}${this.transB ? ' (transposed)' : ''}`;
+    if (a.ndim < 2 || b.ndim < 2) throw new Error(`matmul: expected arrays of at least 2 dims, got ${shapes}`);
+    if (a.ndim !== b.ndim || a.shape.slice(0, -2).some((n, i) => n !== b.shape[i])) {
+      throw new Error(`matmul: batch dimensions differ: ${shapes}`);
+    }
+    const k1 = a.shape[a.ndim - (this.transA ? 2 : 1)];
+    const k2 = b.shape[b.ndim - (this.transB ? 1 : 2)];
+    if (k1 !== k2) throw new Error(`matmul: inner dimensions ${k1} and ${k2} do not match: ${shapes}`);
+    if (a.dtype === 'int32' || b.dtype === 'int32') throw new Error(`matmul: expected float arrays, got a ${a.dtype} and b ${b.dtype}`);
+    if (a.dtype !== b.dtype) throw new Error(`matmul: dtypes differ: a ${a.dtype} and b ${b.dtype}`);
+  }
+
+  forward([a, b]: readonly NDArray[]): NDArray[] { return [matmulArray(a, b, this.transA, this.transB)]; }
+
+  backward(targets: readonly number[], [gy]: readonly Variable[]): Variable[] {
+    const [a, b] = this.inputs;
+    const { transA: ta, transB: tb } = this;
+    // C = op(A) op(B)  =>  dop(A) = gy op(B)^T, dop(B) = op(A)^T gy, transposed back when op is.
+    return targets.map((i) => i === 0
+      ? (ta ? matmul(b, gy, tb, true) : matmul(gy, b, false, !tb))
+      : (tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false)));
+  }
+}
+
+/**
+ * y = op(a) @ op(b) over the last two axes, where op transposes when the flag is set;
+ * leading (batch) axes must be equal.
+ */
+export function matmul(a: VariableLike, b: VariableLike, transA = false, transB = false): Variable {
+  return new MatMul(transA, transB).apply([asVariable(a), asVariable(b)])[0];
+}
+
+/**
+ * y = x W^T + b, with x flattened to (batch, features) as in Chainer's linear;
+ * W is (out, in), b is (out,) or omitted.
+ */
+export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Variable {
+  const xv = asVariable(x), Wv = asVariable(W);
+  if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);
+  if (xv.ndim < 1) throw new Error(`linear: x must have a batch axis, got x ${shapeStr(xv.shape)}`);
+  const inSize = xv.ndim === 1 ? xv.size : xv.size / xv.shape[0];
+  if (inSize !== Wv.shape[1]) {
+    throw new Error(`linear: x ${shapeStr(xv.shape)} has ${inSize} features per sample but W ${shapeStr(Wv.shape)} expects ${Wv.shape[1]}`);
+  }
+  if (b !== undefined) {
+    const bv = asVariable(b);
+    if (bv.ndim !== 1 || bv.shape[0] !== Wv.shape[0]) {
+      throw new Error(`linear: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)}: expected b (${Wv.shape[0]},)`);
+    }
+  }
+  const x2 = xv.ndim === 2 ? xv : reshape(xv, [xv.ndim === 1 ? 1 : xv.shape[0], inSize]);
+  const y = matmul(x2, Wv, false, true);
+  return b === undefined ? y : add(y, b);
+}

@@ -1,0 +1,127 @@
+// Shape ops and sum: reshape, transpose, broadcastTo and its adjoint sum/sumTo.
+
+import { NDArray, broadcastShapes, checkAxes, inferShape, normAxis, shapeStr } from '../array/ndarray.js';
+import { reduce } from '../array/xp.js';
+import { FunctionNode, Variable, asVariable, type VariableLike } from '../graph/variable.js';
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
+
+class Reshape extends FunctionNode {
+  readonly label = 'reshape';
+  private inShape: readonly number[] = [];
+  constructor(private readonly shape: readonly number[]) { super(); }
+  forward([x]: readonly NDArray[]): NDArray[] {
+    this.inShape = x.shape;
+    return [x.reshape(this.shape)];
+  }
+  backward(_: readonly number[], [gy]: readonly Variable[]): Variable[] { return [reshape(gy, this.inShape)]; }
+}
+
+/** y = x viewed with a new shape (one entry may be -1). */
+export function reshape(x: VariableLike, shape: readonly number[]): Variable {
+  const v = asVariable(x);
+  const target = inferShape(shape, v.size, 'reshape');
+  if (sameShape(target, v.shape)) return v;
+  return new Reshape(target).apply([v])[0];
+}
+
+class Transpose extends FunctionNode {
+  readonly label = 'transpose';
+  constructor(private readonly axes: readonly number[]) { super(); }
+  forward([x]: readonly NDArray[]): NDArray[] { return [x.transpose(this.axes)]; }
+  backward(_: readonly number[], [gy]: readonly Variable[]): Variable[] {
+    const inverse = new Array<number>(this.axes.length);
+    this.axes.forEach((a, i) => (inverse[a] = i));
+    return [transpose(gy, inverse)];
+  }
+}
+
+/** Permute axes (reverse them when `axes` is omitted). */
+export function transpose(x: VariableLike, axes?: readonly number[]): Variable {
+  const v = asVariable(x);
+  const order = axes ?? v.shape.map((_, i) => v.ndim - 1 - i);
+  checkAxes(order.map((a) => normAxis(a, v.ndim, 'transpose')), v.ndim, 'transpose');
+  return new Transpose(order.map((a) => normAxis(a, v.ndim, 'transpose'))).apply([v])[0];
+}
+
+/** Swap two axes. */
+export function swapaxes(x: VariableLike, a: number, b: number): Variable {
+  const v = asVariable(x);
+  const axes = v.shape.map((_, i) => i);
+  const i = normAxis(a, v.ndim, 'swapaxes'), j = normAxis(b, v.ndim, 'swapaxes');
+  [axes[i], axes[j]] = [axes[j], axes[i]];
+  return transpose(v, axes);
+}
+
+class BroadcastTo extends FunctionNode {
+  readonly label = 'broadcastTo';
+  constructor(private readonly shape: readonly number[]) { super(); }
+  override checkInputs([x]: readonly NDArray[]): void {
+    const b = broadcastShapes([x.shape, this.shape], 'broadcastTo', ['x', 'shape']);
+    if (!sameShape(b, this.shape)) throw new Error(`broadcastTo: cannot broadcast x ${shapeStr(x.shape)} to ${shapeStr(this.shape)}`);
+  }
+  forward([x]: readonly NDArray[]): NDArray[] { return [x.broadcastTo(this.shape)]; }
+  backward(_: readonly number[], [gy]: readonly Variable[]): Variable[] { return [sumTo(gy, this.inputs[0].shape)]; }
+}
+
+/** y = x broadcast to `shape` (a view; backward sums over the broadcast axes). */
+export function broadcastTo(x: VariableLike, shape: readonly number[]): Variable {
+  const v = asVariable(x);
+  if (sameShape(v.shape, shape)) return v;
+  return new BroadcastTo(shape.slice()).apply([v])[0];
+}
+
+class Sum extends FunctionNode {
+  readonly label = 'sum';
+  constructor(private readonly axes: readonly number[], private readonly keepdims: boolean) { super(); }
+  forward([x]: readonly NDArray[]): NDArray[] { return [reduce('sum', x, this.axes, this.keepdims)]; }
+  backward(_: readonly number[], [gy]: readonly Variable[]): Variable[] {
+    const x = this.inputs[0];
+    const kept = x.shape.map((n, d) => (this.axes.includes(d) ? 1 : n));
+    return [broadcastTo(reshape(gy, kept), x.shape)];
+  }
+}
+
+/** Normalise an `axis` argument (a number, a list, or all axes when omitted). */
+export function normAxes(axis: number | readonly number[] | undefined, ndim: number, op: string): number[] {
+  if (axis === undefined) return Array.from({ length: ndim }, (_, i) => i);
+  const list = typeof axis === 'number' ? [axis] : axis;
+  const out = list.map((a) => normAxis(a, ndim, op));
+  if (new Set(out).size !== out.length) throw new Error(`${op}: repeated axis in ${shapeStr(list)}`);
+  return out.sort((a, b) => a - b);
+}
+
+/** Sum over `axis` (all axes when omitted). */
+export function sum(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
+  const v = asVariable(x);
+  return new Sum(normAxes(axis, v.ndim, 'sum'), keepdims).apply([v])[0];
+}
+
+/** Sum `x` down to `shape` (the adjoint of broadcasting to x's shape). */
+export function sumTo(x: Variable, shape: readonly number[]): Variable {
+  if (sameShape(x.shape, shape)) return x;
+  const lead = x.ndim - shape.length;
+  const axes = x.shape.flatMap((n, d) => (d < lead || (shape[d - lead] === 1 && n !== 1) ? [d] : []));
+  const y = axes.length > 0 ? sum(x, axes, true) : x;
+  return reshape(y, shape);
+}
+
+/** Insert a size-1 axis at `axis`. */
+export function expandDims(x: VariableLike, axis: number): Variable {
+  const v = asVariable(x);
+  const a = normAxis(axis, v.ndim + 1, 'expandDims');
+  const shape = v.shape.slice();
+  shape.splice(a, 0, 1);
+  return reshape(v, shape);
+}
+
+/** Remove size-1 axes (the given ones, or all). */
+export function squeeze(x: VariableLike, axis?: number | readonly number[]): Variable {
+  const v = asVariable(x);
+  const axes = axis === undefined ? v.shape.flatMap((n, d) => (n === 1 ? [d] : [])) : normAxes(axis, v.ndim, 'squeeze');
+  for (const a of axes) if (v.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of x ${shapeStr(v.shape)} has size ${v.shape[a]}, not 1`);
+  return reshape(v, v.shape.filter((_, d) => !axes.includes(d)));
+}
+
+/** Flatten to 1-D. */
+export const flatten = (x: VariableLike): Variable => reshape(x, [-1]);

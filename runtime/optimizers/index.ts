@@ -1,0 +1,49 @@
+// Optimizers: SGD, MomentumSGD and Adam, each one in-place update kernel per parameter.
+
+import { input, scalar } from '../../compiler/expr.js';
+import type { NDArray } from '../array/ndarray.js';
+import type { Parameter } from '../links/link.js';
+import { Optimizer, updateInPlace } from './optimizer.js';
+
+export { Optimizer, WeightDecay, GradientClipping, type OptimizerHook } from './optimizer.js';
+
+const W = input(0), G = input(1), M = input(2), V = input(3);
+
+/** W -= lr * g */
+export class SGD extends Optimizer {
+  constructor(public lr = 0.01) { super(); }
+  protected updateOne(p: Parameter, g: NDArray): void {
+    updateInPlace([W.sub(scalar(0).mul(G))], [p.data, g], [this.lr], [p.data]);
+  }
+}
+
+/** v = momentum v - lr g; W += v */
+export class MomentumSGD extends Optimizer {
+  constructor(public lr = 0.01, public momentum = 0.9) { super(); }
+  protected updateOne(p: Parameter, g: NDArray): void {
+    const { v } = this.state(p, ['v']);
+    const vNew = scalar(1).mul(M).sub(scalar(0).mul(G));
+    updateInPlace([W.add(vNew), vNew], [p.data, g, v], [this.lr, this.momentum], [p.data, v]);
+  }
+}
+
+/**
+ * Adam (Kingma and Ba), in Chainer's form: m += (1-b1)(g-m); v += (1-b2)(g^2-v);
+ * W -= alpha_t m / (sqrt(v) + eps) with alpha_t = alpha sqrt(1-b2^t) / (1-b1^t).
+ */
+export class Adam extends Optimizer {
+  constructor(public alpha = 0.001, public beta1 = 0.9, public beta2 = 0.999, public eps = 1e-8) { super(); }
+
+  /** The bias-corrected step size at the current step. */
+  get alphaT(): number {
+    return (this.alpha * Math.sqrt(1 - this.beta2 ** this.t)) / (1 - this.beta1 ** this.t);
+  }
+
+  protected updateOne(p: Parameter, g: NDArray): void {
+    const { m, v } = this.state(p, ['m', 'v']);
+    const mNew = M.add(scalar(0).mul(G.sub(M)));
+    const vNew = V.add(scalar(1).mul(G.mul(G).sub(V)));
+    const wNew = W.sub(scalar(2).mul(mNew).div(vNew.sqrt().add(scalar(3))));
+    updateInPlace([wNew, mNew, vNew], [p.data, g, m, v], [1 - this.beta1, 1 - this.beta2, this.alphaT, this.eps], [p.data, m, v]);
+  }
+}

@@ -1,0 +1,100 @@
+// Optimizer base: holds a link's parameters and updates them in place from their gradients.
+
+import { input, scalar, type Expr } from '../../compiler/expr.js';
+import type { NDArray } from '../array/ndarray.js';
+import { elementwise, reduce, zerosLike } from '../array/xp.js';
+import type { Variable } from '../graph/variable.js';
+import type { Link, Parameter } from '../links/link.js';
+
+/** Something run on every gradient before the update (weight decay, clipping). */
+export interface OptimizerHook {
+  readonly name: string;
+  apply(opt: Optimizer): void;
+}
+
+/**
+ * Write `roots` (over input(k) = inputs[k], scalar(i) = scalars[i]) into `outs` in place.
+ * Every value is read before any is written at each position, so an output may be an input.
+ */
+export function updateInPlace(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], outs: readonly NDArray[]): void {
+  elementwise(roots, inputs, scalars, { outs, dtype: outs[0].dtype, op: 'optimizer update' });
+}
+
+export abstract class Optimizer {
+  target: Link | null = null;
+  /** Number of updates done. */
+  t = 0;
+  private hooks: OptimizerHook[] = [];
+  private states = new Map<Parameter, Record<string, NDArray>>();
+
+  /** Attach to a model; returns this for chaining. */
+  setup(link: Link): this {
+    this.target = link;
+    this.states.clear();
+    this.t = 0;
+    return this;
+  }
+
+  addHook(hook: OptimizerHook): this {
+    this.hooks.push(hook);
+    return this;
+  }
+
+  /** Per-parameter state arrays (moments), created on first use. */
+  protected state(p: Parameter, names: readonly string[]): Record<string, NDArray> {
+    let s = this.states.get(p);
+    if (s === undefined) {
+      s = Object.fromEntries(names.map((n) => [n, zerosLike(p.data)]));
+      this.states.set(p, s);
+    }
+    return s;
+  }
+
+  /** Every parameter of the target that has a gradient. */
+  *paramsWithGrad(): Generator<Parameter> {
+    if (this.target === null) throw new Error('Optimizer: call setup(model) before update()');
+    for (const p of this.target.params()) if (p.grad !== null) yield p;
+  }
+
+  /**
+   * One step. With a loss function: clear gradients, compute `lossFn(...args)`, backprop,
+   * then update (Chainer's `optimizer.update(lossfun, *args)`). Without: update from the
+   * gradients already present.
+   */
+  update<A extends unknown[]>(lossFn?: (...args: A) => Variable, ...args: A): void {
+    if (this.target === null) throw new Error('Optimizer: call setup(model) before update()');
+    if (lossFn !== undefined) {
+      this.target.cleargrads();
+      lossFn(...args).backward();
+    }
+    this.t += 1;
+    for (const h of this.hooks) h.apply(this);
+    for (const p of this.paramsWithGrad()) this.updateOne(p, p.grad!);
+  }
+
+  protected abstract updateOne(p: Parameter, g: NDArray): void;
+}
+
+/** g += rate * W for every parameter (L2 regularisation). */
+export class WeightDecay implements OptimizerHook {
+  readonly name = 'WeightDecay';
+  constructor(readonly rate: number) {}
+  apply(opt: Optimizer): void {
+    for (const p of opt.paramsWithGrad()) {
+      updateInPlace([input(0).add(scalar(0).mul(input(1)))], [p.grad!, p.data], [this.rate], [p.grad!]);
+    }
+  }
+}
+
+/** Rescale all gradients together so that their L2 norm is at most `threshold`. */
+export class GradientClipping implements OptimizerHook {
+  readonly name = 'GradientClipping';
+  constructor(readonly threshold: number) {}
+  apply(opt: Optimizer): void {
+    let sq = 0;
+    for (const p of opt.paramsWithGrad()) sq += reduce('sum', p.grad!, undefined, false, input(0).mul(input(0))).itemSync();
+    const norm = Math.sqrt(sq);
+    if (norm <= this.threshold) return;
+    for (const p of opt.paramsWithGrad()) updateInPlace([input(0).mul(scalar(0))], [p.grad!], [this.threshold / norm], [p.grad!]);
+  }
+}
