@@ -36,7 +36,8 @@ export class Expr {
 
   /** @internal the only way nodes are made: look up, or create and remember. */
   static make(op: Op, args: readonly Expr[], value = 0): Expr {
-    const key = `${op}:${value}:${args.map((a) => a.id).join(',')}`;
+    // String(-0) is '0': without the sign, constant(0) and constant(-0) would share a node
+    const key = `${op}:${Object.is(value, -0) ? '-0' : value}:${args.map((a) => a.id).join(',')}`;
     let e = Expr.table.get(key);
     if (e === undefined) {
       e = new Expr(op, args, value, Expr.nextId++);

@@ -1,0 +1,339 @@
+// WGSL renderer: the same expressions and strided layouts as js.ts, as one compute shader each.
+
+import { Expr, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
+import { collapse, type Layout, type ReduceOp } from './js.js';
+
+// Everything is f32: WebGPU has no f64, so a float64 array is not a WGSL operand.
+
+/** How each primitive reads in WGSL; comparisons are bool there, so they select 1.0 or 0.0. */
+const WGSL_UNARY: { [O in UnaryOp]: (x: string) => string } = {
+  neg: (x) => `-${x}`,
+  exp: (x) => `exp(${x})`,
+  log: (x) => `log(${x})`,
+  sqrt: (x) => `sqrt(${x})`,
+  abs: (x) => `abs(${x})`,
+  sign: (x) => `sign(${x})`,
+  // Some backends build tanh from exp and return NaN once e^2x overflows; f32 tanh is
+  // already +-1 beyond |x| = 9.02, so clamping changes no result.
+  tanh: (x) => `tanh(clamp(${x}, -10.0, 10.0))`,
+};
+const cmp = (op: string) => (a: string, b: string) => `select(0.0, 1.0, ${a} ${op} ${b})`;
+const WGSL_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
+  add: (a, b) => `${a} + ${b}`,
+  sub: (a, b) => `${a} - ${b}`,
+  mul: (a, b) => `${a} * ${b}`,
+  div: (a, b) => `${a} / ${b}`,
+  // WGSL's pow is undefined for a base <= 0; pow_real (below) gives Math.pow's answers.
+  pow: (a, b) => `pow_real(${a}, ${b})`,
+  // What max/min return for a NaN operand is up to the implementation, unlike Math.max.
+  max: (a, b) => `max(${a}, ${b})`,
+  min: (a, b) => `min(${a}, ${b})`,
+  lt: cmp('<'), le: cmp('<='), gt: cmp('>'), ge: cmp('>='), eq: cmp('=='), ne: cmp('!='),
+};
+
+// WGSL has no NaN or Inf literal, and a constant expression that evaluates to one is a
+// shader-creation error: the bits are read from private variables, which are not constant.
+const SPECIAL = {
+  nan: { decl: 'var<private> NAN_BITS: u32 = 0x7fc00000u;', use: 'bitcast<f32>(NAN_BITS)' },
+  inf: { decl: 'var<private> INF_BITS: u32 = 0x7f800000u;', use: 'bitcast<f32>(INF_BITS)' },
+};
+
+const POW_REAL = `// Math.pow on f32: WGSL's pow is exp2(b * log2(a)), undefined for a <= 0.
+fn pow_real(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (a == 0.0) { return select(0.0, ${SPECIAL.inf.use}, b < 0.0); }
+  let m = exp2(b * log2(abs(a)));
+  if (a > 0.0) { return m; }
+  if (b != floor(b)) { return ${SPECIAL.nan.use}; }
+  return select(m, -m, fract(b * 0.5) != 0.0);
+}`;
+
+/** What a module needs besides its entry point: special values and helper functions. */
+interface Needs { nan: boolean; inf: boolean; pow: boolean }
+
+function literal(v: number, needs: Needs): string {
+  if (Number.isNaN(v)) { needs.nan = true; return SPECIAL.nan.use; }
+  // a finite double beyond f32's range is a creation error too: it is Inf in f32 anyway
+  if (!Number.isFinite(Math.fround(v))) { needs.inf = true; return v > 0 ? SPECIAL.inf.use : `(-${SPECIAL.inf.use})`; }
+  const s = String(Math.abs(v));
+  const text = /[.e]/.test(s) ? s : `${s}.0`; // `2` would be an integer literal
+  return v < 0 || Object.is(v, -0) ? `(-${text})` : text;
+}
+
+/** One `let` per interior node, in dependency order, like js.ts's renderBody. */
+function renderBody(roots: readonly Expr[], name: (leaf: Expr) => string, needs: Needs): { lines: string[]; results: string[] } {
+  const vars = new Map<Expr, string>();
+  const lines: string[] = [];
+  let t = 0;
+  for (const n of topoSort(roots)) {
+    let code: string;
+    switch (n.op) {
+      case 'input': case 'scalar': vars.set(n, name(n)); continue;
+      case 'const': vars.set(n, literal(n.value, needs)); continue;
+      case 'select': {
+        const [c, a, b] = n.args.map((x) => vars.get(x)!);
+        code = `select(${b}, ${a}, ${c} != 0.0)`; // WGSL: select(false_value, true_value, cond)
+        break;
+      }
+      default: {
+        const a = n.args.map((x) => vars.get(x)!);
+        if (n.op === 'pow') needs.pow = needs.nan = needs.inf = true;
+        code = a.length === 1 ? WGSL_UNARY[n.op as UnaryOp](a[0]) : WGSL_BINARY[n.op as BinaryOp](a[0], a[1]);
+      }
+    }
+    const v = `t${t++}`;
+    lines.push(`let ${v} = ${code};`);
+    vars.set(n, v);
+  }
+  return { lines, results: roots.map((r) => vars.get(r)!) };
+}
+
+/** One resource of the shader, all in bind group 0. */
+export interface WgslBinding {
+  binding: number;
+  /** the variable's name in the source: A<k> for operand k, `p` for the parameters */
+  name: string;
+  role: 'input' | 'output' | 'params';
+  /** 'read' and 'read_write' are storage buffers of f32; 'uniform' is the Params struct */
+  access: 'read' | 'read_write' | 'uniform';
+}
+
+/** A rendered compute shader and what a backend needs to bind and launch it. */
+export interface WgslKernel {
+  /** `fused_<ops>_<hash8>`, the hash being FNV-1a of `source` below its first line */
+  name: string;
+  source: string;
+  entryPoint: 'main';
+  workgroupSize: number;
+  bindings: WgslBinding[];
+  /** The Params struct's fields in order, 4 bytes each: fill it with packParams. */
+  params: { name: string; type: 'u32' | 'f32' }[];
+}
+
+export interface WgslOptions {
+  /** invocations per workgroup (default 64) */
+  workgroupSize?: number;
+  /** op names for the kernel's name (default: the distinct primitives, in order) */
+  ops?: readonly string[];
+  /** the device's maxStorageBuffersPerShaderStage (default 8, WebGPU's guaranteed minimum) */
+  maxStorageBuffers?: number;
+}
+
+/**
+ * An elementwise kernel: invocation i evaluates `roots` at position i of the (collapsed)
+ * iteration shape and stores root j into output j. Operands are numbered as in js.ts,
+ * inputs first, then outputs; each has an offset and one stride per dim in Params, 0 where
+ * it is broadcast, so views and broadcasting read exactly as the JS loop does.
+ */
+export function renderElementwise(roots: readonly Expr[], nInputs: number, rank: number, opts: WgslOptions = {}): WgslKernel {
+  const nOps = nInputs + roots.length;
+  const nScalars = countScalars(roots);
+  const params: WgslKernel['params'] = [
+    u32('n'), ...range(rank).map((d) => u32(`n${d}`)),
+    ...range(nOps).flatMap((k) => [u32(`o${k}`), ...range(rank).map((d) => u32(`s${k}_${d}`))]),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+  ];
+  const needs: Needs = { nan: false, inf: false, pow: false };
+  const body = renderBody(roots, leafName, needs);
+  const index = (k: number) => [`p.o${k}`, ...range(rank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
+  const B: string[] = [...decompose('i', rank, (d) => `p.n${d}`)];
+  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = A${k}[${index(k)}];`);
+  B.push(...body.lines);
+  body.results.forEach((r, j) => B.push(`A${nInputs + j}[${index(nInputs + j)}] = ${r};`));
+  return assemble(params, nInputs, roots.length, roots, needs, B, opts);
+}
+
+/**
+ * A reduction: one invocation per output element, looping over the reduced positions in
+ * a register. `kept` and `reduced` come from splitReduce; inputs carry strides over both,
+ * the output (operand nInputs) over the kept dims only. Sums accumulate in f32.
+ */
+export function renderReduce(
+  map: Expr, nInputs: number, keptRank: number, reducedRank: number, op: ReduceOp, opts: WgslOptions = {},
+): WgslKernel {
+  const nScalars = countScalars([map]);
+  const params: WgslKernel['params'] = [
+    u32('n'), u32('m'), ...range(keptRank).map((d) => u32(`n${d}`)), ...range(reducedRank).map((d) => u32(`m${d}`)),
+    ...range(nInputs).flatMap((k) => [
+      u32(`o${k}`), ...range(keptRank).map((d) => u32(`s${k}_${d}`)), ...range(reducedRank).map((d) => u32(`r${k}_${d}`)),
+    ]),
+    u32(`o${nInputs}`), ...range(keptRank).map((d) => u32(`s${nInputs}_${d}`)),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+  ];
+  const needs: Needs = { nan: false, inf: false, pow: false };
+  const body = renderBody([map], leafName, needs);
+  const base = (k: number) => [`p.o${k}`, ...range(keptRank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
+  const B: string[] = [...decompose('i', keptRank, (d) => `p.n${d}`)];
+  for (let k = 0; k < nInputs; k++) B.push(`let b${k} = ${base(k)};`);
+  B.push(`var acc = ${literal(REDUCE_INIT[op], needs)};`);
+  B.push('for (var j = 0u; j < p.m; j++) {');
+  const L: string[] = [...decompose('j', reducedRank, (d) => `p.m${d}`)];
+  for (let k = 0; k < nInputs; k++) {
+    L.push(`let x${k} = A${k}[${[`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + ')}];`);
+  }
+  L.push(...body.lines, `acc = ${REDUCE_COMBINE[op](body.results[0])};`);
+  B.push(...L.map((l) => `  ${l}`), '}');
+  B.push(`A${nInputs}[${base(nInputs)}] = acc;`);
+  const ops = opts.ops ?? [...primitives([map]), op];
+  return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops });
+}
+
+const REDUCE_INIT: { [O in ReduceOp]: number } = { sum: 0, max: -Infinity, min: Infinity };
+const REDUCE_COMBINE: { [O in ReduceOp]: (v: string) => string } = {
+  sum: (v) => `acc + ${v}`,
+  // `v != v` keeps a NaN once seen, as js.ts and numpy do
+  max: (v) => `select(acc, ${v}, ${v} > acc || ${v} != ${v})`,
+  min: (v) => `select(acc, ${v}, ${v} < acc || ${v} != ${v})`,
+};
+
+/**
+ * Split a reduction's iteration space for renderReduce: `kept` walks the output positions
+ * (inputs, then the output), `reduced` walks one output's inputs (inputs only); each is
+ * collapsed on its own.
+ */
+export function splitReduce(
+  shape: readonly number[], axes: readonly number[],
+  inputs: { strides: readonly (readonly number[])[]; offsets: readonly number[] },
+  output: { strides: readonly number[]; offset: number },
+): { kept: Layout; reduced: Layout } {
+  const keptDims = shape.map((_, d) => d).filter((d) => !axes.includes(d));
+  const redDims = shape.map((_, d) => d).filter((d) => axes.includes(d));
+  const pick = (dims: number[], s: readonly number[]) => dims.map((d) => s[d]);
+  return {
+    kept: collapse({
+      shape: pick(keptDims, shape),
+      strides: [...inputs.strides.map((s) => pick(keptDims, s)), pick(keptDims, output.strides)],
+      offsets: [...inputs.offsets, output.offset],
+    }),
+    reduced: collapse({ shape: pick(redDims, shape), strides: inputs.strides.map((s) => pick(redDims, s)), offsets: [] }),
+  };
+}
+
+/** The Params block for an elementwise kernel, as the bytes of a uniform buffer. */
+export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalars: readonly number[]): ArrayBuffer {
+  const v: Record<string, number> = { n: layout.shape.reduce((a, b) => a * b, 1) };
+  layout.shape.forEach((n, d) => (v[`n${d}`] = n));
+  layout.offsets.forEach((o, k) => (v[`o${k}`] = o));
+  layout.strides.forEach((s, k) => s.forEach((x, d) => (v[`s${k}_${d}`] = x)));
+  scalars.forEach((c, i) => (v[`c${i}`] = c));
+  return packParams(kernel, v);
+}
+
+/** The Params block for a reduction kernel (layouts from splitReduce). */
+export function packReduceParams(kernel: WgslKernel, kept: Layout, reduced: Layout, scalars: readonly number[]): ArrayBuffer {
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const v: Record<string, number> = { n: size(kept.shape), m: size(reduced.shape) };
+  kept.shape.forEach((n, d) => (v[`n${d}`] = n));
+  reduced.shape.forEach((n, d) => (v[`m${d}`] = n));
+  kept.offsets.forEach((o, k) => (v[`o${k}`] = o));
+  kept.strides.forEach((s, k) => s.forEach((x, d) => (v[`s${k}_${d}`] = x)));
+  reduced.strides.forEach((s, k) => s.forEach((x, d) => (v[`r${k}_${d}`] = x)));
+  scalars.forEach((c, i) => (v[`c${i}`] = c));
+  return packParams(kernel, v);
+}
+
+/**
+ * Fill the Params fields in order. Strides go in as u32 even when negative: u32 arithmetic
+ * wraps, so the sum still lands on the right element. Padded to 16 bytes for uniforms.
+ */
+export function packParams(kernel: WgslKernel, values: Readonly<Record<string, number>>): ArrayBuffer {
+  const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
+  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  kernel.params.forEach(({ name, type }, i) => {
+    const x = values[name];
+    if (x === undefined) throw new Error(`packParams: ${kernel.name} needs a value for ${name}`);
+    if (type === 'f32') f[i] = x;
+    else u[i] = x >>> 0;
+  });
+  return buf;
+}
+
+/** Workgroup counts for n invocations: y takes over past the 65535-per-dimension limit. */
+export function dispatchSize(n: number, workgroupSize = 64): [number, number, number] {
+  const groups = Math.ceil(n / workgroupSize);
+  const x = Math.min(groups, 65535);
+  return [Math.max(x, 1), x === 0 ? 1 : Math.ceil(groups / x), 1];
+}
+
+// ---- assembly --------------------------------------------------------------------------
+
+function assemble(
+  params: WgslKernel['params'], nInputs: number, nOutputs: number, roots: readonly Expr[],
+  needs: Needs, body: string[], opts: WgslOptions,
+): WgslKernel {
+  const wg = opts.workgroupSize ?? 64;
+  const limit = opts.maxStorageBuffers ?? 8;
+  if (nInputs + nOutputs > limit) {
+    // better said here than as a pipeline error: the fusion planner must split such a chain
+    throw new Error(`wgsl: ${nInputs} inputs + ${nOutputs} outputs need ${nInputs + nOutputs} storage buffers; the device allows ${limit}`);
+  }
+  const bindings: WgslBinding[] = [
+    ...range(nInputs).map((k): WgslBinding => ({ binding: k, name: `A${k}`, role: 'input', access: 'read' })),
+    ...range(nOutputs).map((j): WgslBinding => ({ binding: nInputs + j, name: `A${nInputs + j}`, role: 'output', access: 'read_write' })),
+    { binding: nInputs + nOutputs, name: 'p', role: 'params', access: 'uniform' },
+  ];
+  const S: string[] = [];
+  S.push('struct Params {', ...params.map((f) => `  ${f.name}: ${f.type},`), '}', '');
+  for (const b of bindings) {
+    const decl = b.access === 'uniform' ? 'var<uniform> p: Params' : `var<storage, ${b.access}> ${b.name}: array<f32>`;
+    S.push(`@group(0) @binding(${b.binding}) ${decl};`);
+  }
+  S.push('');
+  if (needs.nan || needs.inf) {
+    S.push('// no NaN/Inf literals in WGSL, and constant ones are creation errors: read the bits');
+    if (needs.nan) S.push(SPECIAL.nan.decl);
+    if (needs.inf) S.push(SPECIAL.inf.decl);
+    S.push('');
+  }
+  if (needs.pow) S.push(POW_REAL, '');
+  S.push(
+    `@compute @workgroup_size(${wg})`,
+    'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+    // a second grid dimension carries launches past 65535 workgroups (see dispatchSize)
+    `  let i = gid.x + gid.y * nwg.x * ${wg}u;`,
+    '  if (i >= p.n) { return; }',
+    ...body.map((l) => `  ${l}`),
+    '}',
+  );
+  const source = S.join('\n') + '\n';
+  const ops = (opts.ops ?? primitives(roots)).slice(0, 6);
+  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${fnv1a(source)}`;
+  return {
+    name,
+    source: `// ${name}: generated by kusari compiler/wgsl.ts; do not edit.\n${source}`,
+    entryPoint: 'main',
+    workgroupSize: wg,
+    bindings,
+    params,
+  };
+}
+
+/** `let <v>0..` from the flat index: row-major, innermost dim fastest, as the JS loop nests. */
+function decompose(v: string, rank: number, size: (d: number) => string): string[] {
+  if (rank === 1) return [`let ${v}0 = ${v};`];
+  const L = [`var r${v} = ${v};`];
+  for (let d = rank - 1; d > 0; d--) L.push(`let ${v}${d} = r${v} % ${size(d)}; r${v} /= ${size(d)};`);
+  L.push(`let ${v}0 = r${v};`);
+  return L;
+}
+
+/** The distinct primitives of `roots`, in evaluation order (leaves left out). */
+function primitives(roots: readonly Expr[]): string[] {
+  return [...new Set(topoSort(roots).filter((e) => e.args.length > 0).map((e) => e.op))];
+}
+
+const leafName = (leaf: Expr): string => (leaf.op === 'input' ? `x${leaf.value}` : `p.c${leaf.value}`);
+const countScalars = (roots: readonly Expr[]): number =>
+  Math.max(0, ...topoSort(roots).filter((e) => e.op === 'scalar').map((e) => e.value + 1));
+const u32 = (name: string) => ({ name, type: 'u32' as const });
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** 32-bit FNV-1a as 8 hex digits: stable across runs and platforms, cheap, no deps. */
+export function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}

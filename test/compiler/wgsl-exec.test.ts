@@ -1,0 +1,87 @@
+// Parses and runs the rendered WGSL on the CPU with wgsl_reflect's interpreter (a devDependency).
+
+import test from 'ava';
+import { readdirSync, readFileSync } from 'node:fs';
+import { input } from '../../compiler/expr.js';
+import { collapse } from '../../compiler/js.js';
+import {
+  dispatchSize, packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce, type WgslKernel,
+} from '../../compiler/wgsl.js';
+import { array, elementwise, reduce } from '../../runtime/array/xp.js';
+import { allclose } from '../helpers.js';
+import { ELEMENTWISE_CASES, REDUCE_CASE, layoutOf } from './cases.js';
+
+/** The part of wgsl_reflect used here (loaded by path: its package "main" is CommonJS marked as ESM). */
+interface WgslReflect {
+  WgslParser: new () => { parse(code: string): unknown[] };
+  WgslExec: new (ast: unknown[]) => {
+    dispatchWorkgroups(entry: string, count: number[], bindGroups: Record<number, Record<number, unknown>>): void;
+  };
+}
+
+const lib = (await import('wgsl_reflect/wgsl_reflect.module.js' as string)) as WgslReflect;
+
+// wgsl_reflect 1.6 reads a multi-digit @workgroup_size(64) as (6, 4): kernels run here use 8.
+const WG = 8;
+
+/** Run `kernel` over `buffers` (operands in binding order) and the packed params. */
+function exec(kernel: WgslKernel, buffers: Float32Array[], params: ArrayBuffer, n: number): void {
+  const { WgslParser, WgslExec } = lib!;
+  const group: Record<number, unknown> = {};
+  buffers.forEach((b, k) => (group[k] = b));
+  group[buffers.length] = { uniform: new Uint8Array(params) };
+  new WgslExec(new WgslParser().parse(kernel.source)).dispatchWorkgroups(kernel.entryPoint, dispatchSize(n, WG), { 0: group });
+}
+
+test(`the golden shaders parse`, (t) => {
+  const dir = new URL('golden/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.wgsl'));
+  t.true(files.length >= 4);
+  for (const f of files) t.notThrows(() => new lib.WgslParser().parse(readFileSync(new URL(f, dir), 'utf8')), f);
+});
+
+for (const c of ELEMENTWISE_CASES) {
+  run(`WGSL ${c.name} computes what the CPU kernel computes`, (t) => {
+    const layout = layoutOf(c);
+    const kernel = renderElementwise(c.roots, c.inputs.length, layout.shape.length, { workgroupSize: WG });
+    const n = c.shape.reduce((p, q) => p * q, 1);
+    const outs = c.roots.map(() => new Float32Array(n).fill(NaN));
+    exec(kernel, [...c.inputs.map((a) => a.buffer as Float32Array), ...outs], packElementwiseParams(kernel, layout, c.scalars), n);
+    const want = elementwise(c.roots, c.inputs, c.scalars);
+    outs.forEach((o, j) => allclose(t, o, want[j].toFlat(), { rtol: 1e-5, atol: 1e-6 }));
+  });
+}
+
+test(`WGSL ${REDUCE_CASE.name} computes what the CPU reduction computes`, (t) => {
+  const { input: a, axes, op, map } = REDUCE_CASE;
+  const outShape = a.shape.filter((_, d) => !axes.includes(d));
+  const outStrides = a.shape.map((_, d) => (axes.includes(d) ? 0 : 1)); // (6,) contiguous over the kept dim
+  const { kept, reduced } = splitReduce(a.shape, axes, { strides: [a.strides], offsets: [a.offset] }, { strides: outStrides, offset: 0 });
+  const kernel = renderReduce(map, 1, kept.shape.length, reduced.shape.length, op, { workgroupSize: WG });
+  const out = new Float32Array(outShape[0]);
+  exec(kernel, [a.buffer as Float32Array, out], packReduceParams(kernel, kept, reduced, []), out.length);
+  allclose(t, out, reduce(op, a, axes, false, map));
+});
+
+test(`WGSL reads transposed and offset views through their strides`, (t) => {
+  const base = array(Float32Array.from({ length: 30 }, (_, i) => i * 0.1 - 1), [5, 6]);
+  const view = base.transpose().view([4, 5], [1, 6], 1); // a (4, 5) window of the transpose
+  const row = array([1, 2, 3, 4, 5]);
+  const e = input(0).mul(input(1)).sub(input(0).exp());
+  const shape = [4, 5];
+  const layout = collapse({ shape, strides: [view.strides.slice(), [0, 1], [5, 1]], offsets: [view.offset, 0, 0] });
+  const kernel = renderElementwise([e], 2, layout.shape.length, { workgroupSize: WG });
+  const out = new Float32Array(20);
+  exec(kernel, [base.buffer as Float32Array, row.buffer as Float32Array, out], packElementwiseParams(kernel, layout, []), 20);
+  allclose(t, out, elementwise([e], [view, row])[0]);
+});
+
+test(`WGSL pow agrees with Math.pow on negative bases, zero and integral exponents`, (t) => {
+  const a = array([-2, -2, -0.5, 0, 0, 2, 3, -1.5, 5]);
+  const b = array([2, 3, -1, 2, -1, 0.5, 0, 0.5, 0]);
+  const e = input(0).pow(input(1));
+  const kernel = renderElementwise([e], 2, 1, { workgroupSize: WG });
+  const out = new Float32Array(9);
+  exec(kernel, [a.buffer as Float32Array, b.buffer as Float32Array, out], packElementwiseParams(kernel, { shape: [9], strides: [[1], [1], [1]], offsets: [0, 0, 0] }, []), 9);
+  allclose(t, out, [4, -8, -2, 0, Infinity, Math.SQRT2, 1, NaN, 1]);
+});
