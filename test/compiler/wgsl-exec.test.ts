@@ -26,7 +26,7 @@ const WG = 8;
 
 /** Run `kernel` over `buffers` (operands in binding order) and the packed params. */
 function exec(kernel: WgslKernel, buffers: Float32Array[], params: ArrayBuffer, n: number): void {
-  const { WgslParser, WgslExec } = lib!;
+  const { WgslParser, WgslExec } = lib;
   const group: Record<number, unknown> = {};
   buffers.forEach((b, k) => (group[k] = b));
   group[buffers.length] = { uniform: new Uint8Array(params) };
@@ -41,7 +41,7 @@ test(`the golden shaders parse`, (t) => {
 });
 
 for (const c of ELEMENTWISE_CASES) {
-  run(`WGSL ${c.name} computes what the CPU kernel computes`, (t) => {
+  test(`WGSL ${c.name} computes what the CPU kernel computes`, (t) => {
     const layout = layoutOf(c);
     const kernel = renderElementwise(c.roots, c.inputs.length, layout.shape.length, { workgroupSize: WG });
     const n = c.shape.reduce((p, q) => p * q, 1);
