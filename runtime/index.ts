@@ -15,3 +15,4 @@ export { checkBackward, checkDoubleBackward, type CheckOptions } from './gradien
 export * as F from './ops/index.js';
 export * as L from './links/index.js';
 export * as optimizers from './optimizers/index.js';
+export * as training from './training/index.js';

@@ -31,9 +31,19 @@ export function array(data: NestedArray | TypedArray | readonly number[], shape?
   }
   const inferred: number[] = [];
   for (let level: unknown = data; Array.isArray(level); level = level[0]) inferred.push(level.length);
-  const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as number[];
-  if (sizeOf(inferred) !== flat.length) throw new Error(`array: nested data is ragged (shape ${shapeStr(inferred)} but ${flat.length} elements)`);
-  if (flat.some((v) => typeof v !== 'number')) throw new Error('array: data must contain only numbers');
+  const flat: number[] = [];
+  const walk = (v: unknown, d: number): void => {
+    if (d === inferred.length) {
+      if (typeof v !== 'number') throw new Error(`array: data must contain only numbers, got ${Array.isArray(v) ? 'a nested array' : typeof v} at depth ${d}`);
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== inferred[d]) {
+      throw new Error(`array: nested data is ragged: expected a list of ${inferred[d]} at depth ${d}, got ${Array.isArray(v) ? `a list of ${v.length}` : typeof v}`);
+    }
+    for (const e of v) walk(e, d + 1);
+  };
+  walk(data, 0);
   const s = shape ?? inferred;
   if (sizeOf(s) !== flat.length) throw new Error(`array: ${flat.length} elements do not fill shape ${shapeStr(s)}`);
   return new NDArray(new TYPED[dtype ?? 'float32'](flat), s.slice());

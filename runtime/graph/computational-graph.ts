@@ -17,7 +17,7 @@ export function buildComputationalGraph(outputs: readonly Variable[]): string {
   const lines: string[] = ['digraph graphname {'];
   const varLabel = (v: Variable) => `${v.name ?? ''}${v.name ? ' ' : ''}${shapeStr(v.shape)} ${v.dtype}`;
   const seen = new Set<Variable | FunctionNode>();
-  const stack: Variable[] = [...outputs];
+  const stack: Variable[] = [];
   const addVar = (v: Variable) => {
     if (seen.has(v)) return;
     seen.add(v);

@@ -1,0 +1,116 @@
+// Chainer's multilayer perceptron on MNIST (slide 26): 784-100-100-10, ReLU, softmax cross entropy.
+// Usage: npx tsx examples/mnist/train.ts [--optimizer adam|sgd] [--epochs 20] [--batchsize 100]
+//        [--seed 0] [--device cpu] [--limit N]   (--limit trains and tests on N of the digits)
+
+import { parseArgs } from 'node:util';
+import { F, L, noBackprop, optimizers, seed, testMode, training, type NDArray, type Variable, type VariableLike } from 'kusari';
+import { getMnist } from './data.js';
+
+const FLAGS = {
+  optimizer: { type: 'string', default: 'adam' },
+  epochs: { type: 'string', default: '20' },
+  batchsize: { type: 'string', default: '100' },
+  seed: { type: 'string', default: '0' },
+  device: { type: 'string', default: 'cpu' },
+  limit: { type: 'string' },
+} as const;
+
+class MLP extends L.Chain {
+  l1 = new L.Linear(784, 100);
+  l2 = new L.Linear(100, 100);
+  l3 = new L.Linear(100, 10);
+
+  forward(x: VariableLike): Variable {
+    const h1 = F.relu(this.l1.forward(x));
+    const h2 = F.relu(this.l2.forward(h1));
+    return this.l3.forward(h2);
+  }
+}
+
+const opts = parseOptions(process.argv.slice(2));
+seed(opts.seed);  // weight initialisation and batch order both come from the global stream
+
+const [train, test] = getMnist({ seed: opts.seed, limit: opts.limit });
+if (train.length < opts.batchsize) fail(`--batchsize ${opts.batchsize} exceeds the ${train.length} training digits; lower it or raise --limit`);
+const model = new MLP();
+// SGD's default rate (0.01) is too slow for 20 epochs here; 0.1 trains this net well
+const optimizer = opts.optimizer === 'adam' ? new optimizers.Adam() : new optimizers.SGD(0.1);
+optimizer.setup(model);
+
+const trainIter = new training.SerialIterator(train, opts.batchsize);
+console.log(`${train.length} training and ${test.length} test digits, ${opts.optimizer}, batch ${opts.batchsize}, device ${opts.device}`);
+
+let lossSum = 0, seen = 0, trainMs = 0;
+let accuracy = 0;
+while (trainIter.epoch < opts.epochs) {
+  const start = performance.now();
+  const [x, t] = training.concatExamples(trainIter.next());
+  const loss = F.softmaxCrossEntropy(model.forward(x), t);
+  model.cleargrads();
+  loss.backward();
+  optimizer.update();
+  lossSum += loss.itemSync() * t.shape[0];
+  seen += t.shape[0];
+  trainMs += performance.now() - start;
+
+  if (trainIter.isNewEpoch) {
+    const result = evaluate(model, test, opts.batchsize);
+    accuracy = result.accuracy;
+    console.log([
+      `epoch ${String(trainIter.epoch).padStart(2)}`,
+      `train loss ${(lossSum / seen).toFixed(4)}`,
+      `test loss ${result.loss.toFixed(4)}`,
+      `test accuracy ${(100 * result.accuracy).toFixed(2)}%`,
+      `${Math.round(seen / (trainMs / 1000))} samples/s`,
+    ].join('  '));
+    lossSum = 0; seen = 0; trainMs = 0;
+  }
+}
+console.log(`final test accuracy ${(100 * accuracy).toFixed(2)}%`);
+
+/** Mean loss and accuracy over a dataset, in test mode and without building a graph. */
+function evaluate(net: MLP, data: training.Dataset<[NDArray, NDArray]>, batchSize: number) {
+  return testMode(() => noBackprop(() => {
+    let lossSum = 0, hits = 0;
+    for (const batch of new training.SerialIterator(data, batchSize, { repeat: false })) {
+      const [x, t] = training.concatExamples(batch);
+      const y = net.forward(x);
+      lossSum += F.softmaxCrossEntropy(y, t).itemSync() * t.shape[0];
+      hits += F.accuracy(y, t).itemSync() * t.shape[0];
+    }
+    return { loss: lossSum / data.length, accuracy: hits / data.length };
+  }));
+}
+
+interface Options { optimizer: 'adam' | 'sgd'; epochs: number; batchsize: number; seed: number; device: 'cpu'; limit?: number }
+
+/** The command line, checked: a bad flag ends the program with a message saying what was expected. */
+function parseOptions(argv: string[]): Options {
+  const values = (() => {
+    try {
+      return parseArgs({ args: argv, options: FLAGS }).values;
+    } catch (e) {
+      return fail((e as Error).message);  // an unknown flag or a missing value: a message, not a stack trace
+    }
+  })();
+  const int = (name: string, text: string, min: number) => {
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got '${text}'`);
+    return v;
+  };
+  if (values.optimizer !== 'adam' && values.optimizer !== 'sgd') fail(`--optimizer must be adam or sgd, got '${values.optimizer}'`);
+  if (values.device !== 'cpu') fail(`--device must be cpu, the only device kusari runs on so far, got '${values.device}'`);
+  return {
+    optimizer: values.optimizer,
+    epochs: int('epochs', values.epochs, 1),
+    batchsize: int('batchsize', values.batchsize, 1),
+    seed: int('seed', values.seed, 0),
+    device: values.device,
+    limit: values.limit === undefined ? undefined : int('limit', values.limit, 5),
+  };
+}
+
+function fail(message: string): never {
+  console.error(`train: ${message}`);
+  process.exit(2);
+}
