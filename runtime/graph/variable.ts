@@ -94,13 +94,19 @@ export function registerBackward(fn: (root: Variable, opts: BackwardOptions) => 
   backwardImpl = fn;
 }
 
-/** A Variable for `x`; numbers become 0-d arrays of `dtype`; arrays become constant leaves. */
-export function asVariable(x: VariableLike, dtype: DType = 'float32'): Variable {
+/**
+ * A Variable for `x`; numbers become 0-d arrays of `dtype`; arrays become constant leaves.
+ * `where` ('matmul: argument a') starts the error thrown for anything else.
+ */
+export function asVariable(x: VariableLike, dtype: DType = 'float32', where?: string): Variable {
   if (x instanceof Variable) return x;
   if (x instanceof NDArray) return new Variable(x, { requiresGrad: false });
   if (typeof x === 'number') return new Variable(full([], x, dtype), { requiresGrad: false });
-  throw new Error(`expected a Variable, NDArray or number, got ${describe(x)}`);
+  throw new Error(`${where === undefined ? 'expected' : `${where} must be`} a Variable, NDArray or number, got ${describe(x)}`);
 }
+
+/** asVariable for argument `arg` of op `op`: a wrong type is an error naming both. */
+export const argVariable = (x: VariableLike, op: string, arg: string): Variable => asVariable(x, 'float32', `${op}: argument ${arg}`);
 
 export function describe(x: unknown): string {
   if (x === null) return 'null';

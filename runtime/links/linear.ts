@@ -1,7 +1,7 @@
 // Linear: the fully connected layer y = x W^T + b, with the input size inferred on first call.
 
 import { shapeStr } from '../array/ndarray.js';
-import { type Variable, type VariableLike, asVariable } from '../graph/variable.js';
+import { type Variable, type VariableLike, argVariable } from '../graph/variable.js';
 import { linear } from '../ops/matmul.js';
 import { lecunNormal, zero, type Initializer } from './initializers.js';
 import { Link, Parameter } from './link.js';
@@ -33,7 +33,7 @@ export class Linear extends Link {
   }
 
   forward(x: VariableLike): Variable {
-    const v = asVariable(x);
+    const v = argVariable(x, 'Linear', 'x');
     if (!this.W.isInitialized) {
       if (v.ndim < 2) throw new Error(`Linear: x must be (batch, features...), got x ${shapeStr(v.shape)}`);
       this.W.initialize([this.outSize, v.size / v.shape[0]]);

@@ -2,7 +2,7 @@
 
 import { select } from '../../compiler/expr.js';
 import { reduce } from '../array/xp.js';
-import { Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { Variable, asVariable, argVariable, type VariableLike } from '../graph/variable.js';
 import { exp, log, sub, div } from './arithmetic.js';
 import { elementwise } from './elementwise.js';
 import { normAxes, sum } from './shape.js';
@@ -22,8 +22,10 @@ export const leakyRelu = (x: VariableLike, slope = 0.2): Variable => leakyReluOp
 
 const softplusOp = elementwise('softplus', ['x', 'beta'], (x, beta) => {
   const bx = x.mul(beta);
-  // log(1 + e^bx) = max(bx, 0) + log(1 + e^-|bx|): no overflow for large |x|
-  return bx.max(0).add(bx.abs().neg().exp().add(1).log()).div(beta);
+  // log(1 + e^bx) = max(bx, 0) + log(1 + e^-|bx|): no overflow for large |x|. Both kinks
+  // take the bx >= 0 side (not abs(), whose gradient is 0 at 0), so at 0 they sum to 1 - 1/2.
+  const pos = bx.ge(0);
+  return select(pos, bx, 0).add(select(pos, bx.neg(), bx).exp().add(1).log()).div(beta);
 });
 /** y = log(1 + e^(beta x)) / beta */
 export const softplus = (x: VariableLike, beta = 1): Variable => softplusOp(x, beta);
@@ -39,7 +41,7 @@ function stopGradientMax(x: Variable, axis: number): Variable {
 
 /** y = e^x / sum(e^x) along `axis` (default 1), computed on x - max(x) for stability. */
 export function softmax(x: VariableLike, axis = 1): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'softmax', 'x');
   normAxes(axis, v.ndim, 'softmax');
   const e = exp(sub(v, stopGradientMax(v, axis)));
   return div(e, sum(e, axis, true));
@@ -47,7 +49,7 @@ export function softmax(x: VariableLike, axis = 1): Variable {
 
 /** y = x - log(sum(e^x)) along `axis` (default 1), stable for large inputs. */
 export function logSoftmax(x: VariableLike, axis = 1): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'logSoftmax', 'x');
   normAxes(axis, v.ndim, 'logSoftmax');
   const shifted = sub(v, stopGradientMax(v, axis));
   return sub(shifted, log(sum(exp(shifted), axis, true)));

@@ -2,14 +2,14 @@
 
 import { shapeStr } from '../array/ndarray.js';
 import { argmax, array } from '../array/xp.js';
-import { Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 
 /**
  * Fraction of samples whose argmax over axis 1 of y equals t; samples labelled
  * `ignoreLabel` (when given) are left out. Returns a scalar Variable without a graph.
  */
 export function accuracy(y: VariableLike, t: VariableLike, ignoreLabel?: number): Variable {
-  const yv = asVariable(y), tv = asVariable(t);
+  const yv = argVariable(y, 'accuracy', 'y'), tv = argVariable(t, 'accuracy', 't');
   if (tv.dtype !== 'int32') throw new Error(`accuracy: t must be an int32 array of labels, got ${tv.dtype}`);
   const expected = [yv.shape[0], ...yv.shape.slice(2)];
   if (yv.ndim < 2 || tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {

@@ -2,7 +2,7 @@
 
 import { NDArray, normAxis, shapeStr } from '../array/ndarray.js';
 import { assign, concat as concatArrays, scatterItem, selectItem as selectItemArray, sliceAxis, zeros } from '../array/xp.js';
-import { FunctionNode, Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 
 /** A Python-style slice: `slice(1, 5)`, `slice(null, null, -1)`. */
 export interface Slice { readonly start: number | null; readonly stop: number | null; readonly step: number | null }
@@ -85,7 +85,7 @@ class GetItemGrad extends FunctionNode {
  */
 export function getItem(x: VariableLike, index: Index | readonly Index[]): Variable {
   const list = Array.isArray(index) ? (index as readonly Index[]) : [index as Index];
-  return new GetItem(list).apply([asVariable(x)])[0];
+  return new GetItem(list).apply([argVariable(x, 'getItem', 'x')])[0];
 }
 
 class Concat extends FunctionNode {
@@ -113,7 +113,7 @@ class Concat extends FunctionNode {
 /** Join variables along `axis` (default 1, as in Chainer). */
 export function concat(xs: readonly VariableLike[], axis = 1): Variable {
   if (xs.length === 0) throw new Error('concat: xs is empty');
-  const vs = xs.map((x) => asVariable(x));
+  const vs = xs.map((x, i) => argVariable(x, 'concat', `xs[${i}]`));
   return new Concat(normAxis(axis, vs[0].ndim, 'concat')).apply(vs)[0];
 }
 
@@ -132,7 +132,7 @@ class SplitAxis extends FunctionNode {
  * (a list, as numpy.split).
  */
 export function splitAxis(x: VariableLike, indicesOrSections: number | readonly number[], axis: number): Variable[] {
-  const v = asVariable(x);
+  const v = argVariable(x, 'splitAxis', 'x');
   const a = normAxis(axis, v.ndim, 'splitAxis');
   const n = v.shape[a];
   let bounds: number[];
@@ -169,7 +169,7 @@ class ScatterItem extends FunctionNode {
 
 /** y[i] = x[i, t[i]] for x (N, C) and int32 labels t (N,); out-of-range labels give 0. */
 export function selectItem(x: VariableLike, t: VariableLike): Variable {
-  const xv = asVariable(x), tv = asVariable(t);
+  const xv = argVariable(x, 'selectItem', 'x'), tv = argVariable(t, 'selectItem', 't');
   if (xv.ndim !== 2) throw new Error(`selectItem: x must be 2-D (N, C), got x ${shapeStr(xv.shape)}`);
   if (tv.dtype !== 'int32') throw new Error(`selectItem: t must be an int32 array of indices, got ${tv.dtype}`);
   if (tv.ndim !== 1 || tv.shape[0] !== xv.shape[0]) {

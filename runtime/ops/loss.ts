@@ -3,7 +3,7 @@
 import { input, scalar } from '../../compiler/expr.js';
 import { shapeStr } from '../array/ndarray.js';
 import { elementwise as runElementwise, reduce } from '../array/xp.js';
-import { Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { logSoftmax } from './activation.js';
 import { mul, neg, sub } from './arithmetic.js';
 import { selectItem } from './indexing.js';
@@ -24,7 +24,7 @@ export interface SoftmaxCrossEntropyOptions {
  */
 export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: SoftmaxCrossEntropyOptions = {}): Variable {
   const { normalize = true, ignoreLabel = -1, reduce: mode = 'mean' } = opts;
-  const xv = asVariable(x), tv = asVariable(t);
+  const xv = argVariable(x, 'softmaxCrossEntropy', 'x'), tv = argVariable(t, 'softmaxCrossEntropy', 't');
   if (tv.dtype !== 'int32') {
     throw new Error(`softmaxCrossEntropy: t must be an int32 array of labels, got ${tv.dtype} t ${shapeStr(tv.shape)}`);
   }
@@ -52,7 +52,7 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
 
 /** mean((x0 - x1)^2) over all elements. */
 export function meanSquaredError(x0: VariableLike, x1: VariableLike): Variable {
-  const a = asVariable(x0), b = asVariable(x1);
+  const a = argVariable(x0, 'meanSquaredError', 'x0'), b = argVariable(x1, 'meanSquaredError', 'x1');
   if (a.ndim !== b.ndim || a.shape.some((n, i) => n !== b.shape[i])) {
     throw new Error(`meanSquaredError: x0 ${shapeStr(a.shape)} and x1 ${shapeStr(b.shape)} must have the same shape`);
   }

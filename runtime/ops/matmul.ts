@@ -2,7 +2,7 @@
 
 import { NDArray, shapeStr } from '../array/ndarray.js';
 import { matmul as matmulArray } from '../array/xp.js';
-import { FunctionNode, Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { add } from './arithmetic.js';
 import { reshape } from './shape.js';
 
@@ -40,7 +40,7 @@ class MatMul extends FunctionNode {
  * leading (batch) axes must be equal.
  */
 export function matmul(a: VariableLike, b: VariableLike, transA = false, transB = false): Variable {
-  return new MatMul(transA, transB).apply([asVariable(a), asVariable(b)])[0];
+  return new MatMul(transA, transB).apply([argVariable(a, 'matmul', 'a'), argVariable(b, 'matmul', 'b')])[0];
 }
 
 /**
@@ -48,7 +48,7 @@ export function matmul(a: VariableLike, b: VariableLike, transA = false, transB 
  * W is (out, in), b is (out,) or omitted.
  */
 export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Variable {
-  const xv = asVariable(x), Wv = asVariable(W);
+  const xv = argVariable(x, 'linear', 'x'), Wv = argVariable(W, 'linear', 'W');
   if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);
   if (xv.ndim < 1) throw new Error(`linear: x must have a batch axis, got x ${shapeStr(xv.shape)}`);
   const inSize = xv.ndim === 1 ? xv.size : xv.size / xv.shape[0];
@@ -56,7 +56,7 @@ export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Vari
     throw new Error(`linear: x ${shapeStr(xv.shape)} has ${inSize} features per sample but W ${shapeStr(Wv.shape)} expects ${Wv.shape[1]}`);
   }
   if (b !== undefined) {
-    const bv = asVariable(b);
+    const bv = argVariable(b, 'linear', 'b');
     if (bv.ndim !== 1 || bv.shape[0] !== Wv.shape[0]) {
       throw new Error(`linear: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)}: expected b (${Wv.shape[0]},)`);
     }

@@ -4,13 +4,13 @@ import { input } from '../../compiler/expr.js';
 import { NDArray } from '../array/ndarray.js';
 import { argmax as argmaxArray, argmin as argminArray, elementwise, reduce } from '../array/xp.js';
 import { normAxis } from '../array/ndarray.js';
-import { FunctionNode, Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { mul } from './arithmetic.js';
 import { broadcastTo, normAxes, reshape, sum } from './shape.js';
 
 /** Mean over `axis` (all axes when omitted). */
 export function mean(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'mean', 'x');
   const axes = normAxes(axis, v.ndim, 'mean');
   const n = axes.reduce((p, a) => p * v.shape[a], 1);
   return mul(sum(v, axes, keepdims), 1 / n);
@@ -34,24 +34,24 @@ class Extremum extends FunctionNode {
 
 /** Max over `axis` (all axes when omitted). */
 export function max(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'max', 'x');
   return new Extremum('max', normAxes(axis, v.ndim, 'max'), keepdims).apply([v])[0];
 }
 
 /** Min over `axis` (all axes when omitted). */
 export function min(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'min', 'x');
   return new Extremum('min', normAxes(axis, v.ndim, 'min'), keepdims).apply([v])[0];
 }
 
 /** Index of the max along `axis` (int32, not differentiable). */
 export function argmax(x: VariableLike, axis = 0): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'argmax', 'x');
   return new Variable(argmaxArray(v.data, normAxis(axis, v.ndim, 'argmax')), { requiresGrad: false });
 }
 
 /** Index of the min along `axis` (int32, not differentiable). */
 export function argmin(x: VariableLike, axis = 0): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'argmin', 'x');
   return new Variable(argminArray(v.data, normAxis(axis, v.ndim, 'argmin')), { requiresGrad: false });
 }

@@ -2,7 +2,7 @@
 
 import { NDArray, broadcastShapes, checkAxes, inferShape, normAxis, shapeStr } from '../array/ndarray.js';
 import { reduce } from '../array/xp.js';
-import { FunctionNode, Variable, asVariable, type VariableLike } from '../graph/variable.js';
+import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
@@ -19,7 +19,7 @@ class Reshape extends FunctionNode {
 
 /** y = x viewed with a new shape (one entry may be -1). */
 export function reshape(x: VariableLike, shape: readonly number[]): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'reshape', 'x');
   const target = inferShape(shape, v.size, 'reshape');
   if (sameShape(target, v.shape)) return v;
   return new Reshape(target).apply([v])[0];
@@ -38,7 +38,7 @@ class Transpose extends FunctionNode {
 
 /** Permute axes (reverse them when `axes` is omitted). */
 export function transpose(x: VariableLike, axes?: readonly number[]): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'transpose', 'x');
   const order = axes ?? v.shape.map((_, i) => v.ndim - 1 - i);
   checkAxes(order.map((a) => normAxis(a, v.ndim, 'transpose')), v.ndim, 'transpose');
   return new Transpose(order.map((a) => normAxis(a, v.ndim, 'transpose'))).apply([v])[0];
@@ -46,7 +46,7 @@ export function transpose(x: VariableLike, axes?: readonly number[]): Variable {
 
 /** Swap two axes. */
 export function swapaxes(x: VariableLike, a: number, b: number): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'swapaxes', 'x');
   const axes = v.shape.map((_, i) => i);
   const i = normAxis(a, v.ndim, 'swapaxes'), j = normAxis(b, v.ndim, 'swapaxes');
   [axes[i], axes[j]] = [axes[j], axes[i]];
@@ -66,7 +66,7 @@ class BroadcastTo extends FunctionNode {
 
 /** y = x broadcast to `shape` (a view; backward sums over the broadcast axes). */
 export function broadcastTo(x: VariableLike, shape: readonly number[]): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'broadcastTo', 'x');
   if (sameShape(v.shape, shape)) return v;
   return new BroadcastTo(shape.slice()).apply([v])[0];
 }
@@ -93,7 +93,7 @@ export function normAxes(axis: number | readonly number[] | undefined, ndim: num
 
 /** Sum over `axis` (all axes when omitted). */
 export function sum(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'sum', 'x');
   return new Sum(normAxes(axis, v.ndim, 'sum'), keepdims).apply([v])[0];
 }
 
@@ -101,6 +101,10 @@ export function sum(x: VariableLike, axis?: number | readonly number[], keepdims
 export function sumTo(x: Variable, shape: readonly number[]): Variable {
   if (sameShape(x.shape, shape)) return x;
   const lead = x.ndim - shape.length;
+  // checked here: the reshape below would otherwise fail with an error naming reshape
+  if (lead < 0 || shape.some((n, d) => n !== 1 && n !== x.shape[d + lead])) {
+    throw new Error(`sumTo: cannot sum x ${shapeStr(x.shape)} to ${shapeStr(shape)}: x must be a broadcast of that shape`);
+  }
   const axes = x.shape.flatMap((n, d) => (d < lead || (shape[d - lead] === 1 && n !== 1) ? [d] : []));
   const y = axes.length > 0 ? sum(x, axes, true) : x;
   return reshape(y, shape);
@@ -108,8 +112,12 @@ export function sumTo(x: Variable, shape: readonly number[]): Variable {
 
 /** Insert a size-1 axis at `axis`. */
 export function expandDims(x: VariableLike, axis: number): Variable {
-  const v = asVariable(x);
-  const a = normAxis(axis, v.ndim + 1, 'expandDims');
+  const v = argVariable(x, 'expandDims', 'x');
+  // the new axis may also go after the last one: -(ndim + 1) <= axis <= ndim
+  if (!Number.isInteger(axis) || axis < -(v.ndim + 1) || axis > v.ndim) {
+    throw new Error(`expandDims: axis ${axis} out of range for x ${shapeStr(v.shape)}: expected ${-(v.ndim + 1)} <= axis <= ${v.ndim}`);
+  }
+  const a = axis < 0 ? axis + v.ndim + 1 : axis;
   const shape = v.shape.slice();
   shape.splice(a, 0, 1);
   return reshape(v, shape);
@@ -117,11 +125,11 @@ export function expandDims(x: VariableLike, axis: number): Variable {
 
 /** Remove size-1 axes (the given ones, or all). */
 export function squeeze(x: VariableLike, axis?: number | readonly number[]): Variable {
-  const v = asVariable(x);
+  const v = argVariable(x, 'squeeze', 'x');
   const axes = axis === undefined ? v.shape.flatMap((n, d) => (n === 1 ? [d] : [])) : normAxes(axis, v.ndim, 'squeeze');
   for (const a of axes) if (v.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of x ${shapeStr(v.shape)} has size ${v.shape[a]}, not 1`);
   return reshape(v, v.shape.filter((_, d) => !axes.includes(d)));
 }
 
 /** Flatten to 1-D. */
-export const flatten = (x: VariableLike): Variable => reshape(x, [-1]);
+export const flatten = (x: VariableLike): Variable => reshape(argVariable(x, 'flatten', 'x'), [-1]);

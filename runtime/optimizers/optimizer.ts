@@ -75,13 +75,22 @@ export abstract class Optimizer {
   protected abstract updateOne(p: Parameter, g: NDArray): void;
 }
 
+/**
+ * A hook's new gradient as a fresh array. Not written in place: a gradient may be a view
+ * with zero strides (the gradient of a sum) or the very array another parameter holds
+ * (both inputs of an add), and writing through either corrupts it.
+ */
+function hookResult(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], op: string): NDArray {
+  return elementwise(roots, inputs, scalars, { dtype: inputs[0].dtype, op })[0];
+}
+
 /** g += rate * W for every parameter (L2 regularisation). */
 export class WeightDecay implements OptimizerHook {
   readonly name = 'WeightDecay';
   constructor(readonly rate: number) {}
   apply(opt: Optimizer): void {
     for (const p of opt.paramsWithGrad()) {
-      updateInPlace([input(0).add(scalar(0).mul(input(1)))], [p.grad!, p.data], [this.rate], [p.grad!]);
+      p.grad = hookResult([input(0).add(scalar(0).mul(input(1)))], [p.grad!, p.data], [this.rate], 'WeightDecay');
     }
   }
 }
@@ -95,6 +104,6 @@ export class GradientClipping implements OptimizerHook {
     for (const p of opt.paramsWithGrad()) sq += reduce('sum', p.grad!, undefined, false, input(0).mul(input(0))).itemSync();
     const norm = Math.sqrt(sq);
     if (norm <= this.threshold) return;
-    for (const p of opt.paramsWithGrad()) updateInPlace([input(0).mul(scalar(0))], [p.grad!], [this.threshold / norm], [p.grad!]);
+    for (const p of opt.paramsWithGrad()) p.grad = hookResult([input(0).mul(scalar(0))], [p.grad!], [this.threshold / norm], 'GradientClipping');
   }
 }
