@@ -1,16 +1,31 @@
 // NDArray: a strided view (shape, strides, offset, dtype) over one device's storage.
 
 import type { NumArray } from '../../compiler/js.js';
+import { input } from '../../compiler/expr.js';
+import { backendOf } from './backend.js';
 
 export type DType = 'float32' | 'float64' | 'int32';
-export type Device = 'cpu';
+export type Device = 'cpu' | 'webgpu';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
+
+/** Memory on an accelerator; each backend has its own implementation. */
+export interface DeviceStorage {
+  readonly device: Exclude<Device, 'cpu'>;
+  readonly dtype: DType;
+  /** capacity in elements */
+  readonly length: number;
+}
+
+/** A CPU array's elements, or a handle to device memory. */
+export type Storage = TypedArray | DeviceStorage;
 
 export const TYPED: { [D in DType]: { new (n: number): TypedArray; new (a: ArrayLike<number>): TypedArray } } = {
   float32: Float32Array,
   float64: Float64Array,
   int32: Int32Array,
 };
+
+const COPY = input(0);
 
 export const isFloat = (d: DType): boolean => d !== 'int32';
 
@@ -34,15 +49,15 @@ export function dtypeOf(a: TypedArray): DType {
 }
 
 /**
- * An n-dimensional array. Arrays are treated as values: ops return new arrays or views, and
- * only optimizers write into parameters in place. Views (reshape of contiguous data,
- * transpose, broadcastTo, basic slicing) share storage and copy nothing.
+ * An n-dimensional array on a device. Arrays are treated as values: ops return new arrays
+ * or views, and only optimizers write into parameters in place. Views (reshape of
+ * contiguous data, transpose, broadcastTo, basic slicing) share storage and copy nothing.
  */
 export class NDArray {
   readonly size: number;
 
   constructor(
-    readonly buffer: TypedArray,
+    readonly storage: Storage,
     readonly shape: readonly number[],
     readonly strides: readonly number[] = contiguousStrides(shape),
     readonly offset = 0,
@@ -50,9 +65,17 @@ export class NDArray {
     this.size = sizeOf(shape);
   }
 
-  get dtype(): DType { return dtypeOf(this.buffer); }
+  get dtype(): DType { return ArrayBuffer.isView(this.storage) ? dtypeOf(this.storage) : this.storage.dtype; }
   get ndim(): number { return this.shape.length; }
-  get device(): Device { return 'cpu'; }
+  get device(): Device { return ArrayBuffer.isView(this.storage) ? 'cpu' : this.storage.device; }
+
+  /** The typed array behind a CPU array; GPU arrays are read with `await x.data()`. */
+  get buffer(): TypedArray {
+    if (!ArrayBuffer.isView(this.storage)) {
+      throw new Error(`${this} lives on ${this.device}: read it with await x.data(), or move it with toCpu()`);
+    }
+    return this.storage;
+  }
 
   get isContiguous(): boolean {
     let acc = 1;
@@ -64,19 +87,20 @@ export class NDArray {
   }
 
   toString(): string {
-    return `NDArray(${shapeStr(this.shape)}, ${this.dtype})`;
+    return `NDArray(${shapeStr(this.shape)}, ${this.dtype}${this.device === 'cpu' ? '' : `, ${this.device}`})`;
   }
 
-  /** The elements in C order as a fresh typed array (a copy even when contiguous). */
+  /** The elements in C order as a fresh typed array (CPU arrays only: it is synchronous). */
   toFlat(): TypedArray {
+    const buffer = this.buffer;
     const out = new TYPED[this.dtype](this.size);
     if (this.isContiguous) {
-      out.set(this.buffer.subarray(this.offset, this.offset + this.size));
+      out.set(buffer.subarray(this.offset, this.offset + this.size));
       return out;
     }
     let i = 0;
     const walk = (d: number, p: number) => {
-      if (d === this.shape.length) { out[i++] = this.buffer[p]; return; }
+      if (d === this.shape.length) { out[i++] = buffer[p]; return; }
       for (let j = 0; j < this.shape[d]; j++) walk(d + 1, p + j * this.strides[d]);
     };
     walk(0, this.offset);
@@ -86,40 +110,53 @@ export class NDArray {
   /** Synchronous read; only the CPU device can do it. */
   dataSync(): TypedArray { return this.toFlat(); }
 
-  /** The elements in C order; asynchronous so that the same code works for GPU arrays. */
-  async data(): Promise<TypedArray> { return this.dataSync(); }
+  /** The elements in C order; asynchronous so that the same code works on every device. */
+  data(): Promise<TypedArray> { return backendOf(this.device).toHost(this); }
 
-  /** Nested JS arrays (a number for a 0-d array). */
-  toArray(): unknown {
-    const flat = this.toFlat();
-    let i = 0;
-    const build = (d: number): unknown => {
-      if (d === this.shape.length) return flat[i++];
-      return Array.from({ length: this.shape[d] }, () => build(d + 1));
-    };
-    return build(0);
-  }
+  /** Nested JS arrays (a number for a 0-d array); CPU arrays only. */
+  toArray(): unknown { return nest(this.toFlat(), this.shape); }
 
-  /** The single element of a size-1 array. */
+  /** Nested JS arrays on any device. */
+  async array(): Promise<unknown> { return nest(await this.data(), this.shape); }
+
+  /** The single element of a size-1 array (CPU arrays only). */
   itemSync(): number {
     if (this.size !== 1) throw new Error(`item: expected an array of size 1, got shape ${shapeStr(this.shape)}`);
     return this.buffer[this.offset];
   }
 
-  async item(): Promise<number> { return this.itemSync(); }
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: expected an array of size 1, got shape ${shapeStr(this.shape)}`);
+    return (await this.data())[0];
+  }
+
+  /** This array on the GPU (the same array if it is there already). */
+  toGpu(): NDArray { return this.to('webgpu'); }
+
+  /** This array on the CPU: asynchronous, like every read from a GPU. */
+  async toCpu(): Promise<NDArray> {
+    return this.device === 'cpu' ? this : new NDArray(await this.data(), this.shape.slice());
+  }
+
+  /** A copy on `device`. Uploads are queued, so this is synchronous; downloads use toCpu(). */
+  to(device: Device): NDArray {
+    if (device === this.device) return this;
+    if (this.device !== 'cpu') throw new Error(`${this}: copying from ${this.device} is asynchronous; use await x.toCpu()`);
+    return backendOf(device).fromHost(this.toFlat(), this.shape);
+  }
 
   // ---- views -------------------------------------------------------------------------------
 
   reshape(shape: readonly number[]): NDArray {
     const target = inferShape(shape, this.size, 'reshape');
-    if (this.isContiguous) return new NDArray(this.buffer, target, contiguousStrides(target), this.offset);
-    return new NDArray(this.toFlat(), target);
+    const src = this.isContiguous ? this : contiguous(this);
+    return new NDArray(src.storage, target, contiguousStrides(target), src.offset);
   }
 
   transpose(axes?: readonly number[]): NDArray {
     const order = axes ?? this.shape.map((_, i) => this.ndim - 1 - i);
     checkAxes(order, this.ndim, 'transpose');
-    return new NDArray(this.buffer, order.map((a) => this.shape[a]), order.map((a) => this.strides[a]), this.offset);
+    return new NDArray(this.storage, order.map((a) => this.shape[a]), order.map((a) => this.strides[a]), this.offset);
   }
 
   broadcastTo(shape: readonly number[]): NDArray {
@@ -132,13 +169,24 @@ export class NDArray {
       if (m === 1) return 0;
       throw new Error(`broadcastTo: cannot broadcast ${shapeStr(this.shape)} to ${shapeStr(shape)}`);
     });
-    return new NDArray(this.buffer, shape.slice(), strides, this.offset);
+    return new NDArray(this.storage, shape.slice(), strides, this.offset);
   }
 
   /** A strided sub-view: per axis `[start, stop, step]` after normalisation, or an index. */
   view(shape: readonly number[], strides: readonly number[], offset: number): NDArray {
-    return new NDArray(this.buffer, shape, strides, offset);
+    return new NDArray(this.storage, shape, strides, offset);
   }
+}
+
+function nest(flat: TypedArray, shape: readonly number[]): unknown {
+  let i = 0;
+  const build = (d: number): unknown => (d === shape.length ? flat[i++] : Array.from({ length: shape[d] }, () => build(d + 1)));
+  return build(0);
+}
+
+/** A contiguous copy of `x` on its own device. */
+export function contiguous(x: NDArray): NDArray {
+  return backendOf(x.device).elementwise([COPY], [x], [], x.shape, x.dtype)[0];
 }
 
 /** Resolve one `-1` in a target shape and check the element count. */

@@ -2,8 +2,9 @@
 
 import { input, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
-import * as cpu from './cpu/kernels.js';
-import { NDArray, TYPED, broadcastShapes, dtypeOf, shapeStr, sizeOf, type DType, type TypedArray } from './ndarray.js';
+import { backendOf, deviceOf } from './backend.js';
+import './cpu/backend.js';
+import { NDArray, TYPED, broadcastShapes, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
 import { random as globalRandom, type RandomState } from './random.js';
 
 export type NestedArray = number | NestedArray[];
@@ -49,14 +50,14 @@ export function array(data: NestedArray | TypedArray | readonly number[], shape?
   return new NDArray(new TYPED[dtype ?? 'float32'](flat), s.slice());
 }
 
-export function full(shape: readonly number[], value: number, dtype: DType = 'float32'): NDArray {
+export function full(shape: readonly number[], value: number, dtype: DType = 'float32', device: Device = 'cpu'): NDArray {
   checkShape(shape, 'full');
-  return new NDArray(new TYPED[dtype](sizeOf(shape)).fill(value), shape.slice());
+  return backendOf(device).full(shape, value, dtype);
 }
-export const zeros = (shape: readonly number[], dtype: DType = 'float32'): NDArray => full(shape, 0, dtype);
-export const ones = (shape: readonly number[], dtype: DType = 'float32'): NDArray => full(shape, 1, dtype);
-export const zerosLike = (x: NDArray): NDArray => zeros(x.shape, x.dtype);
-export const onesLike = (x: NDArray): NDArray => ones(x.shape, x.dtype);
+export const zeros = (shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): NDArray => full(shape, 0, dtype, device);
+export const ones = (shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): NDArray => full(shape, 1, dtype, device);
+export const zerosLike = (x: NDArray): NDArray => zeros(x.shape, x.dtype, x.device);
+export const onesLike = (x: NDArray): NDArray => ones(x.shape, x.dtype, x.device);
 
 export function arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): NDArray {
   const [a, b] = stop === undefined ? [0, start] : [start, stop];
@@ -67,22 +68,19 @@ export function arange(start: number, stop?: number, step = 1, dtype: DType = 'f
   return new NDArray(out, [n]);
 }
 
-export interface RandomOptions { dtype?: DType; rng?: RandomState }
+export interface RandomOptions { dtype?: DType; rng?: RandomState; device?: Device }
 
 export function randomNormal(shape: readonly number[], mean = 0, std = 1, opts: RandomOptions = {}): NDArray {
   checkShape(shape, 'randomNormal');
   const rng = opts.rng ?? globalRandom;
   const out = new TYPED[opts.dtype ?? 'float32'](sizeOf(shape));
   for (let i = 0; i < out.length; i++) out[i] = mean + std * rng.normal();
-  return new NDArray(out, shape.slice());
+  return new NDArray(out, shape.slice()).to(opts.device ?? 'cpu');
 }
 
 export function randomUniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): NDArray {
   checkShape(shape, 'randomUniform');
-  const rng = opts.rng ?? globalRandom;
-  const out = new TYPED[opts.dtype ?? 'float32'](sizeOf(shape));
-  for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * rng.uniform();
-  return new NDArray(out, shape.slice());
+  return backendOf(opts.device ?? 'cpu').randomUniform(shape, low, high, opts.dtype ?? 'float32', opts.rng ?? globalRandom);
 }
 
 // ---- primitives (the op table a backend implements) ------------------------------------
@@ -94,52 +92,62 @@ export function resultDtype(xs: readonly NDArray[], op: string): DType {
   return floats[0] ?? 'int32';
 }
 
-/** Evaluate expression roots elementwise with broadcasting; see cpu.elementwise. */
+/** Evaluate expression roots elementwise with broadcasting, on the inputs' device. */
 export function elementwise(
   roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[] = [],
   opts: { dtype?: DType; outs?: readonly NDArray[]; op?: string } = {},
 ): NDArray[] {
   const op = opts.op ?? 'elementwise';
-  const shape = broadcastShapes(inputs.map((x) => x.shape), op);
-  return cpu.elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
+  const shape = opts.outs?.[0].shape ?? broadcastShapes(inputs.map((x) => x.shape), op);
+  const device = deviceOf([...inputs, ...(opts.outs ?? [])], op);
+  return backendOf(device).elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
 }
 
-/** Reduce over `axes` (all when omitted), keeping reduced dims as size 1 when `keepdims`. */
+/** Reduce map(x) over `axes` (all when omitted), keeping reduced dims as size 1 when `keepdims`. */
 export function reduce(op: ReduceOp, x: NDArray, axes?: readonly number[], keepdims = false, map: Expr = input(0)): NDArray {
   const ax = axes ?? x.shape.map((_, i) => i);
   const dtype = x.dtype === 'int32' && op === 'sum' ? 'float32' : x.dtype;
-  const y = cpu.reduce(op, map, [x], [], x.shape, ax, dtype);
+  const y = backendOf(x.device).reduce(op, map, [x], [], x.shape, ax, dtype);
   return keepdims ? y : y.reshape(x.shape.filter((_, d) => !ax.includes(d)));
 }
 
-export const argmax = (x: NDArray, axis: number): NDArray => cpu.argReduce('argmax', x, axis);
-export const argmin = (x: NDArray, axis: number): NDArray => cpu.argReduce('argmin', x, axis);
+export const argmax = (x: NDArray, axis: number): NDArray => backendOf(x.device).argReduce('argmax', x, axis);
+export const argmin = (x: NDArray, axis: number): NDArray => backendOf(x.device).argReduce('argmin', x, axis);
 
 /** Batched matmul with optional transposes of the last two axes (shapes already checked). */
 export function matmul(a: NDArray, b: NDArray, transA = false, transB = false): NDArray {
   const swap = (x: NDArray) => x.transpose([...x.shape.keys()].map((i, _, all) =>
     i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
-  return cpu.matmul(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
+  const device = deviceOf([a, b], 'matmul', ['a', 'b']);
+  return backendOf(device).matmul(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
 }
 
-export const selectItem = cpu.selectItem;
-export const scatterItem = cpu.scatterItem;
+export function selectItem(x: NDArray, t: NDArray): NDArray {
+  return backendOf(deviceOf([x, t], 'selectItem', ['x', 't'])).selectItem(x, t);
+}
 
-/** A contiguous copy (a no-op view is never returned: callers rely on fresh storage). */
+export function scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): NDArray {
+  return backendOf(deviceOf([gy, t], 'scatterItem', ['gy', 't'])).scatterItem(gy, t, shape);
+}
+
+const COPY = input(0);
+
+/** A contiguous copy on the same device (never a view: callers rely on fresh storage). */
 export function copy(x: NDArray): NDArray {
-  return new NDArray(x.toFlat(), x.shape.slice());
+  return backendOf(x.device).elementwise([COPY], [x], [], x.shape, x.dtype)[0];
 }
 
 /** Write `src` into the view `dst` in place, broadcasting `src`. */
 export function assign(dst: NDArray, src: NDArray): void {
-  cpu.assign(dst, src, input(0));
+  const device = deviceOf([dst, src], 'assign', ['dst', 'src']);
+  backendOf(device).elementwise([COPY], [src], [], dst.shape, dst.dtype, [dst]);
 }
 
 /** Join arrays along `axis` (shapes already checked). */
 export function concat(xs: readonly NDArray[], axis: number): NDArray {
   const shape = xs[0].shape.slice();
   shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
-  const out = zeros(shape, resultDtype(xs, 'concat'));
+  const out = zeros(shape, resultDtype(xs, 'concat'), deviceOf(xs, 'concat'));
   let at = 0;
   for (const x of xs) {
     assign(sliceAxis(out, axis, at, at + x.shape[axis]), x);

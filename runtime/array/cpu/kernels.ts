@@ -219,9 +219,4 @@ export function scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): 
   return new NDArray(out, shape);
 }
 
-/** Write `src` (broadcast) into the view `dst`, in place. */
-export function assign(dst: NDArray, src: NDArray, copy: Expr): void {
-  elementwise([copy], [src], [], dst.shape, dst.dtype, [dst]);
-}
-
 export const shapeSize = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);

@@ -1,0 +1,55 @@
+// The op table each device implements: the array primitives every op is built from.
+
+import type { Expr } from '../../compiler/expr.js';
+import type { ReduceOp } from '../../compiler/js.js';
+import type { Device, DType, NDArray, TypedArray } from './ndarray.js';
+import type { RandomState } from './random.js';
+
+/**
+ * A device's primitives. Arrays passed in are views on that device (shape, strides,
+ * offset); arrays returned are fresh and contiguous unless written into `outs`.
+ */
+export interface Backend {
+  readonly device: Device;
+  /** An array on this device holding a copy of host data (C order). */
+  fromHost(data: TypedArray, shape: readonly number[]): NDArray;
+  /** The elements of `x` in C order, on the host. */
+  toHost(x: NDArray): Promise<TypedArray>;
+  full(shape: readonly number[], value: number, dtype: DType): NDArray;
+  /** Evaluate `roots` at every position of `shape` (inputs broadcast), one output each. */
+  elementwise(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], dtype: DType, outs?: readonly NDArray[]): NDArray[];
+  /** Reduce map(inputs) over `axes` of `shape`; the result keeps reduced dims as size 1. */
+  reduce(op: ReduceOp, map: Expr, inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], axes: readonly number[], dtype: DType): NDArray;
+  /** int32 index of the max/min along `axis` (axis removed); first wins on ties. */
+  argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): NDArray;
+  /** a (..., m, k) @ b (..., k, n), transposes expressed by strides. */
+  matmul(a: NDArray, b: NDArray, dtype: DType): NDArray;
+  /** y[i] = x[i, t[i]] for x (N, C), t int32 (N,); out-of-range t gives 0. */
+  selectItem(x: NDArray, t: NDArray): NDArray;
+  /** zeros of `shape` (N, C) with gy[i] at [i, t[i]]. */
+  scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): NDArray;
+  /** U[low, high) samples; the CPU draws from `rng`, a GPU seeds its own generator from it. */
+  randomUniform(shape: readonly number[], low: number, high: number, dtype: DType, rng: RandomState): NDArray;
+}
+
+/**
+ * Backends by device, filled in by each backend's module when it is imported. A record
+ * rather than imports keeps WebGPU code out of programs that never use it.
+ */
+export const BACKENDS: { [D in Device]?: Backend } = {};
+
+export function backendOf(device: Device): Backend {
+  const b = BACKENDS[device];
+  if (b === undefined) throw new Error(`${device}: this device's backend is not loaded (import 'kusari' rather than its internals)`);
+  return b;
+}
+
+/** The one device all `arrays` live on; an error naming the op and each device otherwise. */
+export function deviceOf(arrays: readonly NDArray[], op: string, names?: readonly string[]): Device {
+  const first = arrays[0]?.device ?? 'cpu';
+  if (arrays.some((a) => a.device !== first)) {
+    const seen = arrays.map((a, i) => `${names?.[i] ?? `x${i}`} on ${a.device}`).join(', ');
+    throw new Error(`${op}: inputs are on different devices (${seen}); move them with toGpu() or toCpu() first`);
+  }
+  return first;
+}

@@ -1,0 +1,25 @@
+// The CPU backend: typed arrays in this process, kernels from cpu/kernels.ts.
+
+import { BACKENDS, type Backend } from '../backend.js';
+import { NDArray, TYPED, sizeOf } from '../ndarray.js';
+import * as kernels from './kernels.js';
+
+export const cpu: Backend = {
+  device: 'cpu',
+  fromHost: (data, shape) => new NDArray(data.slice(), shape.slice()),
+  toHost: async (x) => x.toFlat(),
+  full: (shape, value, dtype) => new NDArray(new TYPED[dtype](sizeOf(shape)).fill(value), shape.slice()),
+  elementwise: kernels.elementwise,
+  reduce: kernels.reduce,
+  argReduce: kernels.argReduce,
+  matmul: kernels.matmul,
+  selectItem: kernels.selectItem,
+  scatterItem: kernels.scatterItem,
+  randomUniform(shape, low, high, dtype, rng) {
+    const out = new TYPED[dtype](sizeOf(shape));
+    for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * rng.uniform();
+    return new NDArray(out, shape.slice());
+  },
+};
+
+BACKENDS.cpu = cpu;
