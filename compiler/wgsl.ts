@@ -117,7 +117,26 @@ export interface WgslOptions {
   ops?: readonly string[];
   /** the device's maxStorageBuffersPerShaderStage (default 8, WebGPU's guaranteed minimum) */
   maxStorageBuffers?: number;
+  /** element type of each operand, inputs then outputs (default f32); i32 converts on load/store */
+  types?: readonly ElementType[];
+  /**
+   * For each input, the operand index of an output whose buffer it is (an in-place update):
+   * WebGPU forbids binding one buffer both read-only and writable, so such an input is read
+   * through the output's binding and gets none of its own.
+   */
+  aliases?: readonly (number | undefined)[];
 }
+
+export type ElementType = 'f32' | 'i32';
+
+/** Operand k's array in the shader: its own binding, or the output it aliases. */
+const arrayOf = (k: number, opts: WgslOptions) => `A${opts.aliases?.[k] ?? k}`;
+/** A load of operand k as f32. */
+const load = (k: number, at: string, opts: WgslOptions) =>
+  (opts.types?.[k] ?? 'f32') === 'i32' ? `f32(${arrayOf(k, opts)}[${at}])` : `${arrayOf(k, opts)}[${at}]`;
+/** A store into operand k from an f32 value. */
+const store = (k: number, at: string, v: string, opts: WgslOptions) =>
+  `A${k}[${at}] = ${(opts.types?.[k] ?? 'f32') === 'i32' ? `i32(${v})` : v};`;
 
 /**
  * An elementwise kernel: invocation i evaluates `roots` at position i of the (collapsed)
@@ -137,9 +156,9 @@ export function renderElementwise(roots: readonly Expr[], nInputs: number, rank:
   const body = renderBody(roots, leafName, needs);
   const index = (k: number) => [`p.o${k}`, ...range(rank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', rank, (d) => `p.n${d}`)];
-  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = A${k}[${index(k)}];`);
+  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${load(k, index(k), opts)};`);
   B.push(...body.lines);
-  body.results.forEach((r, j) => B.push(`A${nInputs + j}[${index(nInputs + j)}] = ${r};`));
+  body.results.forEach((r, j) => B.push(store(nInputs + j, index(nInputs + j), r, opts)));
   return assemble(params, nInputs, roots.length, roots, needs, B, opts);
 }
 
@@ -173,7 +192,7 @@ export function renderReduce(
   }
   L.push(...body.lines, `acc = ${REDUCE_COMBINE[op](body.results[0])};`);
   B.push(...L.map((l) => `  ${l}`), '}');
-  B.push(`A${nInputs}[${base(nInputs)}] = acc;`);
+  B.push(store(nInputs, base(nInputs), 'acc', opts));
   const ops = opts.ops ?? [...primitives([map]), op];
   return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops });
 }
@@ -263,19 +282,20 @@ function assemble(
 ): WgslKernel {
   const wg = opts.workgroupSize ?? 64;
   const limit = opts.maxStorageBuffers ?? 8;
-  if (nInputs + nOutputs > limit) {
+  const ownInputs = range(nInputs).filter((k) => opts.aliases?.[k] === undefined);
+  if (ownInputs.length + nOutputs > limit) {
     // better said here than as a pipeline error: the fusion planner must split such a chain
-    throw new Error(`wgsl: ${nInputs} inputs + ${nOutputs} outputs need ${nInputs + nOutputs} storage buffers; the device allows ${limit}`);
+    throw new Error(`wgsl: ${ownInputs.length} inputs + ${nOutputs} outputs need ${ownInputs.length + nOutputs} storage buffers; the device allows ${limit}`);
   }
   const bindings: WgslBinding[] = [
-    ...range(nInputs).map((k): WgslBinding => ({ binding: k, name: `A${k}`, role: 'input', access: 'read' })),
+    ...ownInputs.map((k): WgslBinding => ({ binding: k, name: `A${k}`, role: 'input', access: 'read' })),
     ...range(nOutputs).map((j): WgslBinding => ({ binding: nInputs + j, name: `A${nInputs + j}`, role: 'output', access: 'read_write' })),
     { binding: nInputs + nOutputs, name: 'p', role: 'params', access: 'uniform' },
   ];
   const S: string[] = [];
   S.push('struct Params {', ...params.map((f) => `  ${f.name}: ${f.type},`), '}', '');
   for (const b of bindings) {
-    const decl = b.access === 'uniform' ? 'var<uniform> p: Params' : `var<storage, ${b.access}> ${b.name}: array<f32>`;
+    const decl = b.access === 'uniform' ? 'var<uniform> p: Params' : `var<storage, ${b.access}> ${b.name}: array<${opts.types?.[b.binding] ?? 'f32'}>`;
     S.push(`@group(0) @binding(${b.binding}) ${decl};`);
   }
   S.push('');

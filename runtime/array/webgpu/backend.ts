@@ -1,0 +1,134 @@
+// The WebGPU backend: arrays in GPU buffers, elementwise and reduction kernels rendered from the IR.
+
+import { input, scalar, type Expr } from '../../../compiler/expr.js';
+import { collapse, type ReduceOp } from '../../../compiler/js.js';
+import {
+  dispatchSize, packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
+  type ElementType, type WgslKernel,
+} from '../../../compiler/wgsl.js';
+import { BACKENDS, type Backend } from '../backend.js';
+import { NDArray, sizeOf, type DType, type TypedArray } from '../ndarray.js';
+import { currentDevice } from './device.js';
+import * as kernels from './kernels.js';
+import { GpuStorage, allocate } from './memory.js';
+import { pipeline } from './pipelines.js';
+import { clearBuffer, dispatch, flush, readBuffer, uniform } from './queue.js';
+
+/** The GPU storage behind an array (views included). */
+export function storageOf(x: NDArray): GpuStorage {
+  if (!(x.storage instanceof GpuStorage)) throw new Error(`webgpu: ${x} is not a GPU array`);
+  return x.storage;
+}
+
+/** A fresh contiguous GPU array. */
+export function empty(shape: readonly number[], dtype: DType): NDArray {
+  return new NDArray(allocate(sizeOf(shape), dtype), shape.slice());
+}
+
+const elementType = (x: NDArray): ElementType => (x.dtype === 'int32' ? 'i32' : 'f32');
+
+/** Bind `operands` (by binding number) and the params, and record the dispatch. */
+export function launch(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, invocations: number): void {
+  const { device } = currentDevice();
+  const p = pipeline(kernel.name, kernel.source);
+  const entries: GPUBindGroupEntry[] = kernel.bindings.map((b) => ({
+    binding: b.binding,
+    resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
+  }));
+  const bindGroup = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
+  dispatch(p, bindGroup, dispatchSize(invocations, kernel.workgroupSize));
+}
+
+const kernelCache = new Map<string, WgslKernel>();
+function cached(key: string, render: () => WgslKernel): WgslKernel {
+  let k = kernelCache.get(key);
+  if (k === undefined) kernelCache.set(key, (k = render()));
+  return k;
+}
+
+function elementwise(
+  roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[],
+  shape: readonly number[], dtype: DType, outs?: readonly NDArray[],
+): NDArray[] {
+  const results = outs ?? roots.map(() => empty(shape, dtype));
+  const operands = [...inputs.map((x) => x.broadcastTo(shape)), ...results];
+  const layout = collapse({ shape: shape.slice(), strides: operands.map((a) => a.strides.slice()), offsets: operands.map((a) => a.offset) });
+  const rank = layout.shape.length;
+  // an input stored in an output's buffer (an in-place update) is read through that binding
+  const aliases = inputs.map((x) => {
+    const j = results.findIndex((r) => r.storage === x.storage);
+    return j < 0 ? undefined : inputs.length + j;
+  });
+  const types = operands.map(elementType);
+  const maxStorageBuffers = currentDevice().limits.maxStorageBuffersPerShaderStage;
+  const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}`;
+  const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers }));
+  const n = sizeOf(shape);
+  if (n > 0) launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
+  return results.slice();
+}
+
+function reduce(
+  op: ReduceOp, map: Expr, inputs: readonly NDArray[], scalars: readonly number[],
+  shape: readonly number[], axes: readonly number[], dtype: DType,
+): NDArray {
+  const outShape = shape.map((n, d) => (axes.includes(d) ? 1 : n));
+  const out = empty(outShape, dtype);
+  const operands = inputs.map((x) => x.broadcastTo(shape));
+  const { kept, reduced } = splitReduce(shape, axes,
+    { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) },
+    { strides: out.strides, offset: 0 });
+  const types = [...operands.map(elementType), elementType(out)];
+  const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
+  const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
+  const n = sizeOf(outShape);
+  if (n > 0) launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
+  return out;
+}
+
+function fromHost(data: TypedArray, shape: readonly number[]): NDArray {
+  const x = empty(shape, data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : 'float32');
+  // writeBuffer runs at once on the queue, ahead of recorded work; flush so that work which
+  // used this (recycled) buffer before runs first.
+  flush();
+  const host = data instanceof Float64Array ? new Float32Array(data) : data;
+  if (host.length > 0) currentDevice().device.queue.writeBuffer(storageOf(x).use(), 0, host.buffer, host.byteOffset, host.byteLength);
+  return x;
+}
+
+async function toHost(x: NDArray): Promise<TypedArray> {
+  const src = x.isContiguous ? x : elementwise([COPY], [x], [], x.shape, x.dtype)[0];
+  if (src.size === 0) return x.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0);
+  const bytes = await readBuffer(storageOf(src).use(), src.offset * 4, src.size * 4);
+  return x.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
+}
+
+function full(shape: readonly number[], value: number, dtype: DType): NDArray {
+  const x = empty(shape, dtype);
+  const s = storageOf(x);
+  if (value === 0) {
+    if (x.size > 0) clearBuffer(s.use(), 0, x.size * 4);
+    return x;
+  }
+  return elementwise([FILL], [], [value], shape, dtype, [x])[0];
+}
+
+const COPY = input(0);
+const FILL = scalar(0);
+
+export const webgpu: Backend = {
+  device: 'webgpu',
+  fromHost,
+  toHost,
+  full,
+  elementwise,
+  reduce,
+  argReduce: kernels.argReduce,
+  matmul: kernels.matmul,
+  selectItem: kernels.selectItem,
+  scatterItem: kernels.scatterItem,
+  randomUniform: kernels.randomUniform,
+};
+
+BACKENDS.webgpu = webgpu;
+

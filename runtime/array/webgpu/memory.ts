@@ -1,0 +1,140 @@
+// GPU memory: a size-bucketed buffer pool; buffers return to it when their arrays are garbage.
+
+import type { DType, DeviceStorage } from '../ndarray.js';
+import { currentDevice } from './device.js';
+
+const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * Round a request up to its bucket: powers of two and the midpoints between them, so a
+ * pooled buffer wastes at most a third of itself and shapes that vary a little share buckets.
+ */
+export function bucketSize(bytes: number): number {
+  const b = Math.max(256, bytes);
+  const p = 2 ** Math.floor(Math.log2(b));
+  if (b === p) return p;
+  return b <= p * 1.5 ? p * 1.5 : p * 2;
+}
+
+/** Device memory behind a GPU NDArray; shared by all views of it. */
+export class GpuStorage implements DeviceStorage {
+  readonly device = 'webgpu' as const;
+  /** Set once the buffer went back to the pool (scope exit); any later use is an error. */
+  released = false;
+
+  constructor(readonly buffer: GPUBuffer, readonly dtype: DType, readonly length: number, readonly bytes: number) {}
+
+  /** The buffer, or a clear error if a scope already released it. */
+  use(): GPUBuffer {
+    if (this.released) throw new Error('webgpu: this array was released by scope() and can no longer be used; return it from the scope to keep it');
+    return this.buffer;
+  }
+}
+
+interface PoolStats {
+  /** bytes of arrays alive now */
+  inUse: number;
+  /** bytes of free buffers kept for reuse */
+  pooled: number;
+  /** buffers created on the device so far */
+  created: number;
+}
+
+const free = new Map<number, GPUBuffer[]>();
+const stats: PoolStats = { inUse: 0, pooled: 0, created: 0 };
+
+// When an array is garbage, its buffer goes back to the pool. Commands already recorded
+// that use it run before any later command can write it again: the queue is in order.
+const registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number }>((held) => {
+  giveBack(held.buffer, held.bytes);
+});
+
+function giveBack(buffer: GPUBuffer, bytes: number): void {
+  stats.inUse -= bytes;
+  stats.pooled += bytes;
+  let list = free.get(bytes);
+  if (list === undefined) free.set(bytes, (list = []));
+  list.push(buffer);
+}
+
+/** A buffer of at least `elements` 4-byte elements, from the pool when one is free. */
+export function allocate(elements: number, dtype: DType): GpuStorage {
+  if (dtype === 'float64') throw new Error('webgpu: float64 arrays are not supported on the GPU (WGSL has no f64); cast to float32 first');
+  const { device, limits } = currentDevice();
+  const bytes = bucketSize(elements * 4);
+  if (bytes > limits.maxStorageBufferBindingSize || bytes > limits.maxBufferSize) {
+    throw new Error(`webgpu: an array of ${elements} elements (${bytes} bytes) exceeds the device's largest buffer (${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes)`);
+  }
+  collectIfGrowing(bytes);
+  let buffer = free.get(bytes)?.pop();
+  if (buffer !== undefined) {
+    stats.pooled -= bytes;
+  } else {
+    buffer = device.createBuffer({ size: bytes, usage: USAGE() });
+    stats.created++;
+  }
+  stats.inUse += bytes;
+  const storage = new GpuStorage(buffer, dtype, elements, bytes);
+  registry.register(storage, { buffer, bytes }, storage);
+  return storage;
+}
+
+/** Give a storage's buffer back now (scope exit), instead of waiting for the GC. */
+export function release(storage: GpuStorage): void {
+  if (storage.released) return;
+  storage.released = true;
+  registry.unregister(storage);
+  giveBack(storage.buffer, storage.bytes);
+}
+
+// ---- helping the garbage collector ------------------------------------------------------
+
+// A GPU array's JS object is tiny, so V8 feels no pressure to collect it while gigabytes of
+// GPU memory wait on it. When the bytes in use have grown well past what was live after
+// the last collection, ask for one: unreachable arrays then return their buffers.
+let liveAfterLastGc = 0;
+const GC_SLACK = 64 * 1024 * 1024;
+let gc: (() => void) | null | undefined;
+
+function collectIfGrowing(incoming: number): void {
+  if (stats.inUse + incoming < 2 * liveAfterLastGc + GC_SLACK) return;
+  const collect = findGc();
+  if (collect === null) return;
+  collect();
+  liveAfterLastGc = stats.inUse;
+}
+
+function findGc(): (() => void) | null {
+  if (gc !== undefined) return gc;
+  gc = (globalThis as { gc?: () => void }).gc ?? null;
+  // Node: expose V8's collector without a command-line flag. Browsers collect on their own.
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (gc === null && proc?.versions?.node !== undefined) {
+    try {
+      const req = (globalThis as { process: { getBuiltinModule?: (m: string) => unknown } }).process.getBuiltinModule;
+      const v8 = req?.('node:v8') as { setFlagsFromString(f: string): void } | undefined;
+      const vm = req?.('node:vm') as { runInNewContext(code: string): unknown } | undefined;
+      if (v8 && vm) {
+        v8.setFlagsFromString('--expose-gc');
+        gc = vm.runInNewContext('gc') as () => void;
+      }
+    } catch {
+      gc = null;
+    }
+  }
+  return gc;
+}
+
+/** GPU memory in bytes: held by live arrays, and kept free in the pool for reuse. */
+export function memory(): { inUse: number; pooled: number; buffersCreated: number } {
+  return { inUse: stats.inUse, pooled: stats.pooled, buffersCreated: stats.created };
+}
+
+/** Destroy every pooled buffer (the device is going away). */
+export function dropPool(): void {
+  for (const list of free.values()) for (const b of list) b.destroy();
+  free.clear();
+  stats.pooled = 0;
+  stats.inUse = 0;
+  liveAfterLastGc = 0;
+}
