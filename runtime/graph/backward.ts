@@ -3,6 +3,7 @@
 import { shapeStr } from '../array/ndarray.js';
 import { ones, zeros } from '../array/xp.js';
 import { add } from '../ops/arithmetic.js';
+import { GpuStorage, releasing } from '../array/webgpu/memory.js';
 import { usingConfig } from './config.js';
 import { FunctionNode, Variable, registerBackward, type BackwardOptions } from './variable.js';
 
@@ -11,12 +12,29 @@ import { FunctionNode, Variable, registerBackward, type BackwardOptions } from '
  * generation), so each output's gradient is complete when its creator runs. Gradients
  * of intermediates are dropped as soon as they are used, unless `retainGrad`.
  */
-export function backward(root: Variable, { retainGrad = false, enableDoubleBackprop = false }: BackwardOptions = {}): void {
+export function backward(root: Variable, opts: BackwardOptions = {}): void {
+  if (root.data.device === 'cpu' || opts.enableDoubleBackprop) {
+    run(root, opts);
+    return;
+  }
+  // On a GPU, every array backward allocates is an internal gradient except the ones it
+  // hands out (.grad of leaves, retained and root gradients): give the rest back now
+  // rather than when the garbage collector gets to them. A recorded (double-backprop)
+  // backward keeps them, since its graph refers to them.
+  const handedOut = new Set<Variable>();
+  releasing(() => run(root, opts, handedOut), () => [...handedOut].flatMap((v) => {
+    const g = v.gradVar?.data.storage;
+    return g instanceof GpuStorage ? [g] : [];
+  }));
+}
+
+function run(root: Variable, { retainGrad = false, enableDoubleBackprop = false }: BackwardOptions, handedOut?: Set<Variable>): void {
+  handedOut?.add(root);
   if (root.gradVar === null) {
     if (root.size !== 1) {
       throw new Error(`backward: root has shape ${shapeStr(root.shape)}; set root.grad first for a non-scalar output`);
     }
-    root.gradVar = new Variable(ones(root.shape, root.dtype), { requiresGrad: false });
+    root.gradVar = new Variable(ones(root.shape, root.dtype, root.data.device), { requiresGrad: false });
   }
   if (root.creator === null) return;
 
@@ -27,10 +45,15 @@ export function backward(root: Variable, { retainGrad = false, enableDoubleBackp
   usingConfig({ enableBackprop: enableDoubleBackprop }, () => {
     for (let f = queue.pop(); f !== undefined; f = queue.pop()) {
       const outputs = f.outputs;
-      const gys = outputs.map((y, i) => (y !== null && grads.get(y)) || new Variable(zeros(f.outputShapes[i], f.outputDtypes[i]), { requiresGrad: false }));
+      // an output nobody used (or that was collected) contributes a zero gradient
+      const device = f.inputs[0].data.device;
+      const gys = outputs.map((y, i) => (y !== null && grads.get(y)) || new Variable(zeros(f.outputShapes[i], f.outputDtypes[i], device), { requiresGrad: false }));
       for (const y of outputs) {
         if (y === null) continue;
-        if (retainGrad && y !== root) y.gradVar = grads.get(y) ?? null;
+        if (retainGrad && y !== root) {
+          y.gradVar = grads.get(y) ?? null;
+          handedOut?.add(y);
+        }
         if (y !== root) grads.delete(y);
       }
       const inputs = f.inputs;
@@ -46,6 +69,7 @@ export function backward(root: Variable, { retainGrad = false, enableDoubleBackp
         }
         if (x.creator === null) {
           x.gradVar = x.gradVar === null ? gx : add(x.gradVar, gx);
+          handedOut?.add(x);
         } else {
           const prev = grads.get(x);
           grads.set(x, prev === undefined ? gx : add(prev, gx));

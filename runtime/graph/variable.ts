@@ -51,6 +51,20 @@ export class Variable {
 
   cleargrad(): void { this.gradVar = null; }
 
+  /** Move data and gradient to the GPU, in place (Chainer's to_gpu); returns this. */
+  toGpu(): this {
+    this.data = this.data.toGpu();
+    if (this.gradVar !== null) this.gradVar.data = this.gradVar.data.toGpu();
+    return this;
+  }
+
+  /** Move data and gradient to the CPU, in place; asynchronous like every GPU read. */
+  async toCpu(): Promise<this> {
+    this.data = await this.data.toCpu();
+    if (this.gradVar !== null) this.gradVar.data = await this.gradVar.data.toCpu();
+    return this;
+  }
+
   /** Backprop from this variable through the graph that built it. */
   backward(opts: BackwardOptions = {}): void {
     if (backwardImpl === undefined) throw new Error('backward: the graph module is not loaded');
@@ -150,8 +164,11 @@ export abstract class FunctionNode {
 
   /** Run forward on `inputs` and, when backprop is enabled, record this node in the graph. */
   apply(inputs: readonly VariableLike[]): Variable[] {
-    const dtype = inputs.find((x): x is Variable | NDArray => typeof x !== 'number')?.dtype;
-    const xs = inputs.map((x) => asVariable(x, dtype === 'int32' || dtype === undefined ? 'float32' : dtype));
+    const first = inputs.find((x): x is Variable | NDArray => typeof x !== 'number');
+    const dtype = first === undefined || first.dtype === 'int32' ? 'float32' : first.dtype;
+    const device = first === undefined ? 'cpu' : first instanceof Variable ? first.data.device : first.device;
+    // numbers become 0-d arrays beside the other inputs, on their device
+    const xs = inputs.map((x) => (typeof x === 'number' ? new Variable(full([], x, dtype, device), { requiresGrad: false }) : asVariable(x)));
     const arrays = xs.map((x) => x.data);
     this.checkInputs(arrays);
     const ys = this.forward(arrays);

@@ -1,6 +1,6 @@
 // Link, Chain, ChainList and Parameter: models as trees of named, trainable parameters.
 
-import { NDArray, type DType } from '../array/ndarray.js';
+import { NDArray, type DType, type Device } from '../array/ndarray.js';
 import { Variable } from '../graph/variable.js';
 import type { Initializer } from './initializers.js';
 
@@ -18,13 +18,26 @@ export class Parameter extends Variable {
     if (!(init instanceof NDArray) && shape === undefined) this.pending = { init, dtype };
   }
 
+  /** Where the data goes when a deferred parameter is initialised. */
+  private targetDevice: Device = 'cpu';
+
   get isInitialized(): boolean { return this.pending === null; }
 
   /** Allocate the data with the initializer given at construction. */
   initialize(shape: readonly number[]): void {
     if (this.pending === null) return;
-    this.data = this.pending.init(shape, this.pending.dtype);
+    this.data = this.pending.init(shape, this.pending.dtype).to(this.targetDevice);
     this.pending = null;
+  }
+
+  override toGpu(): this {
+    this.targetDevice = 'webgpu';
+    return this.isInitialized ? super.toGpu() : this;
+  }
+
+  override async toCpu(): Promise<this> {
+    this.targetDevice = 'cpu';
+    return this.isInitialized ? super.toCpu() : this;
   }
 }
 
@@ -83,6 +96,34 @@ export class Link {
   addPersistent(name: string, value: NDArray | number): void {
     (this as unknown as Record<string, unknown>)[name] = value;
     this.persistents.add(name);
+  }
+
+  /** Move every parameter and persistent array below this link to the GPU; returns this. */
+  toGpu(): this {
+    for (const p of this.params()) p.toGpu();
+    for (const [, link] of this.namedLinks()) link.movePersistents((x) => x.toGpu());
+    return this;
+  }
+
+  /** Move every parameter and persistent array below this link to the CPU. */
+  async toCpu(): Promise<this> {
+    for (const p of this.params()) await p.toCpu();
+    for (const [, link] of this.namedLinks()) {
+      const fields = link as unknown as Record<string, unknown>;
+      for (const name of link.persistents) {
+        const v = fields[name];
+        if (v instanceof NDArray) fields[name] = await v.toCpu();
+      }
+    }
+    return this;
+  }
+
+  private movePersistents(move: (x: NDArray) => NDArray): void {
+    const fields = this as unknown as Record<string, unknown>;
+    for (const name of this.persistents) {
+      const v = fields[name];
+      if (v instanceof NDArray) fields[name] = move(v);
+    }
   }
 
   /** How many scalars the parameters hold. */

@@ -76,7 +76,7 @@ export function applyExpr(label: string, expr: Expr, args: readonly Variable[], 
     // zero gradient (of a comparison, say): materialise it at the broadcast shape.
     const shape = broadcastShapes(args.map((a) => a.shape), label);
     const dtype = args.find((a) => a.dtype !== 'int32')?.dtype ?? 'float32';
-    return new Variable(zeros(shape, dtype), { requiresGrad: false });
+    return new Variable(zeros(shape, dtype, args[0].data.device), { requiresGrad: false });
   }
   const [e] = substitute([expr], remap);
   const names = used.map((k) => `x${k}`);

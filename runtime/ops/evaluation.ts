@@ -1,7 +1,8 @@
 // Evaluation metrics (not differentiable): accuracy.
 
 import { shapeStr } from '../array/ndarray.js';
-import { argmax, array } from '../array/xp.js';
+import { constant, input, scalar } from '../../compiler/expr.js';
+import { argmax, elementwise, reduce } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 
 /**
@@ -15,13 +16,12 @@ export function accuracy(y: VariableLike, t: VariableLike, ignoreLabel?: number)
   if (yv.ndim < 2 || tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {
     throw new Error(`accuracy: t ${shapeStr(tv.shape)} does not match y ${shapeStr(yv.shape)}: expected t ${shapeStr(expected)}`);
   }
-  const pred = argmax(yv.data, 1).toFlat();
-  const labels = tv.data.toFlat();
-  let hit = 0, count = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (ignoreLabel !== undefined && labels[i] === ignoreLabel) continue;
-    count++;
-    if (pred[i] === labels[i]) hit++;
-  }
-  return new Variable(array([count === 0 ? 0 : hit / count], [], yv.dtype === 'float64' ? 'float64' : 'float32'), { requiresGrad: false });
+  // computed with array ops on y's device, so evaluating on a GPU needs no read back
+  const dtype = yv.dtype === 'float64' ? 'float64' : 'float32';
+  const pred = argmax(yv.data, 1);
+  const valid = ignoreLabel === undefined ? constant(1) : input(1).ne(scalar(0));
+  const [hits, counted] = elementwise([input(0).eq(input(1)).mul(valid), valid], [pred, tv.data], [ignoreLabel ?? 0], { dtype })
+    .map((a) => reduce('sum', a));
+  const [acc] = elementwise([input(0).div(input(1).max(1))], [hits, counted], [], { dtype });
+  return new Variable(acc, { requiresGrad: false });
 }

@@ -71,7 +71,7 @@ class GetItemGrad extends FunctionNode {
   readonly label = 'getItemGrad';
   constructor(private readonly index: readonly Index[], private readonly shape: readonly number[]) { super(); }
   forward([gy]: readonly NDArray[]): NDArray[] {
-    const gx = zeros(this.shape, gy.dtype);
+    const gx = zeros(this.shape, gy.dtype, gy.device);
     const { shape, strides, offset } = resolveIndex(gx, this.index);
     assign(gx.view(shape, strides, offset), gy);
     return [gx];

@@ -1,6 +1,6 @@
 // Losses: softmaxCrossEntropy and meanSquaredError, composed of differentiable ops.
 
-import { input, scalar } from '../../compiler/expr.js';
+import { constant, input, scalar } from '../../compiler/expr.js';
 import { shapeStr } from '../array/ndarray.js';
 import { elementwise as runElementwise, reduce } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
@@ -34,10 +34,13 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
     throw new Error(`softmaxCrossEntropy: t ${shapeStr(tv.shape)} does not match x ${shapeStr(xv.shape)}: expected t ${shapeStr(expected)}`);
   }
   const c = xv.shape[1];
-  const labels = tv.data.toFlat();
-  for (const l of labels) {
-    if (l !== ignoreLabel && (l < 0 || l >= c)) {
-      throw new Error(`softmaxCrossEntropy: label ${l} in t is outside [0, ${c}) and is not the ignore label ${ignoreLabel}`);
+  // Checking labels means reading them; on a GPU that would stall every step, so there an
+  // out-of-range label silently contributes nothing (as in Chainer's non-debug mode).
+  if (tv.data.device === 'cpu') {
+    for (const l of tv.data.toFlat()) {
+      if (l !== ignoreLabel && (l < 0 || l >= c)) {
+        throw new Error(`softmaxCrossEntropy: label ${l} in t is outside [0, ${c}) and is not the ignore label ${ignoreLabel}`);
+      }
     }
   }
   // classes last, samples flattened: (M, C) against (M,)
@@ -46,8 +49,10 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
   const [valid] = runElementwise([input(0).ne(scalar(0))], [t1.data], [ignoreLabel], { dtype: xv.dtype });
   const picked = mul(selectItem(logSoftmax(x2, 1), t1), valid);
   if (mode === 'no') return reshape(neg(picked), tv.shape);
-  const count = normalize ? reduce('sum', valid).itemSync() : tv.shape[0];
-  return mul(sum(picked), -1 / Math.max(count, 1));
+  if (!normalize) return mul(sum(picked), -1 / tv.shape[0]);
+  // -1 / max(count, 1), kept on the device: no read back in the middle of a step
+  const [scale] = runElementwise([constant(-1).div(input(0).max(1))], [reduce('sum', valid)], [], { dtype: xv.dtype });
+  return mul(sum(picked), scale);
 }
 
 /** mean((x0 - x1)^2) over all elements. */

@@ -100,10 +100,12 @@ export class GradientClipping implements OptimizerHook {
   readonly name = 'GradientClipping';
   constructor(readonly threshold: number) {}
   apply(opt: Optimizer): void {
-    let sq = 0;
-    for (const p of opt.paramsWithGrad()) sq += reduce('sum', p.grad!, undefined, false, input(0).mul(input(0))).itemSync();
-    const norm = Math.sqrt(sq);
-    if (norm <= this.threshold) return;
-    for (const p of opt.paramsWithGrad()) p.grad = hookResult([input(0).mul(scalar(0))], [p.grad!], [this.threshold / norm], 'GradientClipping');
+    // The norm stays on the gradients' device: scale = min(1, threshold / norm) as a 0-d
+    // array, so clipping on a GPU needs no read back.
+    const squares = [...opt.paramsWithGrad()].map((p) => reduce('sum', p.grad!, undefined, false, input(0).mul(input(0))));
+    if (squares.length === 0) return;
+    const total = squares.reduce((a, b) => elementwise([input(0).add(input(1))], [a, b])[0]);
+    const [scale] = elementwise([scalar(0).div(input(0).sqrt()).min(1)], [total], [this.threshold]);
+    for (const p of opt.paramsWithGrad()) p.grad = hookResult([input(0).mul(input(1))], [p.grad!, scale], [], 'GradientClipping');
   }
 }

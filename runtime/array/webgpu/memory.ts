@@ -76,7 +76,31 @@ export function allocate(elements: number, dtype: DType): GpuStorage {
   stats.inUse += bytes;
   const storage = new GpuStorage(buffer, dtype, elements, bytes);
   registry.register(storage, { buffer, bytes }, storage);
+  for (const t of trackers) t.add(storage);
   return storage;
+}
+
+// ---- freeing early ----------------------------------------------------------------------
+
+const trackers: Set<GpuStorage>[] = [];
+
+/**
+ * Run `fn`, then give back every buffer allocated during it except those `keep` returns
+ * (computed after `fn`). Arrays released this way throw if used again, so this is for
+ * code whose temporaries provably die with it (backward's internal gradients, scope()).
+ */
+export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStorage>): T {
+  const mine = new Set<GpuStorage>();
+  trackers.push(mine);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    trackers.splice(trackers.indexOf(mine), 1);
+  }
+  const kept = new Set(keep(result));
+  for (const s of mine) if (!kept.has(s)) release(s);
+  return result;
 }
 
 /** Give a storage's buffer back now (scope exit), instead of waiting for the GC. */

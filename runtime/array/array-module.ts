@@ -1,0 +1,103 @@
+// getArrayModule: numpy-like array functions bound to a device, so user code is device-agnostic.
+
+import { input, scalar, select, type Expr } from '../../compiler/expr.js';
+import type { ReduceOp } from '../../compiler/js.js';
+import { NDArray, normAxis, type DType, type Device } from './ndarray.js';
+import * as xp from './xp.js';
+
+type Operand = NDArray | number;
+
+/**
+ * Plain array functions (no graph, no gradients) whose creation routines make arrays on
+ * `device`; the math runs wherever its operands live. Chainer's `cuda.get_array_module`
+ * gives numpy or cupy; this gives the CPU or the WebGPU module.
+ */
+export interface ArrayModule {
+  readonly device: Device;
+  array(data: xp.NestedArray | ArrayLike<number>, shape?: readonly number[], dtype?: DType): NDArray;
+  zeros(shape: readonly number[], dtype?: DType): NDArray;
+  ones(shape: readonly number[], dtype?: DType): NDArray;
+  full(shape: readonly number[], value: number, dtype?: DType): NDArray;
+  arange(start: number, stop?: number, step?: number, dtype?: DType): NDArray;
+  randomUniform(shape: readonly number[], low?: number, high?: number): NDArray;
+  add(x: Operand, y: Operand): NDArray;
+  subtract(x: Operand, y: Operand): NDArray;
+  multiply(x: Operand, y: Operand): NDArray;
+  divide(x: Operand, y: Operand): NDArray;
+  power(x: Operand, y: Operand): NDArray;
+  maximum(x: Operand, y: Operand): NDArray;
+  minimum(x: Operand, y: Operand): NDArray;
+  where(condition: Operand, x: Operand, y: Operand): NDArray;
+  negative(x: NDArray): NDArray;
+  exp(x: NDArray): NDArray;
+  log(x: NDArray): NDArray;
+  sqrt(x: NDArray): NDArray;
+  abs(x: NDArray): NDArray;
+  tanh(x: NDArray): NDArray;
+  sum(x: NDArray, axis?: number | readonly number[], keepdims?: boolean): NDArray;
+  max(x: NDArray, axis?: number | readonly number[], keepdims?: boolean): NDArray;
+  min(x: NDArray, axis?: number | readonly number[], keepdims?: boolean): NDArray;
+  mean(x: NDArray, axis?: number | readonly number[], keepdims?: boolean): NDArray;
+  argmax(x: NDArray, axis?: number): NDArray;
+  matmul(a: NDArray, b: NDArray): NDArray;
+}
+
+/** Apply an expression to operands: arrays become inputs, numbers runtime scalars. */
+function apply(op: string, build: (...e: Expr[]) => Expr, operands: readonly Operand[]): NDArray {
+  const arrays: NDArray[] = [];
+  const scalars: number[] = [];
+  const leaves = operands.map((o) => {
+    if (typeof o === 'number') return scalar(scalars.push(o) - 1);
+    if (o instanceof NDArray) return input(arrays.push(o) - 1);
+    throw new Error(`${op}: operands must be NDArrays or numbers, got ${typeof o}`);
+  });
+  if (arrays.length === 0) throw new Error(`${op}: at least one operand must be an NDArray`);
+  return xp.elementwise([build(...leaves)], arrays, scalars, { op })[0];
+}
+
+function reduceOver(op: ReduceOp, x: NDArray, axis: number | readonly number[] | undefined, keepdims: boolean): NDArray {
+  const axes = axis === undefined ? undefined : (typeof axis === 'number' ? [axis] : axis).map((a) => normAxis(a, x.ndim, op));
+  return xp.reduce(op, x, axes, keepdims);
+}
+
+function makeModule(device: Device): ArrayModule {
+  return Object.freeze({
+    device,
+    array: (data, shape, dtype) => xp.array(data as xp.NestedArray, shape, dtype).to(device),
+    zeros: (shape, dtype) => xp.zeros(shape, dtype, device),
+    ones: (shape, dtype) => xp.ones(shape, dtype, device),
+    full: (shape, value, dtype) => xp.full(shape, value, dtype, device),
+    arange: (start, stop, step, dtype) => xp.arange(start, stop, step, dtype).to(device),
+    randomUniform: (shape, low = 0, high = 1) => xp.randomUniform(shape, low, high, { device }),
+    add: (x, y) => apply('add', (a, b) => a.add(b), [x, y]),
+    subtract: (x, y) => apply('subtract', (a, b) => a.sub(b), [x, y]),
+    multiply: (x, y) => apply('multiply', (a, b) => a.mul(b), [x, y]),
+    divide: (x, y) => apply('divide', (a, b) => a.div(b), [x, y]),
+    power: (x, y) => apply('power', (a, b) => a.pow(b), [x, y]),
+    maximum: (x, y) => apply('maximum', (a, b) => a.max(b), [x, y]),
+    minimum: (x, y) => apply('minimum', (a, b) => a.min(b), [x, y]),
+    where: (c, x, y) => apply('where', (p, a, b) => select(p, a, b), [c, x, y]),
+    negative: (x) => apply('negative', (a) => a.neg(), [x]),
+    exp: (x) => apply('exp', (a) => a.exp(), [x]),
+    log: (x) => apply('log', (a) => a.log(), [x]),
+    sqrt: (x) => apply('sqrt', (a) => a.sqrt(), [x]),
+    abs: (x) => apply('abs', (a) => a.abs(), [x]),
+    tanh: (x) => apply('tanh', (a) => a.tanh(), [x]),
+    sum: (x, axis, keepdims = false) => reduceOver('sum', x, axis, keepdims),
+    max: (x, axis, keepdims = false) => reduceOver('max', x, axis, keepdims),
+    min: (x, axis, keepdims = false) => reduceOver('min', x, axis, keepdims),
+    mean: (x, axis, keepdims = false) => {
+      const s = reduceOver('sum', x, axis, keepdims);
+      return apply('mean', (a, n) => a.div(n), [s, x.size / s.size]);
+    },
+    argmax: (x, axis = 0) => xp.argmax(x, normAxis(axis, x.ndim, 'argmax')),
+    matmul: (a, b) => xp.matmul(a, b),
+  } satisfies ArrayModule);
+}
+
+const MODULES: { [D in Device]?: ArrayModule } = {};
+
+/** The array module for a device. */
+export function arrayModule(device: Device): ArrayModule {
+  return (MODULES[device] ??= makeModule(device));
+}
