@@ -188,7 +188,7 @@ export function renderReduce(
   B.push('for (var j = 0u; j < p.m; j++) {');
   const L: string[] = [...decompose('j', reducedRank, (d) => `p.m${d}`)];
   for (let k = 0; k < nInputs; k++) {
-    L.push(`let x${k} = A${k}[${[`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + ')}];`);
+    L.push(`let x${k} = ${load(k, [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + '), opts)};`);
   }
   L.push(...body.lines, `acc = ${REDUCE_COMBINE[op](body.results[0])};`);
   B.push(...L.map((l) => `  ${l}`), '}');

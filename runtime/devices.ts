@@ -4,7 +4,7 @@ import { arrayModule, type ArrayModule } from './array/array-module.js';
 import { NDArray, type Device } from './array/ndarray.js';
 import { Variable } from './graph/variable.js';
 
-export { initWebGpu, useDevice, releaseWebGpu, memory } from './array/webgpu/index.js';
+export { initWebGpu, useDevice, releaseWebGpu, memory, collect } from './array/webgpu/index.js';
 export type { ArrayModule };
 
 /**

@@ -4,6 +4,7 @@ import './graph/backward.js';
 import './ops/index.js';
 
 export { NDArray, type DType, type Device, type TypedArray } from './array/ndarray.js';
+export { getArrayModule, initWebGpu, useDevice, releaseWebGpu, memory, collect, type ArrayModule } from './devices.js';
 export {
   array, zeros, ones, full, zerosLike, onesLike, arange, randomNormal, randomUniform, type NestedArray,
 } from './array/xp.js';
@@ -16,3 +17,4 @@ export * as F from './ops/index.js';
 export * as L from './links/index.js';
 export * as optimizers from './optimizers/index.js';
 export * as training from './training/index.js';
+export { ElementwiseKernel, ReductionKernel, type ReduceOptions, type KernelArg } from './kernels/index.js';

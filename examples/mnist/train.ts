@@ -1,9 +1,12 @@
 // Chainer's multilayer perceptron on MNIST (slide 26): 784-100-100-10, ReLU, softmax cross entropy.
 // Usage: npx tsx examples/mnist/train.ts [--optimizer adam|sgd] [--epochs 20] [--batchsize 100]
-//        [--seed 0] [--device cpu] [--limit N]   (--limit trains and tests on N of the digits)
+//        [--seed 0] [--device cpu|webgpu] [--limit N]   (--limit trains and tests on N of the digits)
 
 import { parseArgs } from 'node:util';
-import { F, L, noBackprop, optimizers, seed, testMode, training, type NDArray, type Variable, type VariableLike } from 'kusari';
+import {
+  F, L, initWebGpu, noBackprop, optimizers, releaseWebGpu, seed, testMode, training,
+  type Device, type NDArray, type Variable, type VariableLike,
+} from 'kusari';
 import { getMnist } from './data.js';
 
 const FLAGS = {
@@ -32,7 +35,9 @@ seed(opts.seed);  // weight initialisation and batch order both come from the gl
 
 const [train, test] = getMnist({ seed: opts.seed, limit: opts.limit });
 if (train.length < opts.batchsize) fail(`--batchsize ${opts.batchsize} exceeds the ${train.length} training digits; lower it or raise --limit`);
+if (opts.device === 'webgpu') await initWebGpu();
 const model = new MLP();
+if (opts.device === 'webgpu') model.toGpu();
 // SGD's default rate (0.01) is too slow for 20 epochs here; 0.1 trains this net well
 const optimizer = opts.optimizer === 'adam' ? new optimizers.Adam() : new optimizers.SGD(0.1);
 optimizer.setup(model);
@@ -44,17 +49,17 @@ let lossSum = 0, seen = 0, trainMs = 0;
 let accuracy = 0;
 while (trainIter.epoch < opts.epochs) {
   const start = performance.now();
-  const [x, t] = training.concatExamples(trainIter.next());
+  const [x, t] = training.concatExamples(trainIter.next(), opts.device);
   const loss = F.softmaxCrossEntropy(model.forward(x), t);
   model.cleargrads();
   loss.backward();
   optimizer.update();
-  lossSum += loss.itemSync() * t.shape[0];
+  lossSum += (await loss.item()) * t.shape[0];  // reading a value is async: on a GPU it waits for the step
   seen += t.shape[0];
   trainMs += performance.now() - start;
 
   if (trainIter.isNewEpoch) {
-    const result = evaluate(model, test, opts.batchsize);
+    const result = await evaluate(model, test, opts.batchsize, opts.device);
     accuracy = result.accuracy;
     console.log([
       `epoch ${String(trainIter.epoch).padStart(2)}`,
@@ -67,22 +72,29 @@ while (trainIter.epoch < opts.epochs) {
   }
 }
 console.log(`final test accuracy ${(100 * accuracy).toFixed(2)}%`);
+if (opts.device === 'webgpu') releaseWebGpu();  // Dawn keeps Node alive while a device lives
 
 /** Mean loss and accuracy over a dataset, in test mode and without building a graph. */
-function evaluate(net: MLP, data: training.Dataset<[NDArray, NDArray]>, batchSize: number) {
-  return testMode(() => noBackprop(() => {
-    let lossSum = 0, hits = 0;
+async function evaluate(net: MLP, data: training.Dataset<[NDArray, NDArray]>, batchSize: number, device: Device) {
+  // The graph-free forward runs synchronously; the per-batch values are read afterwards.
+  const parts = testMode(() => noBackprop(() => {
+    const out: { loss: Variable; acc: Variable; n: number }[] = [];
     for (const batch of new training.SerialIterator(data, batchSize, { repeat: false })) {
-      const [x, t] = training.concatExamples(batch);
+      const [x, t] = training.concatExamples(batch, device);
       const y = net.forward(x);
-      lossSum += F.softmaxCrossEntropy(y, t).itemSync() * t.shape[0];
-      hits += F.accuracy(y, t).itemSync() * t.shape[0];
+      out.push({ loss: F.softmaxCrossEntropy(y, t), acc: F.accuracy(y, t), n: t.shape[0] });
     }
-    return { loss: lossSum / data.length, accuracy: hits / data.length };
+    return out;
   }));
+  let lossSum = 0, hits = 0;
+  for (const { loss, acc, n } of parts) {
+    lossSum += (await loss.item()) * n;
+    hits += (await acc.item()) * n;
+  }
+  return { loss: lossSum / data.length, accuracy: hits / data.length };
 }
 
-interface Options { optimizer: 'adam' | 'sgd'; epochs: number; batchsize: number; seed: number; device: 'cpu'; limit?: number }
+interface Options { optimizer: 'adam' | 'sgd'; epochs: number; batchsize: number; seed: number; device: Device; limit?: number }
 
 /** The command line, checked: a bad flag ends the program with a message saying what was expected. */
 function parseOptions(argv: string[]): Options {
@@ -99,7 +111,7 @@ function parseOptions(argv: string[]): Options {
     return v;
   };
   if (values.optimizer !== 'adam' && values.optimizer !== 'sgd') fail(`--optimizer must be adam or sgd, got '${values.optimizer}'`);
-  if (values.device !== 'cpu') fail(`--device must be cpu, the only device kusari runs on so far, got '${values.device}'`);
+  if (values.device !== 'cpu' && values.device !== 'webgpu') fail(`--device must be cpu or webgpu, got '${values.device}'`);
   return {
     optimizer: values.optimizer,
     epochs: int('epochs', values.epochs, 1),

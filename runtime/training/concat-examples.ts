@@ -1,6 +1,6 @@
 // concatExamples: a list of examples stacked into batch arrays (Chainer's concat_examples).
 
-import { NDArray, TYPED, shapeStr, sizeOf } from '../array/ndarray.js';
+import { NDArray, TYPED, shapeStr, sizeOf, type Device } from '../array/ndarray.js';
 import { array, type NestedArray } from '../array/xp.js';
 import { describe } from './dataset.js';
 
@@ -14,12 +14,20 @@ export type Concatenated<T> = T extends readonly unknown[] ? { -readonly [K in k
  * dtypes: an NDArray or typed array keeps its own; a nested JS array of numbers becomes
  * float32 (features); a plain JS number must be an integer and becomes int32 (a label).
  * Float scalar targets should come as a Float32Array or NDArray column, whose dtype travels.
+ * The batch is stacked on the CPU and then sent to `device` (Chainer's `device` argument).
  *
  * ```ts
  * const [x, t] = concatExamples(it.next());   // x (100, 784) float32, t (100,) int32
+ * const [xg, tg] = concatExamples(it.next(), 'webgpu');
  * ```
  */
-export function concatExamples<T>(batch: readonly T[]): Concatenated<T> {
+export function concatExamples<T>(batch: readonly T[], device: Device = 'cpu'): Concatenated<T> {
+  const stacked = stackExamples(batch);
+  if (device === 'cpu') return stacked;
+  return (Array.isArray(stacked) ? stacked.map((a: NDArray) => a.to(device)) : (stacked as NDArray).to(device)) as Concatenated<T>;
+}
+
+function stackExamples<T>(batch: readonly T[]): Concatenated<T> {
   if (!Array.isArray(batch)) throw new Error(`concatExamples: batch must be an array of examples, got ${describe(batch)}`);
   if (batch.length === 0) throw new Error('concatExamples: batch is empty; expected at least one example');
   const first: unknown = batch[0];

@@ -2,11 +2,11 @@
 
 import './backend.js';
 import { getDevice, releaseDevice as destroyDevice, useDevice as adoptDevice, type GpuContext } from './device.js';
-import { dropPool, memory } from './memory.js';
+import { collect, dropPool, memory } from './memory.js';
 import { clearPipelines } from './pipelines.js';
 import { flush, resetQueue } from './queue.js';
 
-export { memory };
+export { memory, collect };
 
 /** Acquire the GPU (once); after this, toGpu() and GPU ops are synchronous to call. */
 export async function initWebGpu(): Promise<GpuContext> {

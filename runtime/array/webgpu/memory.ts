@@ -122,9 +122,30 @@ let gc: (() => void) | null | undefined;
 
 function collectIfGrowing(incoming: number): void {
   if (stats.inUse + incoming < 2 * liveAfterLastGc + GC_SLACK) return;
-  const collect = findGc();
-  if (collect === null) return;
-  collect();
+  const gcNow = findGc();
+  if (gcNow === null) return;
+  gcNow();
+  // Finalizers run in a later task; until then count everything as live, so that one
+  // collection is not followed by another at once.
+  liveAfterLastGc = stats.inUse;
+  setTimeout(() => (liveAfterLastGc = stats.inUse), 0);
+}
+
+/**
+ * Collect garbage now and let the finalizers return unreachable arrays' buffers; resolves
+ * once they have run. Never needed for correctness: for measuring memory, and for a tight
+ * loop that wants its memory back before continuing.
+ */
+export async function collect(): Promise<void> {
+  const gcNow = findGc();
+  if (gcNow === null) return;
+  let before: number;
+  do {
+    before = stats.inUse;
+    gcNow();
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 0));
+  } while (stats.inUse < before);
   liveAfterLastGc = stats.inUse;
 }
 
