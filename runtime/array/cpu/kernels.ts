@@ -3,6 +3,7 @@
 import type { Expr } from '../../../compiler/expr.js';
 import { collapse, compileLoop, renderLoop, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
 import { NDArray, TYPED, contiguousStrides, type DType } from '../ndarray.js';
+import { wasmEnabled, wasmMatmul } from './wasm-matmul.js';
 
 /** Kernel launches so far; tests count them to prove a chain ran as one loop. */
 export const dispatchStats = { count: 0 };
@@ -170,6 +171,15 @@ function gemmPacked(ap: FloatArray, bp: FloatArray, c: FloatArray, cOff: number,
  * views, transposes expressed by their strides (packing absorbs them).
  */
 export function matmul(a: NDArray, b: NDArray, dtype: DType): NDArray {
+  // float32 runs the SIMD WebAssembly kernel; float64 (gradient checks) and engines
+  // without SIMD (or KUSARI_NO_WASM=1, setWasm(false)) run the JS kernel below
+  if (dtype === 'float32' && a.buffer instanceof Float32Array && b.buffer instanceof Float32Array && wasmEnabled()) {
+    const y = wasmMatmul(a, b); // undefined when too big for a WebAssembly memory
+    if (y !== undefined) {
+      dispatchStats.count++;
+      return y;
+    }
+  }
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batch = a.shape.slice(0, r - 2);

@@ -1,0 +1,240 @@
+// WebAssembly binary encoder: LEB128, the few sections a kernel module needs, and a typed
+// instruction builder (core i32/f32 plus the SIMD opcodes), so kernels are generated with no
+// assembler and no dependency.
+
+/** Value types, by their binary code. */
+export const VALTYPE = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b } as const;
+export type ValType = keyof typeof VALTYPE;
+
+/** Unsigned LEB128: 7 bits a byte, low first, high bit set on all but the last. */
+export function uleb(n: number): number[] {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`uleb: ${n} is not a u32`);
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128); // not >>>: n may use all 32 bits
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 of an i32: stop once the rest is pure sign extension of the last byte's bit 6. */
+export function sleb(n: number): number[] {
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0xffffffff) throw new Error(`sleb: ${n} is not an i32`);
+  n |= 0; // constants above 2^31 - 1 are written as their i32 bit pattern
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** A length-prefixed UTF-8 name. */
+export function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** A vector: its count, then its items. */
+function vec(items: readonly number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** A section: its id, its byte size, its contents. */
+function section(id: number, contents: number[]): number[] {
+  return [id, ...uleb(contents.length), ...contents];
+}
+
+/** A local (parameters first, then declared locals), typed so `v128` values cannot be fed to `i32` ops by mistake at the call site. */
+export interface Local<T extends ValType = ValType> {
+  readonly index: number;
+  readonly type: T;
+}
+
+/** A branch target: blocks branch to their end, loops to their start. */
+export interface Label {
+  readonly depth: number;
+}
+
+/**
+ * Instructions of one function body. Each method appends one instruction; structured
+ * control takes a callback so labels are objects and branch depths are computed, not counted.
+ * Operand order is the stack order: push operands, then call the op.
+ */
+export class Code {
+  readonly bytes: number[] = [];
+  private readonly localTypes: ValType[] = [];
+  private depth = 0;
+
+  constructor(readonly params: readonly ValType[]) {}
+
+  /** A new local of `type`, zero-initialised by WebAssembly. */
+  local<T extends ValType>(type: T): Local<T> {
+    this.localTypes.push(type);
+    return { index: this.params.length + this.localTypes.length - 1, type };
+  }
+
+  /** Parameter `i` as a local. */
+  param<T extends ValType>(i: number, type: T): Local<T> {
+    if (this.params[i] !== type) throw new Error(`param ${i} is ${this.params[i]}, not ${type}`);
+    return { index: i, type };
+  }
+
+  /** The encoded body: locals grouped in runs of one type, then the code and `end`. */
+  encode(): number[] {
+    const runs: number[][] = [];
+    for (let i = 0; i < this.localTypes.length; ) {
+      let j = i;
+      while (j < this.localTypes.length && this.localTypes[j] === this.localTypes[i]) j++;
+      runs.push([...uleb(j - i), VALTYPE[this.localTypes[i]]]);
+      i = j;
+    }
+    if (this.depth !== 0) throw new Error('unclosed block');
+    return [...vec(runs), ...this.bytes, 0x0b];
+  }
+
+  private op(...bytes: number[]): this {
+    this.bytes.push(...bytes);
+    return this;
+  }
+
+  // ---- locals and constants -------------------------------------------------------------
+  get(l: Local): this { return this.op(0x20, ...uleb(l.index)); }
+  set(l: Local): this { return this.op(0x21, ...uleb(l.index)); }
+  tee(l: Local): this { return this.op(0x22, ...uleb(l.index)); }
+  i32Const(v: number): this { return this.op(0x41, ...sleb(v)); }
+  f32Const(v: number): this {
+    const b = new Uint8Array(new Float32Array([v]).buffer);
+    return this.op(0x43, ...b);
+  }
+
+  // ---- control ---------------------------------------------------------------------------
+  /** `block ... end`; branching to its label jumps past the end. */
+  block(body: (exit: Label) => void): this { return this.structured(0x02, body); }
+  /** `loop ... end`; branching to its label jumps back to the top. */
+  loop(body: (top: Label) => void): this { return this.structured(0x03, body); }
+  /** `if ... end` on the i32 on the stack. */
+  if(body: (exit: Label) => void): this { return this.structured(0x04, body); }
+  br(l: Label): this { return this.op(0x0c, ...uleb(this.depth - l.depth)); }
+  brIf(l: Label): this { return this.op(0x0d, ...uleb(this.depth - l.depth)); }
+  call(funcIndex: number): this { return this.op(0x10, ...uleb(funcIndex)); }
+  drop(): this { return this.op(0x1a); }
+  /** Pops a, b, c and pushes `c !== 0 ? a : b`. */
+  select(): this { return this.op(0x1b); }
+
+  private structured(opcode: number, body: (l: Label) => void): this {
+    this.op(opcode, 0x40); // 0x40: the block takes and leaves nothing on the stack
+    const label = { depth: ++this.depth };
+    body(label);
+    this.depth--;
+    return this.op(0x0b);
+  }
+
+  // ---- i32 / f32 arithmetic --------------------------------------------------------------
+  i32Eqz(): this { return this.op(0x45); }
+  i32Eq(): this { return this.op(0x46); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtS(): this { return this.op(0x48); }
+  i32LtU(): this { return this.op(0x49); }
+  i32GtU(): this { return this.op(0x4b); }
+  i32GtS(): this { return this.op(0x4a); }
+  i32GeS(): this { return this.op(0x4e); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+  i32And(): this { return this.op(0x71); }
+  i32Or(): this { return this.op(0x72); }
+  i32Shl(): this { return this.op(0x74); }
+  i32ShrU(): this { return this.op(0x76); }
+  f32Add(): this { return this.op(0x92); }
+  f32Sub(): this { return this.op(0x93); }
+  f32Mul(): this { return this.op(0x94); }
+
+  // ---- memory: `align` is log2 of the promised alignment, `offset` a constant byte offset --
+  i32Load(offset = 0, align = 2): this { return this.op(0x28, ...uleb(align), ...uleb(offset)); }
+  f32Load(offset = 0, align = 2): this { return this.op(0x2a, ...uleb(align), ...uleb(offset)); }
+  i32Store(offset = 0, align = 2): this { return this.op(0x36, ...uleb(align), ...uleb(offset)); }
+  f32Store(offset = 0, align = 2): this { return this.op(0x38, ...uleb(align), ...uleb(offset)); }
+
+  /** Bulk memory (prefix 0xfc): pops dst, byte value, length; sets that many bytes. */
+  memoryFill(): this { return this.op(0xfc, ...uleb(0x0b), 0x00); }
+
+  // ---- SIMD: prefix 0xfd, then the sub-opcode as a u32 LEB128 (0xe4 is two bytes) ---------
+  private simd(sub: number, ...imm: number[]): this { return this.op(0xfd, ...uleb(sub), ...imm); }
+  v128Load(offset = 0, align = 4): this { return this.simd(0x00, ...uleb(align), ...uleb(offset)); }
+  /** One f32 from memory into all four lanes: a single broadcast load on x86. */
+  v128Load32Splat(offset = 0, align = 2): this { return this.simd(0x09, ...uleb(align), ...uleb(offset)); }
+  v128Store(offset = 0, align = 4): this { return this.simd(0x0b, ...uleb(align), ...uleb(offset)); }
+  v128Const(lanes: readonly [number, number, number, number]): this {
+    return this.simd(0x0c, ...new Uint8Array(new Float32Array(lanes).buffer));
+  }
+  /** Pops a, b; lane i of the result is byte lanes[i] of the 32 bytes a ++ b. */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw new Error(`i8x16Shuffle: bad lanes ${lanes}`);
+    return this.simd(0x0d, ...lanes);
+  }
+  /** i8x16.shuffle by whole f32 lanes (0-3 from a, 4-7 from b), the form V8 maps to one unpck/shufps. */
+  f32x4Shuffle(l0: number, l1: number, l2: number, l3: number): this {
+    return this.i8x16Shuffle([l0, l1, l2, l3].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
+  f32x4Splat(): this { return this.simd(0x13); }
+  f32x4ExtractLane(lane: 0 | 1 | 2 | 3): this { return this.simd(0x1f, lane); }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
+  f32x4Mul(): this { return this.simd(0xe6); }
+}
+
+/** A function of the module; its index is its position, so later functions can call earlier ones. */
+export interface Func {
+  readonly params: readonly ValType[];
+  readonly results: readonly ValType[];
+  /** exported under this name when given */
+  readonly export?: string;
+  readonly code: Code;
+}
+
+/**
+ * A module that imports its memory as `env.memory` (so the host owns it, grows it and views
+ * it as a Float32Array) and defines `funcs`. Signatures are deduplicated into the type section.
+ */
+export function encodeModule(funcs: readonly Func[], memory: { minPages: number } = { minPages: 1 }): Uint8Array<ArrayBuffer> {
+  const sigs: string[] = [];
+  const sigOf = (f: Func) => {
+    const key = `${f.params.join(',')}->${f.results.join(',')}`;
+    if (!sigs.includes(key)) sigs.push(key);
+    return sigs.indexOf(key);
+  };
+  const typeIdx = funcs.map(sigOf);
+  const types = sigs.map((_, i) => {
+    const f = funcs[typeIdx.indexOf(i)];
+    return [0x60, ...vec(f.params.map((t) => [VALTYPE[t]])), ...vec(f.results.map((t) => [VALTYPE[t]]))];
+  });
+  // memory limits flag 0x00: a minimum and no maximum, so the host may grow it freely
+  const imports = [[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(memory.minPages)]];
+  const exports = funcs.flatMap((f, i) => (f.export === undefined ? [] : [[...name(f.export), 0x00, ...uleb(i)]]));
+  const bodies = funcs.map((f) => {
+    const body = f.code.encode();
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    ...section(1, vec(types)),
+    ...section(2, vec(imports)),
+    ...section(3, vec(typeIdx.map((t) => uleb(t)))),
+    ...section(7, vec(exports)),
+    ...section(10, vec(bodies)),
+  ]);
+}
+
+/** Start a function body with these parameters; pass the result to `encodeModule`. */
+export function func(params: readonly ValType[], results: readonly ValType[], build: (c: Code) => void, exportName?: string): Func {
+  const code = new Code(params);
+  build(code);
+  return { params, results, export: exportName, code };
+}

@@ -1,0 +1,212 @@
+// Generates the SIMD matmul module: a register-blocked micro-kernel over packed panels, the
+// loop that walks it over one cache block of C, and the packers that build those panels
+// (the host stages operands, picks cache blocks and copies C out: runtime/array/cpu/wasm-matmul.ts).
+
+import { encodeModule, func, type Code, type Local } from './encoder.js';
+
+/**
+ * The micro-kernel's shape: an `mr` x `nr` tile of C lives in `mr * nr / 4` v128 locals
+ * for the whole k loop. x86-64 has sixteen xmm registers: accumulators + nr / 4 B vectors +
+ * one A broadcast + one product must fit, or the register allocator spills in the hot loop
+ * (3 x 12 does, and runs at half speed). `unroll` repeats the loop body; on V8 (Node 20) it
+ * only hurt (2 or 4 ran 20-40% slower than 1: longer live ranges, spills), so it stays 1.
+ */
+export interface Tile {
+  readonly mr: number;
+  /** a multiple of 4 (one v128 holds four columns) */
+  readonly nr: number;
+  readonly unroll: number;
+}
+
+/** 4 x 8: measured best with 2 x 16 on a Zen 3 core (~30 GFLOP/s in-kernel), fewer padded rows for m = 100. */
+export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
+
+/**
+ * Packed layouts (f32, all offsets in bytes, k padded with zeros to a multiple of `unroll`):
+ * - A panel `i` (rows mr*i .. mr*i + mr - 1): kc steps of mr values, `A[p * mr + r]`;
+ * - B panel `j` (columns nr*j .. nr*j + nr - 1): kc steps of nr values, `B[p * nr + q]`;
+ * - C: row-major with row stride `ldc` bytes, rows and columns padded to whole tiles.
+ *
+ * Functions (all but the first exported):
+ * - `kernel(a, b, c, kc, ldc, accumulate)`: one tile, C = A panel @ B panel (+ C if accumulate);
+ * - `gemm(a, b, c, mc, nc, kc, ldc, accumulate)`: every tile of an mc x nc block
+ *   (multiples of mr and nr), B panel outermost so it stays in L1 while A panels stream by;
+ * - `packA`, `packB`: see `packer` below.
+ */
+export function matmulModule(tile: Tile = DEFAULT_TILE): Uint8Array<ArrayBuffer> {
+  const { mr, nr, unroll } = tile;
+  if (nr % 4 !== 0 || mr < 1 || unroll < 1) throw new Error(`matmulModule: bad tile ${JSON.stringify(tile)}`);
+  const kernel = func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => microKernel(c, tile));
+  const gemm = func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => {
+    const [a, b, cc, mc, nc, kc, ldc, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => c.param(i, 'i32'));
+    const aPanel = c.local('i32'), bPanel = c.local('i32'), cBlockRow = c.local('i32');
+    const ap = c.local('i32'), cp = c.local('i32'), cCol = c.local('i32'), i = c.local('i32');
+    c.get(kc).i32Const(mr * 4).i32Mul().set(aPanel);
+    c.get(kc).i32Const(nr * 4).i32Mul().set(bPanel);
+    c.get(ldc).i32Const(mr).i32Mul().set(cBlockRow);
+    c.get(cc).set(cCol);
+    c.loop((columns) => {
+      c.get(a).set(ap).get(cCol).set(cp).get(mc).set(i);
+      c.loop((rows) => {
+        c.get(ap).get(b).get(cp).get(kc).get(ldc).get(accumulate).call(0);
+        addTo(c, ap, aPanel);
+        addTo(c, cp, cBlockRow);
+        c.get(i).i32Const(mr).i32Sub().tee(i).brIf(rows);
+      });
+      addTo(c, b, bPanel);
+      c.get(cCol).i32Const(nr * 4).i32Add().set(cCol);
+      c.get(nc).i32Const(nr).i32Sub().tee(nc).brIf(columns);
+    });
+  }, 'gemm');
+  const packA = func(PACK_PARAMS, [], (c) => packer(c, mr), 'packA');
+  const packB = func(PACK_PARAMS, [], (c) => packer(c, nr), 'packB');
+  return encodeModule([kernel, gemm, packA, packB]);
+}
+
+/** x += y */
+const addTo = (c: Code, x: Local<'i32'>, y: Local<'i32'>) => c.get(x).get(y).i32Add().set(x);
+
+/** The body of `kernel`: the only code that runs at full rate, so it is kept to loads, mul, add. */
+function microKernel(c: Code, { mr, nr, unroll }: Tile): void {
+  const [a, b, cc, kc, ldc, accumulate] = [0, 1, 2, 3, 4, 5].map((i) => c.param(i, 'i32'));
+  const nv = nr / 4;
+  const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => c.local('v128')));
+  const bv = Array.from({ length: nv }, () => c.local('v128'));
+  const av = c.local('v128');
+  const row = c.local('i32');
+
+  // kc is a positive multiple of `unroll` (the packers pad k with zeros): no remainder loop
+  c.loop((top) => {
+    for (let u = 0; u < unroll; u++) {
+      // constant offsets in the load instructions: one pointer bump per loop body
+      for (let q = 0; q < nv; q++) c.get(b).v128Load((u * nr + 4 * q) * 4).set(bv[q]);
+      for (let r = 0; r < mr; r++) {
+        c.get(a).v128Load32Splat((u * mr + r) * 4).set(av);
+        // no fused multiply-add in baseline SIMD: mul then add, summing in float32 (the JS
+        // kernel sums in float64, so the two agree within float32 rounding of the sum)
+        for (let q = 0; q < nv; q++) c.get(acc[r][q]).get(av).get(bv[q]).f32x4Mul().f32x4Add().set(acc[r][q]);
+      }
+    }
+    c.get(a).i32Const(unroll * mr * 4).i32Add().set(a);
+    c.get(b).i32Const(unroll * nr * 4).i32Add().set(b);
+    c.get(kc).i32Const(unroll).i32Sub().tee(kc).brIf(top);
+  });
+
+  // accumulate: a later k block adds to what the earlier ones left in C
+  c.get(accumulate).if(() => {
+    c.get(cc).set(row);
+    for (let r = 0; r < mr; r++) {
+      for (let q = 0; q < nv; q++) c.get(acc[r][q]).get(row).v128Load(16 * q).f32x4Add().set(acc[r][q]);
+      if (r + 1 < mr) addTo(c, row, ldc);
+    }
+  });
+  c.get(cc).set(row);
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nv; q++) c.get(row).get(acc[r][q]).v128Store(16 * q);
+    if (r + 1 < mr) addTo(c, row, ldc);
+  }
+}
+
+const PACK_PARAMS = ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] as const;
+
+/**
+ * `pack(src, sx, sk, count, kc, kcPad, dst)`: copy a count x kc block (`sx` bytes between its
+ * rows, `sk` along k) into panels of `w` rows, zero-filling k from kc to kcPad. In wasm, not
+ * JS, because a JS typed-array loop costs a few ns an element here, as much as a third of
+ * the multiply for the MLP's shapes. A whole panel takes
+ * a vector path when either stride is one float: rows adjacent (B row-major, A transposed) is
+ * a plain copy; k adjacent (A row-major, B = W^T in a linear layer) is 4 x 4 transposes.
+ */
+function packer(c: Code, w: number): void {
+  const [src, sx, sk, count, kc, kcPad, dst] = [0, 1, 2, 3, 4, 5, 6].map((i) => c.param(i, 'i32'));
+  const rows = c.local('i32'), r = c.local('i32'), s = c.local('i32'), d = c.local('i32'), p = c.local('i32');
+  const p0 = c.local('i32'), panelBytes = c.local('i32');
+  const sRow = [0, 1, 2, 3].map(() => c.local('i32'));
+  const v = [0, 1, 2, 3, 4, 5, 6, 7].map(() => c.local('v128'));
+  c.get(kcPad).i32Const(w * 4).i32Mul().set(panelBytes);
+
+  // rows 0 .. rows - 1, k from p0 to kc, one float at a time
+  const scalarRows = () => {
+    c.get(p0).get(kc).i32LtU().if(() => {
+      c.i32Const(0).set(r);
+      c.loop((nextRow) => {
+        c.get(src).get(r).get(sx).i32Mul().i32Add().get(p0).get(sk).i32Mul().i32Add().set(s);
+        c.get(dst).get(r).i32Const(4).i32Mul().i32Add().get(p0).i32Const(w * 4).i32Mul().i32Add().set(d);
+        c.get(kc).get(p0).i32Sub().set(p);
+        c.loop((nextK) => {
+          c.get(d).get(s).f32Load().f32Store();
+          addTo(c, s, sk);
+          c.get(d).i32Const(w * 4).i32Add().set(d);
+          c.get(p).i32Const(1).i32Sub().tee(p).brIf(nextK);
+        });
+        c.get(r).i32Const(1).i32Add().tee(r).get(rows).i32LtU().brIf(nextRow);
+      });
+    });
+  };
+
+  // rows adjacent: each k step is w / 4 vector copies
+  const copyPanel = () => {
+    c.get(src).set(s).get(dst).set(d).get(kc).set(p);
+    c.loop((nextK) => {
+      for (let q = 0; q < w / 4; q++) c.get(d).get(s).v128Load(16 * q, 2).v128Store(16 * q);
+      addTo(c, s, sk);
+      c.get(d).i32Const(w * 4).i32Add().set(d);
+      c.get(p).i32Const(1).i32Sub().tee(p).brIf(nextK);
+    });
+  };
+
+  // k adjacent: per group of 4 rows, load 4 k values of each, transpose, store 4 k steps;
+  // the k % 4 tail is left to scalarRows from p0
+  const transposePanel = () => {
+    c.get(kc).i32Const(-4).i32And().set(p0);
+    c.get(p0).if(() => {
+      for (let g = 0; g < w / 4; g++) {
+        for (let i = 0; i < 4; i++) c.get(src).get(sx).i32Const(4 * g + i).i32Mul().i32Add().set(sRow[i]);
+        c.get(dst).i32Const(16 * g).i32Add().set(d);
+        c.get(p0).set(p);
+        c.loop((nextK) => {
+          for (let i = 0; i < 4; i++) c.get(sRow[i]).v128Load(0, 2).set(v[i]);
+          // unpcklps / unpckhps, then movlhps / movhlps: rows (a, b, c, d) become k steps
+          c.get(v[0]).get(v[1]).f32x4Shuffle(0, 4, 1, 5).set(v[4]);
+          c.get(v[2]).get(v[3]).f32x4Shuffle(0, 4, 1, 5).set(v[5]);
+          c.get(v[0]).get(v[1]).f32x4Shuffle(2, 6, 3, 7).set(v[6]);
+          c.get(v[2]).get(v[3]).f32x4Shuffle(2, 6, 3, 7).set(v[7]);
+          c.get(d).get(v[4]).get(v[5]).f32x4Shuffle(0, 1, 4, 5).v128Store(0);
+          c.get(d).get(v[4]).get(v[5]).f32x4Shuffle(2, 3, 6, 7).v128Store(w * 4);
+          c.get(d).get(v[6]).get(v[7]).f32x4Shuffle(0, 1, 4, 5).v128Store(2 * w * 4);
+          c.get(d).get(v[6]).get(v[7]).f32x4Shuffle(2, 3, 6, 7).v128Store(3 * w * 4);
+          for (let i = 0; i < 4; i++) c.get(sRow[i]).i32Const(16).i32Add().set(sRow[i]);
+          c.get(d).i32Const(4 * w * 4).i32Add().set(d);
+          c.get(p).i32Const(4).i32Sub().tee(p).brIf(nextK);
+        });
+      }
+    });
+    scalarRows();
+  };
+
+  c.loop((nextPanel) => {
+    c.get(count).i32Const(w).get(count).i32Const(w).i32LtU().select().set(rows);
+    c.i32Const(0).set(p0);
+    c.block((done) => {
+      if (w % 4 === 0) {
+        c.get(rows).i32Const(w).i32Eq().if(() => {
+          c.get(sx).i32Const(4).i32Eq().if(() => {
+            copyPanel();
+            c.br(done);
+          });
+          c.get(sk).i32Const(4).i32Eq().if(() => {
+            transposePanel();
+            c.br(done);
+          });
+        });
+      }
+      // a partial panel's missing rows keep leftovers: they reach only C's padding, never copied out
+      scalarRows();
+    });
+    // zeros from kc to kcPad, so the kernel's unrolled k loop adds nothing there
+    c.get(dst).get(kc).i32Const(w * 4).i32Mul().i32Add().i32Const(0).get(kcPad).get(kc).i32Sub().i32Const(w * 4).i32Mul().memoryFill();
+    c.get(src).get(sx).i32Const(w).i32Mul().i32Add().set(src);
+    addTo(c, dst, panelBytes);
+    c.get(count).i32Const(w).i32Sub().tee(count).i32Const(0).i32GtS().brIf(nextPanel);
+  });
+}

@@ -1,0 +1,169 @@
+// float32 matmul on the CPU through generated SIMD WebAssembly: staging into wasm memory, cache
+// blocking and copy-out here; the packers and the micro-kernel come from compiler/wasm/matmul.ts.
+
+import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
+import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
+import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
+
+/**
+ * Cache blocking for an ordinary x86-64 core (32 KiB L1d, 512 KiB-1 MiB L2, a large L3):
+ * a kc x nr B panel (8 KiB at kc 256, nr 8) stays in L1 while the kernel walks the A block;
+ * the mc x kc A block (128 KiB) stays in L2; the kc x nc B block lives in L3.
+ */
+const KC = 256;
+const MC = 128;
+const NC = 4096;
+
+type Pack = (src: number, sx: number, sk: number, count: number, kc: number, kcPad: number, dst: number) => void;
+
+interface Engine {
+  readonly tile: Tile;
+  readonly memory: WebAssembly.Memory;
+  readonly gemm: (a: number, b: number, c: number, mc: number, nc: number, kc: number, ldc: number, accumulate: number) => void;
+  readonly packA: Pack;
+  readonly packB: Pack;
+  heap: Float32Array;
+}
+
+/** One engine per tile shape (only tests ask for others than the default); null: no SIMD here. */
+const engines = new Map<string, Engine | null>();
+let enabled = globalThis.process?.env?.KUSARI_NO_WASM !== '1';
+
+/** Turn the WebAssembly matmul on or off (off: the plain JS kernel runs); KUSARI_NO_WASM=1 starts it off. */
+export function setWasm(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether float32 matmuls take the WebAssembly path: switched on and SIMD available. */
+export function wasmEnabled(): boolean {
+  return enabled && getEngine() !== null;
+}
+
+/** Whether this engine validates a module using SIMD and bulk memory (Node >= 16.4, every current browser). */
+export function simdSupported(): boolean {
+  if (typeof WebAssembly !== 'object') return false;
+  // SIMD, and bulk memory's memory.fill, which the packers use
+  const probe = func([], [], (c) => void c.i32Const(0).v128Load32Splat().v128Const([1, 1, 1, 1]).f32x4Mul().drop().i32Const(0).i32Const(0).i32Const(0).memoryFill());
+  try {
+    return WebAssembly.validate(encodeModule([probe]));
+  } catch {
+    return false;
+  }
+}
+
+function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
+  const key = JSON.stringify(tile);
+  let e = engines.get(key);
+  if (e === undefined) {
+    if (simdSupported()) {
+      const memory = new WebAssembly.Memory({ initial: 16 });
+      // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(matmulModule(tile)), { env: { memory } });
+      const { gemm, packA, packB } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB'>;
+      e = { tile, memory, gemm, packA, packB, heap: new Float32Array(memory.buffer) };
+    } else {
+      e = null;
+    }
+    engines.set(key, e);
+  }
+  return e;
+}
+
+/**
+ * Grow the one memory to hold `floats` (it never shrinks, so steady-state calls allocate
+ * nothing); undefined when the engine refuses (past 4 GiB, or out of memory).
+ */
+function reserve(e: Engine, floats: number): Float32Array | undefined {
+  const need = floats * 4 - e.memory.buffer.byteLength;
+  if (need > 0) {
+    try {
+      e.memory.grow(Math.ceil(need / 65536));
+    } catch {
+      return undefined;
+    }
+    e.heap = new Float32Array(e.memory.buffer); // growing detaches the old view
+  }
+  return e.heap;
+}
+
+const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
+
+/**
+ * Copy a rows x cols strided view densely into the heap at float offset `at`, by whole lines
+ * along its unit stride (memcpy speed: a JS element loop costs a few ns an element here), and
+ * return its strides there. Packing into panels then happens in wasm, from this copy.
+ */
+function stage(src: Float32Array, off: number, s0: number, s1: number, rows: number, cols: number, heap: Float32Array, at: number): [number, number] {
+  const n = rows * cols;
+  if (s1 === 1 || cols === 1) {
+    if (s0 === cols || rows === 1) heap.set(src.subarray(off, off + n), at);
+    else for (let i = 0; i < rows; i++) heap.set(src.subarray(off + i * s0, off + i * s0 + cols), at + i * cols);
+    return [cols, 1];
+  }
+  if (s0 === 1 || rows === 1) {
+    if (s1 === rows || cols === 1) heap.set(src.subarray(off, off + n), at);
+    else for (let j = 0; j < cols; j++) heap.set(src.subarray(off + j * s1, off + j * s1 + rows), at + j * rows);
+    return [1, rows];
+  }
+  // no unit stride (a broadcast or a stepped slice): gather element by element
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) heap[at + i * cols + j] = src[off + i * s0 + j * s1];
+  return [cols, 1];
+}
+
+/**
+ * C = A @ B in float32 for a (..., m, k), b (..., k, n) strided views with equal batch dims,
+ * into a fresh contiguous array; undefined when the operands do not fit in a WebAssembly
+ * memory (the caller falls back to JS). Call only when `wasmEnabled()`; `tile` is for tests.
+ */
+export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE): NDArray | undefined {
+  const e = getEngine(tile);
+  if (e === null) throw new Error('wasmMatmul: WebAssembly SIMD is not available here');
+  const { mr, nr, unroll } = e.tile;
+  const r = a.ndim;
+  const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
+  const batch = a.shape.slice(0, r - 2);
+  const outShape = [...batch, m, n];
+  const out = new Float32Array(sizeOf(outShape));
+  if (out.length === 0 || k === 0) return new NDArray(out, outShape);
+  const as = a.buffer as Float32Array, bs = b.buffer as Float32Array;
+
+  // split k evenly into blocks of at most KC, each a multiple of the unroll
+  const kcMax = roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
+  const mcMax = Math.min(MC, roundUp(m, mr)), ncMax = Math.min(NC, roundUp(n, nr));
+  const ldc = roundUp(n, nr), mPad = roundUp(m, mr);
+  // memory, in floats: [A staged | B staged | packed A block | packed B block | C]
+  const aS = 0, bS = aS + m * k, aP = bS + k * n, bP = aP + mcMax * kcMax, cOff = bP + kcMax * ncMax;
+  const heap = reserve(e, cOff + mPad * ldc);
+  if (heap === undefined) return undefined;
+
+  const bStrides = contiguousStrides(batch);
+  for (let t = 0; t < out.length / (m * n); t++) {
+    let ao = a.offset, bo = b.offset;
+    for (let d = 0; d < batch.length; d++) {
+      const idx = Math.floor(t / bStrides[d]) % batch[d];
+      ao += idx * a.strides[d];
+      bo += idx * b.strides[d];
+    }
+    const [aRow, aK] = stage(as, ao, a.strides[r - 2], a.strides[r - 1], m, k, heap, aS);
+    const [bK, bCol] = stage(bs, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
+    for (let jc = 0; jc < n; jc += NC) {
+      const nc = Math.min(NC, n - jc);
+      for (let pc = 0; pc < k; pc += kcMax) {
+        const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
+        // B's panels run along its columns: for pack, its "rows" are B's columns
+        e.packB((bS + pc * bK + jc * bCol) * 4, bCol * 4, bK * 4, nc, kc, kcPad, bP * 4);
+        for (let ic = 0; ic < m; ic += MC) {
+          const mc = Math.min(MC, m - ic);
+          e.packA((aS + ic * aRow + pc * aK) * 4, aRow * 4, aK * 4, mc, kc, kcPad, aP * 4);
+          const c = cOff + ic * ldc + jc;
+          e.gemm(aP * 4, bP * 4, c * 4, roundUp(mc, mr), roundUp(nc, nr), kcPad, ldc * 4, pc > 0 ? 1 : 0);
+        }
+      }
+    }
+    // copy out, dropping the padding columns and rows
+    const o = t * m * n;
+    if (ldc === n) out.set(heap.subarray(cOff, cOff + m * n), o);
+    else for (let i = 0; i < m; i++) out.set(heap.subarray(cOff + i * ldc, cOff + i * ldc + n), o + i * n);
+  }
+  return new NDArray(out, outShape);
+}
