@@ -1,141 +1,392 @@
-// Benchmark: median ms per MLP training step (forward, backward, SGD), kusari vs TensorFlow.js's CPU backend.
-// Run from the repository root: npx tsx bench/mlp-step.ts [--reps N] [--warmup N]
+// Benchmark: median ms per MLP training step (forward, backward, SGD), kusari against TensorFlow.js and jax-js, on the CPU and WebGPU.
+// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--reps N] [--warmup N] [--timeout S]
 
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type Variable, type VariableLike } from 'kusari';
+import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
+import {
+  adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
+  safely, startWebGpu, warnIfBusy, writeReport, type Device, type WebGpu,
+} from './harness.js';
 
+const BENCH = 'mlp-step';
 const BATCH = 100;
 const CLASSES = 10;
 const LR = 0.01;
 const MODELS = [
   { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 15 },
-  { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 5 },
+  { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 7 },
 ];
 
-/** One training step; returns the loss so that every library finishes its work before the clock stops. */
-type Step = () => number;
+/** The same batch for every library: inputs (BATCH, sizes[0]) and labels (BATCH,). */
+interface Batch { x: Float32Array<ArrayBuffer>; t: Int32Array<ArrayBuffer> }
+
+/**
+ * One library's training loop on one model. `step` resolves with the loss only once the
+ * step's work, the parameter update included, has finished on the device, so the clock
+ * around it is honest.
+ */
+interface Trainer { step(): Promise<number>; dispose(): void }
+
+/** A library on a device: builds a Trainer for a model. */
+interface Contender { name: string; setup(sizes: readonly number[], data: Batch): Promise<Trainer> }
+
+/**
+ * LeCun-normal weights (in, out), as the peers multiply them, and zero biases: kusari's Linear
+ * defaults. Every library starts from these, so all losses should agree step by step.
+ */
+function initialWeights(sizes: readonly number[], seed: number): { W: Float32Array<ArrayBuffer>; b: Float32Array<ArrayBuffer> }[] {
+  const rng = new RandomState(seed);
+  return sizes.slice(1).map((out, k) => ({
+    W: Float32Array.from({ length: sizes[k] * out }, () => rng.normal() * Math.sqrt(1 / sizes[k])),
+    b: new Float32Array(out),
+  }));
+}
+
+// ---- kusari ---------------------------------------------------------------------------------
 
 class MLP extends L.Chain {
   l1: L.Linear; l2: L.Linear; l3: L.Linear;
-  constructor([i, h1, h2, o]: readonly number[]) {
+  constructor(sizes: readonly number[]) {
     super();
-    this.l1 = new L.Linear(i, h1);
-    this.l2 = new L.Linear(h1, h2);
-    this.l3 = new L.Linear(h2, o);
+    const weights = initialWeights(sizes, 1);
+    // Linear keeps W as (out, in): transpose the peers' (in, out)
+    const layer = (k: number) => {
+      const [n, m] = [sizes[k], sizes[k + 1]], W = weights[k].W;
+      const Wt = Float32Array.from({ length: n * m }, (_, q) => W[(q % n) * m + Math.floor(q / n)]);
+      return new L.Linear(n, m, { initialW: () => array(Wt, [m, n]) });
+    };
+    this.l1 = layer(0);
+    this.l2 = layer(1);
+    this.l3 = layer(2);
   }
   forward(x: VariableLike): Variable {
     return this.l3.forward(F.relu(this.l2.forward(F.relu(this.l1.forward(x)))));
   }
 }
 
-/** The same batch for both libraries: inputs (BATCH, sizes[0]) and labels (BATCH,). */
-interface Batch { x: Float32Array; t: Int32Array }
-
-function kusariStep(sizes: readonly number[], data: Batch): Step {
-  const x = array(data.x, [BATCH, sizes[0]]), t = array(data.t, [BATCH]);
-  const model = new MLP(sizes);
-  const optimizer = new optimizers.SGD(LR);
-  optimizer.setup(model);
-  return () => {
-    const loss = F.softmaxCrossEntropy(model.forward(x), t);
-    model.cleargrads();
-    loss.backward();
-    optimizer.update();
-    return loss.itemSync();
-  };
-}
-
-function tfjsStep(sizes: readonly number[], data: Batch): Step {
-  const xs = tf.tensor2d(data.x, [BATCH, sizes[0]]);
-  const onehot = tf.oneHot(tf.tensor1d(data.t, 'int32'), CLASSES);
-  // LeCun-normal weights, (in, out) as tfjs multiplies them, and zero biases: kusari's Linear defaults
-  const layers = sizes.slice(1).map((out, k) => ({
-    W: tf.variable(tf.randomNormal([sizes[k], out], 0, Math.sqrt(1 / sizes[k]), 'float32', k)),
-    b: tf.variable(tf.zeros([out])),
-  }));
-  const optimizer = tf.train.sgd(LR);
-  const lossFn = () => {
-    let h: tf.Tensor2D = xs;
-    layers.forEach(({ W, b }, k) => {
-      h = tf.add(tf.matMul(h, W), b);
-      if (k < layers.length - 1) h = tf.relu(h);
-    });
-    return tf.losses.softmaxCrossEntropy(onehot, h) as tf.Scalar;
-  };
-  return () => {
-    const loss = optimizer.minimize(lossFn, true)!;
-    const value = loss.dataSync()[0];
-    loss.dispose();
-    return value;
-  };
-}
-
-/** Run one step under the clock; a non-finite loss means something broke, so stop rather than report. */
-function time(step: Step, losses: number[]): number {
-  const start = performance.now();
-  const loss = step();
-  const ms = performance.now() - start;
-  if (!Number.isFinite(loss)) throw new Error(`mlp-step: a step returned loss ${loss}; the comparison would be meaningless`);
-  losses.push(loss);
-  return ms;
-}
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-const { values } = parseArgs({ options: { reps: { type: 'string' }, warmup: { type: 'string', default: '3' } } });
-const count = (name: string, text: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`mlp-step: --${name} must be a positive integer, got '${text}'`);
-  return n;
-};
-const warmup = count('warmup', values.warmup);
-
-await tf.setBackend('cpu');
-await tf.ready();
-
-const results = MODELS.map(({ name, sizes, reps: defaultReps }) => {
-  const reps = values.reps === undefined ? defaultReps : count('reps', values.reps);
-  const rng = new RandomState(0);
-  const data = {
-    x: Float32Array.from({ length: BATCH * sizes[0] }, () => rng.normal()),
-    t: Int32Array.from({ length: BATCH }, () => rng.nextU32() % CLASSES),
-  };
-  const steps = { kusari: kusariStep(sizes, data), tfjs: tfjsStep(sizes, data) };
-  for (let i = 0; i < warmup; i++) { steps.kusari(); steps.tfjs(); }
-  const ms = { kusari: [] as number[], tfjs: [] as number[] };
-  const losses = { kusari: [] as number[], tfjs: [] as number[] };
-  for (let r = 0; r < reps; r++) {
-    // alternate who goes first, so neither always inherits the other's garbage or cache state
-    const order = r % 2 === 0 ? (['kusari', 'tfjs'] as const) : (['tfjs', 'kusari'] as const);
-    for (const lib of order) ms[lib].push(time(steps[lib], losses[lib]));
-  }
-  const kusariMs = median(ms.kusari), tfjsMs = median(ms.tfjs);
-  // both fit the same fixed batch, so both losses should fall from about ln(10): a cheap check that both train
-  const lossFirstLast = { kusari: [losses.kusari[0], losses.kusari.at(-1)], tfjs: [losses.tfjs[0], losses.tfjs.at(-1)] };
-  return { model: name, batch: BATCH, reps, warmup, kusariMs, tfjsMs, ratio: kusariMs / tfjsMs, samplesMs: ms, lossFirstLast };
+const kusari = (device: Device): Contender => ({
+  name: 'kusari',
+  async setup(sizes, data) {
+    let x = array(data.x, [BATCH, sizes[0]]), t = array(data.t, [BATCH]);
+    const model = new MLP(sizes);
+    if (device === 'webgpu') {
+      x = x.toGpu();
+      t = t.toGpu();
+      model.toGpu();
+    }
+    const optimizer = new optimizers.SGD(LR);
+    optimizer.setup(model);
+    return {
+      async step() {
+        const loss = F.softmaxCrossEntropy(model.forward(x), t);
+        model.cleargrads();
+        loss.backward();
+        optimizer.update();
+        return loss.item();  // on the GPU: flushes the batched step and waits for it
+      },
+      dispose() {},
+    };
+  },
 });
 
-const pad = (s: string, n: number) => s.padStart(n);
-console.log(`MLP training step (forward + backward + SGD), batch ${BATCH}, median of timed reps; tfjs ${tf.version.tfjs} '${tf.getBackend()}' backend, node ${process.version}`);
-console.log(`${'model'.padEnd(18)}${pad('kusari ms', 11)}${pad('tfjs ms', 11)}${pad('kusari/tfjs', 13)}`);
-for (const r of results) {
-  console.log(`${r.model.padEnd(18)}${pad(r.kusariMs.toFixed(2), 11)}${pad(r.tfjsMs.toFixed(2), 11)}${pad(r.ratio.toFixed(2), 13)}`);
+// ---- TensorFlow.js ----------------------------------------------------------------------------
+
+const tfjs: Contender = {
+  name: 'tfjs',
+  async setup(sizes, data) {
+    const xs = tf.tensor2d(data.x, [BATCH, sizes[0]]);
+    const labels = tf.tensor1d(data.t, 'int32');
+    const onehot = tf.oneHot(labels, CLASSES);
+    const layers = initialWeights(sizes, 1).map(({ W, b }, k) => ({
+      W: tf.variable(tf.tensor2d(W, [sizes[k], sizes[k + 1]])),
+      b: tf.variable(tf.tensor1d(b)),
+    }));
+    const optimizer = tf.train.sgd(LR);
+    const lossFn = () => {
+      let h: tf.Tensor2D = xs;
+      layers.forEach(({ W, b }, k) => {
+        h = tf.add(tf.matMul(h, W), b);
+        if (k < layers.length - 1) h = tf.relu(h);
+      });
+      return tf.losses.softmaxCrossEntropy(onehot, h) as tf.Scalar;
+    };
+    return {
+      async step() {
+        const loss = optimizer.minimize(lossFn, true)!;
+        // on webgpu, reading submits the recorded step (the variable updates came before the read)
+        const value = (await loss.data())[0];
+        loss.dispose();
+        return value;
+      },
+      dispose() {
+        tf.dispose([xs, labels, onehot]);
+        optimizer.dispose();
+        for (const { W, b } of layers) tf.dispose([W, b]);
+      },
+    };
+  },
+};
+
+// ---- jax-js (WebGPU only here; its CPU device is WebAssembly, not compared) ------------------
+
+type Jax = typeof import('@jax-js/jax');
+type JaxArray = import('@jax-js/jax').Array;
+type Params = { W: JaxArray; b: JaxArray }[];
+
+/**
+ * jax-js, eager or under `jit` (one traced step: loss, gradients and the SGD update).
+ * Arrays are reference-counted: every use consumes one reference, so reused arrays pass `.ref`.
+ */
+const jaxJs = (jax: Jax, jitted: boolean): Contender => ({
+  name: jitted ? 'jax-js jit' : 'jax-js',
+  async setup(sizes, data) {
+    const { numpy: np, nn, tree } = jax;
+    const x = np.array(data.x).reshape([BATCH, sizes[0]]);
+    const onehot = nn.oneHot(np.array(data.t, { dtype: np.int32 }), CLASSES);
+    let params: Params = initialWeights(sizes, 1).map(({ W, b }, k) => ({
+      W: np.array(W).reshape([sizes[k], sizes[k + 1]]),
+      b: np.array(b),
+    }));
+    const loss = (p: Params, xb: JaxArray, yb: JaxArray): JaxArray => {
+      let h = xb;
+      p.forEach(({ W, b }, k) => {
+        h = np.matmul(h, W).add(b);
+        if (k < p.length - 1) h = nn.relu(h);
+      });
+      return nn.logSoftmax(h).mul(yb).sum().mul(-1 / BATCH);
+    };
+    const update = (p: Params, xb: JaxArray, yb: JaxArray): [JaxArray, Params] => {
+      const [value, grads] = jax.valueAndGrad(loss)(tree.ref(p), xb, yb);
+      return [value, tree.map((w: JaxArray, g: JaxArray) => w.sub(g.mul(LR)), p, grads) as Params];
+    };
+    const compiled = jitted ? jax.jit(update) : null;
+    const run = compiled ?? update;
+    return {
+      async step() {
+        const [value, next] = run(params, x.ref, onehot.ref);
+        params = next;
+        // jax-js is lazy: wait for the new parameters too, or their work would slip into the next step
+        const [read] = await Promise.all([value.data(), jax.blockUntilReady(params)]);
+        return read[0];
+      },
+      dispose() {
+        tree.dispose(params);
+        x.dispose();
+        onehot.dispose();
+        compiled?.dispose();
+      },
+    };
+  },
+});
+
+// ---- the run --------------------------------------------------------------------------------
+
+interface Row {
+  device: Device;
+  model: string;
+  batch: number;
+  reps: number;
+  warmup: number;
+  /** median ms per step, by library; absent where the library failed */
+  medianMs: Record<string, number>;
+  /**
+   * median CPU ms of the whole process per step (every thread, lavapipe's included): the work
+   * done, which other load on the machine disturbs far less than the wall clock
+   */
+  medianCpuMs: Record<string, number>;
+  /** kusari's median over the fastest peer's: below 1, kusari is faster */
+  ratio: number | null;
+  fastestPeer: string | null;
+  /** the first line of the error, by library that failed */
+  errors: Record<string, string>;
+  samplesMs: Record<string, number[]>;
+  samplesCpuMs: Record<string, number[]>;
+  /** every library fits the same fixed batch, so losses should fall from about ln(10) */
+  lossFirstLast: Record<string, [number, number]>;
 }
 
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-const report = {
-  bench: 'mlp-step',
-  date: new Date().toISOString(),
+/** Build every contender's trainer, warm up, then time steps in rotating order. */
+async function measure(device: Device, model: (typeof MODELS)[number], contenders: readonly Contender[], reps: number, warmup: number): Promise<Row> {
+  const rng = new RandomState(0);
+  const data = {
+    x: Float32Array.from({ length: BATCH * model.sizes[0] }, () => rng.normal()),
+    t: Int32Array.from({ length: BATCH }, () => rng.nextU32() % CLASSES),
+  };
+  const errors: Record<string, string> = {};
+  const trainers = new Map<string, Trainer>();
+  for (const c of contenders) {
+    try {
+      trainers.set(c.name, await c.setup(model.sizes, data));
+    } catch (e) {
+      errors[c.name] = `setup: ${errorText(e)}`;
+    }
+  }
+  const samples: Record<string, number[]> = {}, cpuSamples: Record<string, number[]> = {}, losses: Record<string, number[]> = {};
+  for (const name of trainers.keys()) { samples[name] = []; cpuSamples[name] = []; losses[name] = []; }
+
+  /** One step under the clock; a library that throws or returns a non-finite loss leaves the race. */
+  const timeStep = async (name: string, timed: boolean) => {
+    const trainer = trainers.get(name);
+    if (trainer === undefined) return;
+    try {
+      const start = performance.now(), cpuStart = process.cpuUsage();
+      const loss = await trainer.step();
+      const ms = performance.now() - start, cpu = process.cpuUsage(cpuStart);
+      if (!Number.isFinite(loss)) throw new Error(`a step returned loss ${loss}`);
+      losses[name].push(loss);
+      if (timed) {
+        samples[name].push(ms);
+        cpuSamples[name].push((cpu.user + cpu.system) / 1000);
+      }
+    } catch (e) {
+      errors[name] = `${timed ? 'timed step' : 'warm-up'}: ${errorText(e)}`;
+      trainers.delete(name);
+      safely(() => trainer.dispose());
+    }
+  };
+  const names = contenders.map((c) => c.name);
+  for (let i = 0; i < warmup; i++) for (const name of names) await timeStep(name, false);
+  for (let r = 0; r < reps; r++) {
+    // rotate who goes first, so no library always inherits another's garbage or cache state
+    for (let k = 0; k < names.length; k++) await timeStep(names[(r + k) % names.length], true);
+  }
+  for (const trainer of trainers.values()) safely(() => trainer.dispose());
+
+  const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
+  const lossFirstLast: Record<string, [number, number]> = {};
+  for (const name of names) {
+    if (errors[name] !== undefined) continue;
+    medianMs[name] = median(samples[name]);
+    medianCpuMs[name] = median(cpuSamples[name]);
+    lossFirstLast[name] = [losses[name][0], losses[name].at(-1)!];
+  }
+  const peers = names.filter((n) => n !== 'kusari' && medianMs[n] !== undefined);
+  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (medianMs[a] <= medianMs[b] ? a : b));
+  const ratio = fastestPeer === null || medianMs.kusari === undefined ? null : medianMs.kusari / medianMs[fastestPeer];
+  return {
+    device, model: model.name, batch: BATCH, reps, warmup, medianMs, medianCpuMs, ratio, fastestPeer, errors,
+    samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast,
+  };
+}
+
+/** Peers that could not start on a device, with the first line of their error. */
+const unavailable: string[] = [];
+
+/** The libraries on one device, with that device started; `stop` releases what was started. */
+async function contendersOn(device: Device, gpu: WebGpu | null): Promise<{ contenders: Contender[]; stop(): void }> {
+  if (device === 'cpu') {
+    await tf.setBackend('cpu');
+    return { contenders: [kusari('cpu'), tfjs], stop() {} };
+  }
+  const contenders: Contender[] = [], stops: (() => void)[] = [];
+  try {
+    await useDevice(gpu!.adapter);
+    contenders.push(kusari('webgpu'));
+    stops.push(releaseWebGpu);
+  } catch (e) {
+    unavailable.push(`kusari webgpu: ${errorText(e)}`);
+  }
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu');  // registers 'webgpu' now that navigator.gpu exists
+    if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
+    const backend = tf.backend() as unknown as { device: GPUDevice };
+    contenders.push(tfjs);
+    stops.push(() => { tf.removeBackend('webgpu'); backend.device.destroy(); });
+  } catch (e) {
+    unavailable.push(`tfjs webgpu: ${errorText(e)}`);
+  }
+  try {
+    const jax = await import('@jax-js/jax');
+    if (!(await jax.init('webgpu')).includes('webgpu')) throw new Error("init('webgpu') did not start the webgpu device (see its console error above)");
+    jax.defaultDevice('webgpu');
+    contenders.push(jaxJs(jax, false), jaxJs(jax, true));
+    stops.push(() => jax.getWebGPUDevice().destroy());
+  } catch (e) {
+    unavailable.push(`jax-js webgpu: ${errorText(e)}`);
+  }
+  return { contenders, stop() { for (const s of stops) safely(s); } };
+}
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: 'cpu,webgpu' },
+    reps: { type: 'string' },
+    warmup: { type: 'string', default: '3' },
+    timeout: { type: 'string', default: '1800' },
+  },
+});
+const devices = parseDevices(BENCH, values.devices);
+const warmup = positiveInt(BENCH, 'warmup', values.warmup);
+guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
+
+const loadBefore = machineLoad();
+const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
+const rows: Row[] = [];
+for (const device of devices) {
+  const { contenders, stop } = await contendersOn(device, gpu);
+  try {
+    for (const model of MODELS) {
+      const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
+      rows.push(await measure(device, model, contenders, reps, warmup));
+    }
+  } finally {
+    stop();
+  }
+}
+
+// ---- the report -----------------------------------------------------------------------------
+
+/** The same weights, data and number of steps: kusari's first and last losses should match each peer's to float32 rounding. */
+function lossDrifts(r: Row): string[] {
+  const mine = r.lossFirstLast.kusari;
+  if (mine === undefined) return [];
+  const show = (ls: readonly number[]) => ls.map((l) => l.toFixed(5)).join(', ');
+  return Object.entries(r.lossFirstLast)
+    .filter(([n, theirs]) => n !== 'kusari' && theirs.some((l, i) => Math.abs(l - mine[i]) > 1e-3 * Math.abs(l)))
+    .map(([n, theirs]) => `${r.device} ${r.model}: kusari's first and last losses (${show(mine)}) differ from ${n}'s (${show(theirs)})`);
+}
+
+const versions = {
   node: process.version,
   tfjs: tf.version.tfjs,
-  tfjsBackend: tf.getBackend(),
-  results,
+  tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
+  jaxJs: devices.includes('webgpu') ? installedVersion('@jax-js/jax') : undefined,
+  webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
 };
-writeFileSync(new URL('mlp-step.json', dir), `${JSON.stringify(report, null, 2)}\n`);
-console.log(`wrote ${new URL('mlp-step.json', dir).pathname}`);
+console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step after ${warmup} warm-up steps`);
+console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', '));
+for (const device of devices) {
+  const mine = rows.filter((r) => r.device === device);
+  const names = [...new Set(mine.flatMap((r) => [...Object.keys(r.medianMs), ...Object.keys(r.errors)]))];
+  console.log(`\n${device}${device === 'webgpu' ? ` (${adapterLabel(gpu!.name)})` : ''}`);
+  console.log(['model'.padEnd(18), 'reps'.padStart(5), ...names.map((n) => `${n} ms`.padStart(14)), 'kusari/fastest peer'.padStart(28)].join(''));
+  for (const r of mine) {
+    const cells = names.map((n) => (r.medianMs[n] !== undefined ? r.medianMs[n].toFixed(2) : 'failed').padStart(14));
+    const ratio = r.ratio === null ? '-' : `${r.ratio.toFixed(2)} (${r.fastestPeer})`;
+    console.log([r.model.padEnd(18), String(r.reps).padStart(5), ...cells, ratio.padStart(28)].join(''));
+  }
+  console.log('process CPU ms per step (all threads; other load on the machine disturbs it less):');
+  for (const r of mine) {
+    const cells = names.map((n) => (r.medianCpuMs[n] !== undefined ? r.medianCpuMs[n].toFixed(0) : '-').padStart(14));
+    console.log([r.model.padEnd(23), ...cells].join(''));
+  }
+}
+const failures = rows.flatMap((r) => Object.entries(r.errors).map(([n, e]) => `${r.device} ${r.model} ${n}: ${e}`));
+const drifts = rows.flatMap(lossDrifts);
+for (const line of [...unavailable, ...failures, ...drifts]) console.log(`! ${line}`);
+const loadAfter = machineLoad();
+warnIfBusy(BENCH, loadBefore);
+
+writeReport(BENCH, {
+  bench: BENCH,
+  date: new Date().toISOString(),
+  ...versions,
+  tfjsCpuBackend: 'cpu',
+  adapter: gpu?.name,
+  machine: { before: loadBefore, after: loadAfter },
+  unavailable,
+  results: rows,
+});
+expectExit(BENCH);

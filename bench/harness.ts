@@ -1,0 +1,141 @@
+// What the benchmarks share: flags, medians, the WebGPU setup every library runs on, a hang guard and the report file.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export type Device = 'cpu' | 'webgpu';
+export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** A flag that must be a positive integer. */
+export function positiveInt(bench: string, flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${bench}: --${flag} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+/** `--devices cpu,webgpu`: a subset of DEVICES, in their order. */
+export function parseDevices(bench: string, text: string): Device[] {
+  const asked = text.split(',').map((d) => d.trim()).filter((d) => d !== '');
+  const unknown = asked.filter((d) => !(DEVICES as readonly string[]).includes(d));
+  if (unknown.length > 0 || asked.length === 0) {
+    throw new Error(`${bench}: --devices takes a comma-separated subset of ${DEVICES.join(',')}, got '${text}'`);
+  }
+  return DEVICES.filter((d) => asked.includes(d));
+}
+
+/**
+ * Stop the process if the whole run takes longer than `seconds`: a hung GPU read should be
+ * reported, not waited on forever. Unref'd, so it never keeps Node alive by itself.
+ */
+export function guardAgainstHangs(bench: string, seconds: number): void {
+  setTimeout(() => {
+    console.error(`${bench}: still running after ${seconds} s (--timeout); giving up. A GPU read that never resolves looks like this.`);
+    process.exit(124);
+  }, seconds * 1000).unref();
+}
+
+/**
+ * Call when all work is done and every device released. The timer is unref'd, so it fires only
+ * if something else keeps the event loop alive, which after a run means a device still lives.
+ */
+export function expectExit(bench: string, seconds = 10): void {
+  setTimeout(() => {
+    console.error(`${bench}: finished, but Node was still alive ${seconds} s later: a GPU device was not destroyed (Dawn keeps the process alive while one lives)`);
+    process.exit(3);
+  }, seconds * 1000).unref();
+}
+
+/** The adapter's own description, as WebGPU reports it. */
+export interface AdapterName { vendor: string; architecture: string; device: string; description: string }
+
+export interface WebGpu {
+  /** The one Dawn instance; also navigator.gpu, where tfjs and jax-js look for it. */
+  readonly gpu: GPU;
+  /** An adapter from it, for kusari (tfjs and jax-js each request their own from navigator.gpu). */
+  readonly adapter: GPUAdapter;
+  readonly name: AdapterName;
+}
+
+/**
+ * Start Dawn (the `webgpu` package) and make it the environment's WebGPU: its constants as
+ * globals and its GPU as navigator.gpu, which tfjs-backend-webgpu checks when it is imported
+ * and jax-js's init('webgpu') asks for an adapter. Node 20 has no navigator; Node 21+ has one
+ * without gpu.
+ */
+export async function startWebGpu(bench: string): Promise<WebGpu> {
+  const { create, globals } = await import('webgpu');
+  for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = create([]);
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (nav === undefined) {
+    // jax-js reads navigator.userAgent when it plans kernels
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `Node.js/${process.version}` }, configurable: true, writable: true });
+  } else {
+    Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  }
+  const adapter = await gpu.requestAdapter();
+  if (adapter === null) throw new Error(`${bench}: Dawn found no WebGPU adapter (requestAdapter returned null); is a Vulkan driver installed? See scripts/setup-webgpu.sh`);
+  const { vendor, architecture, device, description } = adapter.info;
+  return { gpu, adapter, name: { vendor, architecture, device, description } };
+}
+
+export const adapterLabel = (n: AdapterName) => [n.vendor, n.architecture, n.device, n.description].filter(Boolean).join(' ') || 'unnamed adapter';
+
+/** The installed version of a package, from its package.json (some, like jax-js, do not export it). */
+export function installedVersion(pkg: string): string {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve(pkg));
+  for (;;) {
+    try {
+      const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (json.name === pkg && json.version !== undefined) return json.version;
+    } catch {
+      // no package.json here: keep climbing
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
+
+/** Write bench/results/<name>.json (git-ignored) and say where. */
+export function writeReport(name: string, report: object): void {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
+
+/** Run a cleanup that may throw because its library already failed; the run goes on. */
+export function safely(cleanup: () => void): void {
+  try { cleanup(); } catch { /* nothing left to release */ }
+}
+
+export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+
+/**
+ * The machine's 1-minute load and core count. Other work on the cores slows every library
+ * (lavapipe runs "GPU" kernels on the CPU), so on a busy machine trust ratios over times.
+ */
+export function machineLoad(): { load1: number; cores: number } {
+  return { load1: Math.round(loadavg()[0] * 100) / 100, cores: availableParallelism() };
+}
+
+/**
+ * Say so when the machine was busy as we started. (Only then: by the end the load average
+ * counts our own run, lavapipe's threads included.)
+ */
+export function warnIfBusy(bench: string, before: { load1: number; cores: number }): void {
+  if (before.load1 > before.cores) {
+    console.log(`! ${bench}: the machine was busy as we started (load ${before.load1} on ${before.cores} cores): times are inflated and noisy; ratios hold better`);
+  }
+}
