@@ -155,6 +155,21 @@ export class Code {
   f32Add(): this { return this.op(0x92); }
   f32Sub(): this { return this.op(0x93); }
   f32Mul(): this { return this.op(0x94); }
+  f32Div(): this { return this.op(0x95); }
+  /** f32.min / f32.max: NaN if either operand is NaN, and -0 < +0 (as Math.min / Math.max) */
+  f32Min(): this { return this.op(0x96); }
+  f32Max(): this { return this.op(0x97); }
+  f32Abs(): this { return this.op(0x8b); }
+  f32Neg(): this { return this.op(0x8c); }
+  f32Sqrt(): this { return this.op(0x91); }
+  /** f32 comparisons push an i32 (1 or 0); every comparison with NaN is 0 but `ne`, which is 1 */
+  f32Eq(): this { return this.op(0x5b); }
+  f32Ne(): this { return this.op(0x5c); }
+  f32Lt(): this { return this.op(0x5d); }
+  f32Gt(): this { return this.op(0x5e); }
+  f32Le(): this { return this.op(0x5f); }
+  f32Ge(): this { return this.op(0x60); }
+  f32ConvertI32U(): this { return this.op(0xb3); }
 
   // ---- memory: `align` is log2 of the promised alignment, `offset` a constant byte offset --
   i32Load(offset = 0, align = 2): this { return this.op(0x28, ...uleb(align), ...uleb(offset)); }
@@ -188,6 +203,24 @@ export class Code {
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  /** f32x4.min / max propagate NaN like Math.min / max (pmin / pmax, not encoded here, do not) */
+  f32x4Min(): this { return this.simd(0xe8); }
+  f32x4Max(): this { return this.simd(0xe9); }
+  f32x4Abs(): this { return this.simd(0xe0); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  f32x4Sqrt(): this { return this.simd(0xe3); }
+  /** Lane-wise comparisons give all-ones / all-zeros lane masks. */
+  f32x4Eq(): this { return this.simd(0x41); }
+  f32x4Ne(): this { return this.simd(0x42); }
+  f32x4Lt(): this { return this.simd(0x43); }
+  f32x4Gt(): this { return this.simd(0x44); }
+  f32x4Le(): this { return this.simd(0x45); }
+  f32x4Ge(): this { return this.simd(0x46); }
+  v128And(): this { return this.simd(0x4e); }
+  v128Or(): this { return this.simd(0x50); }
+  /** Pops a, b, mask; each bit comes from a where the mask bit is 1, else from b. */
+  v128Bitselect(): this { return this.simd(0x52); }
 }
 
 /** A function of the module; its index is its position, so later functions can call earlier ones. */

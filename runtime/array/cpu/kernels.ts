@@ -3,6 +3,7 @@
 import type { Expr } from '../../../compiler/expr.js';
 import { collapse, compileLoop, renderLoop, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
 import { NDArray, TYPED, contiguousStrides, type DType } from '../ndarray.js';
+import { wasmElementwise } from './wasm-elementwise.js';
 import { wasmEnabled, wasmMatmul } from './wasm-matmul.js';
 
 /** Kernel launches so far; tests count them to prove a chain ran as one loop. */
@@ -39,10 +40,14 @@ export function elementwise(
     strides: operands.map((a) => a.strides.slice()),
     offsets: operands.map((a) => a.offset),
   });
+  dispatchStats.count++;
+  const buffers = operands.map((a) => a.buffer);
+  // float32 over contiguous or simply broadcast operands, big enough to pay for staging:
+  // SIMD WebAssembly; anything else (or KUSARI_NO_WASM=1, setWasm(false)) the JS loop
+  if (dtype === 'float32' && wasmElementwise(roots, buffers, scalars, layout)) return results.slice();
   const fn = loopFor(roots, inputs.length, layout.shape.length, 'store', () =>
     renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store' }));
-  dispatchStats.count++;
-  fn(operands.map((a) => a.buffer), scalars, layout.shape, layout.strides, layout.offsets);
+  fn(buffers, scalars, layout.shape, layout.strides, layout.offsets);
   return results.slice();
 }
 
