@@ -1,8 +1,10 @@
-// Shared test harness: parameter products, closeness checks, kernel counting.
+// Shared test harness: parameter products, closeness checks, kernel counting, devices.
 
-import type { ExecutionContext } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
-import { NDArray } from '../runtime/array/ndarray.js';
+import { NDArray, TYPED, shapeStr, type Device } from '../runtime/array/ndarray.js';
+import { randomNormal } from '../runtime/array/xp.js';
+import { Variable } from '../runtime/graph/variable.js';
 import '../runtime/graph/backward.js';
 import * as F from '../runtime/ops/index.js';
 import { checkBackward, checkDoubleBackward, type CheckOptions, type CheckedFn } from '../runtime/gradient-check.js';
@@ -16,9 +18,6 @@ export function product<T extends Record<string, readonly unknown[]>>(params: T)
   }
   return out as { [K in keyof T]: T[K][number] }[];
 }
-
-/** The devices the suite runs on. */
-export const DEVICES = ['cpu'] as const;
 
 /** Flat numbers of an NDArray, a typed array or nested arrays. */
 export function flat(x: NDArray | ArrayLike<number> | number | unknown[]): number[] {
@@ -171,3 +170,204 @@ export function refBroadcast(
 
 /** The flat values and shape of an NDArray, for refBroadcast. */
 export const plain = (x: NDArray): { data: number[]; shape: number[] } => ({ data: Array.from(x.toFlat()), shape: x.shape.slice() });
+
+// ---- devices: every op test on the CPU and on WebGPU ---------------------------------------
+
+/**
+ * The devices every op test runs on. A device missing here is *skipped* with its reason
+ * (see useDevices); under CI (process.env.CI set) WebGPU is required and a missing adapter fails.
+ */
+export const DEVICES = ['cpu', 'webgpu'] as const satisfies readonly Device[];
+
+export type GpuStatus = { readonly available: true; readonly adapter: string } | { readonly available: false; readonly reason: string };
+
+let gpuProbe: Promise<GpuStatus> | undefined;
+
+// Loaded on demand, so that CPU-only test files never load the WebGPU backend.
+const webgpu = () => import('../runtime/array/webgpu/index.js');
+
+/**
+ * Whether WebGPU works in this process: acquires the device (once; it is the device the
+ * tests then use, released by useDevices' after.always hook).
+ */
+export function webgpuStatus(): Promise<GpuStatus> {
+  // a backend that fails to load is a bug, not a missing device: only initWebGpu's failure is caught
+  gpuProbe ??= webgpu().then((m) => m.initWebGpu().then(
+    (ctx): GpuStatus => ({ available: true, adapter: ctx.adapterName }),
+    (e: unknown): GpuStatus => ({ available: false, reason: e instanceof Error ? e.message : String(e) }),
+  ));
+  return gpuProbe;
+}
+
+/** 'tanh: forward ...' on webgpu is 'tanh [webgpu]: forward ...', so the output shows which device ran. */
+export function deviceTitle(title: string, device: Device): string {
+  const colon = title.indexOf(':');
+  return colon < 0 ? `${title} [${device}]` : `${title.slice(0, colon)} [${device}]${title.slice(colon)}`;
+}
+
+export type DeviceImpl = (t: ExecutionContext, device: Device) => void | Promise<void>;
+
+/** Declares tests per device; made by useDevices, one per test file. */
+export interface DeviceSuite {
+  /** The WebGPU probe's result for this process. */
+  readonly status: GpuStatus;
+  /** One test on `device`, its title tagged with the device. */
+  on(device: Device, title: string, impl: DeviceImpl): void;
+  /** The same test once per entry of DEVICES ('op [cpu]: ...', 'op [webgpu]: ...'). */
+  each(title: string, impl: DeviceImpl): void;
+  /** A test that needs WebGPU only (on('webgpu', ...)). */
+  gpu(title: string, impl: (t: ExecutionContext) => void | Promise<void>): void;
+}
+
+/**
+ * Set up the devices for one test file (top-level `const devices = await useDevices(test)`):
+ * probes WebGPU now, because ava can only skip a test when declaring it; `test.before`
+ * makes sure the device is up and `test.after.always` releases it (Dawn otherwise keeps
+ * the worker alive). A WebGPU test without an adapter is declared skipped, its title
+ * carrying the reason, or, when process.env.CI is set, declared failing with the reason.
+ */
+export async function useDevices(test: TestFn, env: { CI?: string } = process.env): Promise<DeviceSuite> {
+  const status = await webgpuStatus();
+  const { initWebGpu, releaseWebGpu } = await webgpu();
+  test.before(async () => {
+    if (status.available) await initWebGpu();
+  });
+  test.after.always(() => releaseWebGpu());
+  return deviceSuite(test, status, env.CI !== undefined && !['', '0', 'false'].includes(env.CI.toLowerCase()));
+}
+
+/** The part of ava's `test` that deviceSuite uses (the harness's own tests pass a recorder). */
+export interface Declare {
+  (title: string, impl: (t: ExecutionContext) => void | Promise<void>): void;
+  skip(title: string, impl: (t: ExecutionContext) => void): void;
+}
+
+/** The declaring half of useDevices: a WebGPU test runs, fails (`required`) or is skipped, by `gpu`. */
+export function deviceSuite(test: Declare, gpu: GpuStatus, required: boolean): DeviceSuite {
+  const on = (device: Device, title: string, impl: DeviceImpl) => {
+    const name = deviceTitle(title, device);
+    if (device === 'cpu' || gpu.available) {
+      test(name, (t) => impl(t, device));
+    } else if (required) {
+      test(name, (t) => t.fail(`WebGPU is required when CI is set, and no adapter was found: ${gpu.reason}`));
+    } else {
+      test.skip(`${name} (skipped: no WebGPU here: ${gpu.reason})`, () => {});
+    }
+  };
+  return {
+    status: gpu,
+    on,
+    each: (title, impl) => { for (const d of DEVICES) on(d, title, impl); },
+    gpu: (title, impl) => on('webgpu', title, (t) => impl(t)),
+  };
+}
+
+export interface DeviceCheckOptions {
+  /** The device under test (default webgpu). */
+  device?: Device;
+  /** Float32 tolerance against the references (default 1e-5 and 1e-4). */
+  atol?: number;
+  rtol?: number;
+  /** Seed of the gy drawn for backward. */
+  seed?: number;
+  /** Indexes of inputs that get no gradient (int32 inputs never do). */
+  noGrads?: readonly number[];
+  /** An independent plain-JS reference for the forward outputs (one flat list per output). */
+  expected?: readonly ArrayLike<number>[];
+  /** Skip the backward comparison (default false). */
+  forwardOnly?: boolean;
+}
+
+interface DeviceRun {
+  ys: { shape: readonly number[]; dtype: string; device: Device; data: number[] }[];
+  /** Per input: its gradient's values, null when it has none (or is not differentiable). */
+  gxs: (number[] | null)[];
+}
+
+/**
+ * The cross-device check of op `name`: run `build(F[name])` on float32 copies of `inputs`
+ * on `opts.device` (int32 inputs stay int32 and move too), backprop a seeded random gy,
+ * and compare outputs and every input gradient within float32 tolerance against the same
+ * function run on the CPU in float64 (the run that checkOpBackward verifies numerically)
+ * and, for a device other than the CPU, against the CPU in float32. So a GPU whose
+ * gradients equal the checked CPU gradients passes its backward check. Throws, naming the
+ * op, the device and the first differing element; like checkOpBackward, the first argument
+ * is a string literal (test/ops/registry.test.ts scans for it) and F[name] must be called.
+ */
+export async function checkOnDevices<K extends OpName>(
+  name: K, build: (op: Ops[K]) => CheckedFn, inputs: readonly NDArray[], opts: DeviceCheckOptions = {},
+): Promise<void> {
+  const { device = 'webgpu', atol = 1e-5, rtol = 1e-4, seed = 0, noGrads = [], expected, forwardOnly = false } = opts;
+  const where = `checkOnDevices('${name}') on ${device}`;
+  // every run starts from the same float32 values, so only the arithmetic differs between runs
+  const inputs32 = inputs.map((x) => castTo(x, 'float32'));
+  // one gy per output, drawn once: shapes come from the reference run
+  let gys: NDArray[] | undefined;
+  const run = async (on: Device, dtype: 'float32' | 'float64'): Promise<DeviceRun> => {
+    const { op, calls } = spyOn(name);
+    const vars = inputs32.map((x, i) => new Variable(castTo(x, dtype).to(on), { requiresGrad: x.dtype !== 'int32' && !noGrads.includes(i) }));
+    const out = build(op)(...vars);
+    const ys = Array.isArray(out) ? out : [out];
+    if (calls() === 0) throw new Error(`${where}: the checked function never called F.${name}`);
+    const read = await Promise.all(ys.map(async (y) => ({ shape: y.shape, dtype: y.dtype, device: y.data.device, data: Array.from(await y.data.data()) })));
+    if (forwardOnly) return { ys: read, gxs: [] };
+    if (gys === undefined) {
+      const rng = new RandomState(seed + 1);
+      gys = ys.map((y) => randomNormal(y.shape, 0, 1, { dtype: 'float64', rng }));
+    }
+    ys.map((y, j) => F.sum(F.mul(y, castTo(gys![j], dtype).to(on)))).reduce((a, b) => F.add(a, b)).backward();
+    const gxs = await Promise.all(vars.map(async (v, i) => {
+      if (v.grad === null) return null;
+      if (v.grad.device !== on) throw new Error(`${where}: the gradient of input ${i} is on ${v.grad.device}, expected ${on}`);
+      return Array.from(await v.grad.data());
+    }));
+    return { ys: read, gxs };
+  };
+
+  const ref = await run('cpu', 'float64');
+  const cpu32 = device === 'cpu' ? undefined : await run('cpu', 'float32');
+  const got = await run(device, 'float32');
+  got.ys.forEach((y, j) => {
+    if (y.device !== device) throw new Error(`${where}: output ${j} is on ${y.device}`);
+    if (y.dtype !== 'float32') throw new Error(`${where}: output ${j} is ${y.dtype}, expected float32 (the op must keep its input dtype)`);
+    if (y.shape.join() !== ref.ys[j].shape.join()) throw new Error(`${where}: output ${j} has shape ${shapeStr(y.shape)}, the CPU's has ${shapeStr(ref.ys[j].shape)}`);
+  });
+  if (got.ys.length !== ref.ys.length) throw new Error(`${where}: ${got.ys.length} outputs, the CPU gives ${ref.ys.length}`);
+  const compare = (what: string, a: readonly number[], b: readonly number[], against: string) => {
+    const bad = firstMismatch(a, b, atol, rtol);
+    if (bad !== null) throw new Error(`${where}: ${what} differs from ${against}: ${bad} (atol ${atol}, rtol ${rtol})`);
+  };
+  const refs: [string, DeviceRun][] = [['the CPU in float64', ref], ...(cpu32 ? [['the CPU in float32', cpu32] as [string, DeviceRun]] : [])];
+  for (const [against, r] of refs) {
+    got.ys.forEach((y, j) => compare(`output ${j}`, y.data, r.ys[j].data, against));
+    // no gradient is a zero gradient, as in checkBackward
+    got.gxs.forEach((g, i) => {
+      const want = r.gxs[i];
+      if (g === null && want === null) return;
+      const n = sizeOfShape(inputs[i].shape);
+      compare(`the gradient of input ${i}`, g ?? new Array<number>(n).fill(0), want ?? new Array<number>(n).fill(0), against);
+    });
+  }
+  expected?.forEach((e, j) => compare(`output ${j}`, got.ys[j].data, Array.from(e), 'the plain-JS reference'));
+}
+
+/** `x` as `dtype` on the CPU (int32 arrays unchanged). */
+function castTo(x: NDArray, dtype: 'float32' | 'float64'): NDArray {
+  if (x.dtype === 'int32' || x.dtype === dtype) return x;
+  return new NDArray(new TYPED[dtype](x.toFlat()), x.shape.slice());
+}
+
+/** The first element where |a - b| > atol + rtol |b| (NaN equal to NaN), described; null if none. */
+function firstMismatch(a: readonly number[], b: readonly number[], atol: number, rtol: number): string | null {
+  if (a.length !== b.length) return `length ${a.length} != ${b.length}`;
+  for (let i = 0; i < a.length; i++) {
+    const ok = (Number.isNaN(a[i]) && Number.isNaN(b[i])) || a[i] === b[i] || Math.abs(a[i] - b[i]) <= atol + rtol * Math.abs(b[i]);
+    if (!ok) return `element ${i}: ${a[i]} != ${b[i]}`;
+  }
+  return null;
+}
+
+/** `x` as a float32 Variable on `device` (int32 stays int32). */
+export function on(device: Device, x: NDArray, opts?: { requiresGrad?: boolean }): Variable {
+  return new Variable(castTo(x, 'float32').to(device), opts);
+}

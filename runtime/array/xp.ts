@@ -92,14 +92,17 @@ export function resultDtype(xs: readonly NDArray[], op: string): DType {
   return floats[0] ?? 'int32';
 }
 
-/** Evaluate expression roots elementwise with broadcasting, on the inputs' device. */
+/**
+ * Evaluate expression roots elementwise with broadcasting, on the inputs' device. `op` and
+ * `names` (the inputs' argument names) go into the errors for shapes or devices that differ.
+ */
 export function elementwise(
   roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[] = [],
-  opts: { dtype?: DType; outs?: readonly NDArray[]; op?: string } = {},
+  opts: { dtype?: DType; outs?: readonly NDArray[]; op?: string; names?: readonly string[] } = {},
 ): NDArray[] {
   const op = opts.op ?? 'elementwise';
-  const shape = opts.outs?.[0].shape ?? broadcastShapes(inputs.map((x) => x.shape), op);
-  const device = deviceOf([...inputs, ...(opts.outs ?? [])], op);
+  const shape = opts.outs?.[0].shape ?? broadcastShapes(inputs.map((x) => x.shape), op, opts.names);
+  const device = deviceOf([...inputs, ...(opts.outs ?? [])], op, opts.names);
   return backendOf(device).elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
 }
 

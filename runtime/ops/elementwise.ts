@@ -33,7 +33,7 @@ export class Elementwise extends FunctionNode {
 
   forward(xs: readonly NDArray[]): NDArray[] {
     const dtype = xs.find((x) => x.dtype !== 'int32')?.dtype ?? 'float32';
-    return runElementwise([this.expr], xs, this.scalars, { dtype, op: this.label });
+    return runElementwise([this.expr], xs, this.scalars, { dtype, op: this.label, names: this.argNames });
   }
 
   backward(targets: readonly number[], [gy]: readonly Variable[]): (Variable | null)[] {

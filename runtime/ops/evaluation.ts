@@ -1,5 +1,6 @@
 // Evaluation metrics (not differentiable): accuracy.
 
+import { deviceOf } from '../array/backend.js';
 import { shapeStr } from '../array/ndarray.js';
 import { constant, input, scalar } from '../../compiler/expr.js';
 import { argmax, elementwise, reduce } from '../array/xp.js';
@@ -16,6 +17,7 @@ export function accuracy(y: VariableLike, t: VariableLike, ignoreLabel?: number)
   if (yv.ndim < 2 || tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {
     throw new Error(`accuracy: t ${shapeStr(tv.shape)} does not match y ${shapeStr(yv.shape)}: expected t ${shapeStr(expected)}`);
   }
+  deviceOf([yv.data, tv.data], 'accuracy', ['y', 't']);
   // computed with array ops on y's device, so evaluating on a GPU needs no read back
   const dtype = yv.dtype === 'float64' ? 'float64' : 'float32';
   const pred = argmax(yv.data, 1);

@@ -1,5 +1,6 @@
 // Indexing and joining: getItem (basic slicing), concat, splitAxis, selectItem.
 
+import { deviceOf } from '../array/backend.js';
 import { NDArray, normAxis, shapeStr } from '../array/ndarray.js';
 import { assign, concat as concatArrays, scatterItem, selectItem as selectItemArray, sliceAxis, zeros } from '../array/xp.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
@@ -99,6 +100,7 @@ class Concat extends FunctionNode {
       }
       if (x.dtype !== ref.dtype) throw new Error(`concat: xs[${i}] is ${x.dtype} but xs[0] is ${ref.dtype}`);
     });
+    deviceOf(xs, 'concat', xs.map((_, i) => `xs[${i}]`));
   }
   forward(xs: readonly NDArray[]): NDArray[] { return [concatArrays(xs, this.axis)]; }
   backward(targets: readonly number[], [gy]: readonly Variable[]): Variable[] {

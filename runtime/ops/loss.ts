@@ -1,6 +1,7 @@
 // Losses: softmaxCrossEntropy and meanSquaredError, composed of differentiable ops.
 
 import { constant, input, scalar } from '../../compiler/expr.js';
+import { deviceOf } from '../array/backend.js';
 import { shapeStr } from '../array/ndarray.js';
 import { elementwise as runElementwise, reduce } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
@@ -33,6 +34,8 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
   if (tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {
     throw new Error(`softmaxCrossEntropy: t ${shapeStr(tv.shape)} does not match x ${shapeStr(xv.shape)}: expected t ${shapeStr(expected)}`);
   }
+  // checked here, or the error would name the selectItem inside
+  deviceOf([xv.data, tv.data], 'softmaxCrossEntropy', ['x', 't']);
   const c = xv.shape[1];
   // Checking labels means reading them; on a GPU that would stall every step, so there an
   // out-of-range label silently contributes nothing (as in Chainer's non-debug mode).
@@ -61,6 +64,7 @@ export function meanSquaredError(x0: VariableLike, x1: VariableLike): Variable {
   if (a.ndim !== b.ndim || a.shape.some((n, i) => n !== b.shape[i])) {
     throw new Error(`meanSquaredError: x0 ${shapeStr(a.shape)} and x1 ${shapeStr(b.shape)} must have the same shape`);
   }
+  deviceOf([a.data, b.data], 'meanSquaredError', ['x0', 'x1']);
   const d = sub(a, b);
   return mul(sum(mul(d, d)), 1 / a.size);
 }

@@ -1,5 +1,6 @@
 // Matrix products: matmul (batched, with transpose flags) and linear, composed from it.
 
+import { deviceOf } from '../array/backend.js';
 import { NDArray, shapeStr } from '../array/ndarray.js';
 import { matmul as matmulArray } from '../array/xp.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
@@ -55,13 +56,13 @@ export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Vari
   if (inSize !== Wv.shape[1]) {
     throw new Error(`linear: x ${shapeStr(xv.shape)} has ${inSize} features per sample but W ${shapeStr(Wv.shape)} expects ${Wv.shape[1]}`);
   }
-  if (b !== undefined) {
-    const bv = argVariable(b, 'linear', 'b');
-    if (bv.ndim !== 1 || bv.shape[0] !== Wv.shape[0]) {
-      throw new Error(`linear: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)}: expected b (${Wv.shape[0]},)`);
-    }
+  const bv = b === undefined ? undefined : argVariable(b, 'linear', 'b');
+  if (bv !== undefined && (bv.ndim !== 1 || bv.shape[0] !== Wv.shape[0])) {
+    throw new Error(`linear: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)}: expected b (${Wv.shape[0]},)`);
   }
+  // checked here, or the error would name the matmul or add inside
+  deviceOf(bv === undefined ? [xv.data, Wv.data] : [xv.data, Wv.data, bv.data], 'linear', ['x', 'W', 'b']);
   const x2 = xv.ndim === 2 ? xv : reshape(xv, [xv.ndim === 1 ? 1 : xv.shape[0], inSize]);
   const y = matmul(x2, Wv, false, true);
-  return b === undefined ? y : add(y, b);
+  return bv === undefined ? y : add(y, bv);
 }

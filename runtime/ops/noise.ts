@@ -14,7 +14,7 @@ export function dropout(x: VariableLike, ratio = 0.5): Variable {
   if (!(ratio >= 0 && ratio < 1)) throw new Error(`dropout: ratio must be in [0, 1), got ${ratio}`);
   const v = argVariable(x, 'dropout', 'x');
   if (!config.train || ratio === 0) return v;
-  const u = randomUniform(v.shape, 0, 1, { dtype: v.dtype });
+  const u = randomUniform(v.shape, 0, 1, { dtype: v.dtype, device: v.data.device });
   const [mask] = elementwise([input(0).ge(scalar(0)).mul(scalar(1))], [u], [ratio, 1 / (1 - ratio)], { dtype: v.dtype });
   return mul(v, mask);
 }

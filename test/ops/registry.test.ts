@@ -1,4 +1,4 @@
-// Meta-test: every differentiable export of F has a gradient check in test/ops, and the checks can fail.
+// Meta-test: every differentiable export of F has a gradient check and a cross-device check in test/ops, and the checks can fail.
 
 import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -19,6 +19,17 @@ const NOT_DIFFERENTIABLE: Record<string, string> = {
   normAxes: 'axis-normalising helper shared by the reductions; returns numbers',
 };
 
+/**
+ * Differentiable ops whose cross-device check is not checkOnDevices, each with its reason
+ * and the file that checks it instead (the test below makes sure that file calls the op).
+ */
+const DEVICE_CHECKED_OTHERWISE: Record<string, { reason: string; file: string }> = {
+  dropout: {
+    reason: 'random: each device draws its own mask, so CPU and GPU outputs differ by design; checked by the mask statistics and by the gradient being gy times the same mask',
+    file: 'nn.devices.test.ts',
+  },
+};
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** Source text with comments removed, so a commented-out check does not count. */
@@ -31,15 +42,22 @@ function taggedChecks(src: string): { first: Set<string>; double: Set<string> } 
   return { first, double };
 }
 
-function scanOpTests(): { first: Set<string>; double: Set<string>; files: string[] } {
+/** Op names tagged in checkOnDevices('name', ...) calls: the cross-device checks. */
+function taggedDeviceChecks(src: string): Set<string> {
+  return new Set([...stripComments(src).matchAll(/\bcheckOnDevices\(\s*'([A-Za-z_$][\w$]*)'/g)].map((m) => m[1]));
+}
+
+function scanOpTests(): { first: Set<string>; double: Set<string>; devices: Set<string>; files: string[] } {
   const files = readdirSync(HERE).filter((f) => f.endsWith('.test.ts') && f !== 'registry.test.ts');
-  const first = new Set<string>(), double = new Set<string>();
+  const first = new Set<string>(), double = new Set<string>(), devices = new Set<string>();
   for (const f of files) {
-    const found = taggedChecks(readFileSync(join(HERE, f), 'utf8'));
+    const src = readFileSync(join(HERE, f), 'utf8');
+    const found = taggedChecks(src);
     found.first.forEach((n) => first.add(n));
     found.double.forEach((n) => double.add(n));
+    taggedDeviceChecks(src).forEach((n) => devices.add(n));
   }
-  return { first, double, files };
+  return { first, double, devices, files };
 }
 
 const exported = Object.entries(F).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort();
@@ -55,6 +73,26 @@ test('registry: every differentiable function exported from F has a checkBackwar
   t.deepEqual(noFirst, [], `ops without a first-order checkOpBackward: ${noFirst.join(', ')}`);
   const unknown = [...checked].filter((name) => !exported.includes(name));
   t.deepEqual(unknown, [], `gradient checks tagged with names F does not export: ${unknown.join(', ')}`);
+});
+
+test('registry: every differentiable function exported from F has a cross-device check (checkOnDevices) in test/ops; accuracy, argmax, argmin run on every device', (t) => {
+  const { devices } = scanOpTests();
+  const differentiable = exported.filter((name) => !(name in NOT_DIFFERENTIABLE));
+  const missing = differentiable.filter((name) => !devices.has(name) && !(name in DEVICE_CHECKED_OTHERWISE));
+  t.deepEqual(missing, [], `ops without a cross-device check (add checkOnDevices('<op>', ...) in a test/ops/*.devices.test.ts): ${missing.join(', ')}`);
+  const unknown = [...devices].filter((name) => !differentiable.includes(name));
+  t.deepEqual(unknown, [], `cross-device checks tagged with names that are not differentiable exports of F: ${unknown.join(', ')}`);
+  for (const [name, { file }] of Object.entries(DEVICE_CHECKED_OTHERWISE)) {
+    t.true(differentiable.includes(name), `DEVICE_CHECKED_OTHERWISE names ${name}, not a differentiable export of F`);
+    t.false(devices.has(name), `${name} has a checkOnDevices now: take it off DEVICE_CHECKED_OTHERWISE`);
+    t.regex(stripComments(readFileSync(join(HERE, file), 'utf8')), new RegExp(`\\bF\\.${name}\\(`), `${file} never calls F.${name}`);
+  }
+  // the non-differentiable ops that compute on arrays run on every device too
+  const deviceSources = readdirSync(HERE).filter((f) => f.endsWith('.devices.test.ts')).map((f) => stripComments(readFileSync(join(HERE, f), 'utf8'))).join('\n');
+  for (const name of ['accuracy', 'argmax', 'argmin']) {
+    t.true(name in NOT_DIFFERENTIABLE);
+    t.regex(deviceSources, new RegExp(`\\bF\\.${name}\\(`), `no test/ops/*.devices.test.ts calls F.${name}`);
+  }
 });
 
 test('registry: double backward is checked for tanh, sigmoid, mul, exp, matmul and softmax', (t) => {
@@ -87,6 +125,13 @@ test('registry: the scanner ignores commented-out checks and reads both tags', (
   const { first, double } = taggedChecks(src);
   t.deepEqual([...first].sort(), ['add', 'exp']);
   t.deepEqual([...double], ['tanh']);
+  const devices = taggedDeviceChecks([
+    "await checkOnDevices('relu', (relu) => (a) => relu(a), [x], { device });",
+    "// await checkOnDevices('elu', (elu) => (a) => elu(a), [x]);",
+    "await checkOnDevices(\n  'matmul', (matmul) => matmul, []);",
+    "checkOpBackward('sum', (sum) => sum, []);",
+  ].join('\n'));
+  t.deepEqual([...devices].sort(), ['matmul', 'relu']);
 });
 
 // ---- the harness can fail ------------------------------------------------------------------

@@ -47,6 +47,8 @@ async function adapterOf(gpu: GPU): Promise<GPUAdapter> {
 async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   const l = adapter.limits;
   return adapter.requestDevice({
+    // subgroup broadcasts let lavapipe's matmul share loads across invocations (~2.5x faster)
+    requiredFeatures: adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [],
     requiredLimits: {
       maxBufferSize: l.maxBufferSize,
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

@@ -117,7 +117,8 @@ export function release(storage: GpuStorage): void {
 // GPU memory wait on it. When the bytes in use have grown well past what was live after
 // the last collection, ask for one: unreachable arrays then return their buffers.
 let liveAfterLastGc = 0;
-const GC_SLACK = 64 * 1024 * 1024;
+/** Growth in bytes in use, beyond twice what was live after the last collection, that triggers one. */
+export const GC_SLACK = 64 * 1024 * 1024;
 let gc: (() => void) | null | undefined;
 
 function collectIfGrowing(incoming: number): void {

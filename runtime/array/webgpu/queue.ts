@@ -6,6 +6,9 @@ import { currentDevice } from './device.js';
 // (measured: ~70 vs ~35 us); a cap keeps a loop that never reads from queuing forever.
 const MAX_BATCH = 256;
 
+/** Dispatches recorded and command buffers submitted so far (benchmarks and tests read them). */
+export const queueStats = { dispatches: 0, submits: 0 };
+
 let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
 let recorded = 0;
@@ -42,6 +45,7 @@ export function dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, 
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+  queueStats.dispatches++;
   if (++recorded >= MAX_BATCH) flush();
 }
 
@@ -69,6 +73,7 @@ export function flush(): void {
   const { queue } = currentDevice().device;
   if (arenaUsed > 0) queue.writeBuffer(arena!, 0, arenaHost, 0, arenaUsed);
   queue.submit([encoder.finish()]);
+  queueStats.submits++;
   encoder = null;
   recorded = 0;
   arenaUsed = 0;

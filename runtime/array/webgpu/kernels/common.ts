@@ -1,0 +1,84 @@
+// What the hand-written WGSL kernels share: assembly with a content-hashed name, a kernel cache, 3-D launches.
+
+import { fnv1a, type ElementType, type WgslBinding, type WgslKernel } from '../../../../compiler/wgsl.js';
+import type { DType, NDArray } from '../../ndarray.js';
+import { storageOf } from '../backend.js';
+import { currentDevice } from '../device.js';
+import { pipeline } from '../pipelines.js';
+import { dispatch, uniform } from '../queue.js';
+
+/** One storage buffer of a kernel, bound at its index in the operand list. */
+export interface Operand { name: string; type: ElementType | 'vec4<f32>'; role: 'input' | 'output' }
+export type Params = WgslKernel['params'];
+
+/**
+ * A kernel from its operands (bindings 0.., then the params), its Params fields and the
+ * source after the declarations; named `<op>_<hash8>`, the hash of the source below its
+ * header line, which is also what the pipeline cache keys on. `enable` directives go first.
+ */
+export function kernel(op: string, operands: readonly Operand[], params: Params, workgroupSize: number, body: string, enable: readonly string[] = []): WgslKernel {
+  const bindings: WgslBinding[] = [
+    ...operands.map((o, k): WgslBinding => ({ binding: k, name: o.name, role: o.role, access: o.role === 'input' ? 'read' : 'read_write' })),
+    { binding: operands.length, name: 'p', role: 'params', access: 'uniform' },
+  ];
+  const S = [...enable.map((e) => `enable ${e};`), 'struct Params {', ...params.map((f) => `  ${f.name}: ${f.type},`), '}', ''];
+  for (const b of bindings) {
+    const decl = b.access === 'uniform' ? 'var<uniform> p: Params' : `var<storage, ${b.access}> ${b.name}: array<${operands[b.binding].type}>`;
+    S.push(`@group(0) @binding(${b.binding}) ${decl};`);
+  }
+  const source = `${S.join('\n')}\n\n${body.trim()}\n`;
+  const name = `${op}_${fnv1a(source)}`;
+  return {
+    name,
+    source: `// ${name}: hand-written in runtime/array/webgpu/kernels; do not edit.\n${source}`,
+    entryPoint: 'main',
+    workgroupSize,
+    bindings,
+    params,
+  };
+}
+
+const kernels = new Map<string, WgslKernel>();
+
+/** The kernel for `key`, rendered once. */
+export function cached(key: string, render: () => WgslKernel): WgslKernel {
+  let k = kernels.get(key);
+  if (k === undefined) kernels.set(key, (k = render()));
+  return k;
+}
+
+/** Record one dispatch of `groups` workgroups (backend.ts's launch() is the 1-D case). */
+export function launchGrid(k: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, groups: readonly [number, number, number]): void {
+  const { device } = currentDevice();
+  const p = pipeline(k.name, k.source);
+  const entries: GPUBindGroupEntry[] = k.bindings.map((b) => ({
+    binding: b.binding,
+    resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
+  }));
+  dispatch(p, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }), groups);
+}
+
+/** WebGPU's limit on workgroups per dispatch dimension. */
+export const MAX_GROUPS = 65535;
+
+export const u32 = (name: string) => ({ name, type: 'u32' as const });
+export const f32 = (name: string) => ({ name, type: 'f32' as const });
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+export const elementType = (d: DType): ElementType => (d === 'int32' ? 'i32' : 'f32');
+
+/** Workgroup size of the 1-D kernels. */
+export const WG = 64;
+
+/** The head of a 1-D kernel: invocation i of p.n, numbered as dispatchSize() lays out groups. */
+export const flatMain = (wg = WG): string => `@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${wg}u;
+  if (i >= p.n) { return; }`;
+
+/** `let <v>0.. = ...` from the flat index `from` over `rank` dims sized p.<size><d>, innermost fastest. */
+export function decompose(v: string, from: string, rank: number, size: string): string {
+  const L = [`var r${v} = ${from};`];
+  for (let d = rank - 1; d > 0; d--) L.push(`let ${v}${d} = r${v} % p.${size}${d}; r${v} /= p.${size}${d};`);
+  L.push(`let ${v}0 = r${v};`);
+  return L.map((l) => `  ${l}`).join('\n');
+}
