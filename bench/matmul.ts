@@ -1,4 +1,4 @@
-// Benchmark: GFLOP/s of one float32 matmul, kusari against TensorFlow.js (and jax-js on WebGPU), on the CPU and WebGPU.
+// Benchmark: GFLOP/s of one float32 matmul, kusari against TensorFlow.js and jax-js, on the CPU and WebGPU.
 // Run from the repository root: npx tsx bench/matmul.ts [--devices cpu,webgpu] [--reps N] [--warmup N] [--batch N] [--timeout S]
 
 import * as tf from '@tensorflow/tfjs';
@@ -171,7 +171,17 @@ const unavailable: string[] = [];
 async function contendersOn(device: Device, gpu: WebGpu | null): Promise<{ contenders: Contender[]; stop(): void }> {
   if (device === 'cpu') {
     await tf.setBackend('cpu');
-    return { contenders: [kusari('cpu'), tfjs], stop() {} };
+    const contenders = [kusari('cpu'), tfjs];
+    try {
+      // jax-js's CPU device is WebAssembly (SIMD), the fastest JavaScript peer on the CPU
+      const jax = await import('@jax-js/jax');
+      if (!(await jax.init('wasm')).includes('wasm')) throw new Error("init('wasm') did not start the wasm device");
+      jax.defaultDevice('wasm');
+      contenders.push(jaxJs(jax));
+    } catch (e) {
+      unavailable.push(`jax-js wasm: ${errorText(e)}`);
+    }
+    return { contenders, stop() {} };
   }
   const contenders: Contender[] = [], stops: (() => void)[] = [];
   try {
@@ -232,7 +242,7 @@ const versions = {
   node: process.version,
   tfjs: tf.version.tfjs,
   tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
-  jaxJs: devices.includes('webgpu') ? installedVersion('@jax-js/jax') : undefined,
+  jaxJs: installedVersion('@jax-js/jax'),
   webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
 };
 console.log(`float32 matmul C = A @ B: median GFLOP/s (2mnk per product) over ${reps} samples after ${warmup} warm-up samples`);

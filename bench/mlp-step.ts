@@ -129,7 +129,7 @@ const tfjs: Contender = {
   },
 };
 
-// ---- jax-js (WebGPU only here; its CPU device is WebAssembly, not compared) ------------------
+// ---- jax-js (its CPU device is WebAssembly; on the GPU, WebGPU) -------------------------------
 
 type Jax = typeof import('@jax-js/jax');
 type JaxArray = import('@jax-js/jax').Array;
@@ -278,7 +278,17 @@ const unavailable: string[] = [];
 async function contendersOn(device: Device, gpu: WebGpu | null): Promise<{ contenders: Contender[]; stop(): void }> {
   if (device === 'cpu') {
     await tf.setBackend('cpu');
-    return { contenders: [kusari('cpu'), tfjs], stop() {} };
+    const contenders = [kusari('cpu'), tfjs];
+    try {
+      // jax-js's CPU device is WebAssembly (SIMD), the fastest JavaScript peer on the CPU
+      const jax = await import('@jax-js/jax');
+      if (!(await jax.init('wasm')).includes('wasm')) throw new Error("init('wasm') did not start the wasm device");
+      jax.defaultDevice('wasm');
+      contenders.push(jaxJs(jax, false), jaxJs(jax, true));
+    } catch (e) {
+      unavailable.push(`jax-js wasm: ${errorText(e)}`);
+    }
+    return { contenders, stop() {} };
   }
   const contenders: Contender[] = [], stops: (() => void)[] = [];
   try {
@@ -352,7 +362,7 @@ const versions = {
   node: process.version,
   tfjs: tf.version.tfjs,
   tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
-  jaxJs: devices.includes('webgpu') ? installedVersion('@jax-js/jax') : undefined,
+  jaxJs: installedVersion('@jax-js/jax'),
   webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
 };
 console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step after ${warmup} warm-up steps`);

@@ -11,7 +11,7 @@ import { NDArray, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import * as kernels from './kernels.js';
 import { GpuStorage, allocate } from './memory.js';
-import { pipeline } from './pipelines.js';
+import { layoutOf, pipeline } from './pipelines.js';
 import { clearBuffer, dispatch, flush, readBuffer, uniform } from './queue.js';
 
 /** The GPU storage behind an array (views included). */
@@ -35,7 +35,7 @@ export function launch(kernel: WgslKernel, operands: readonly NDArray[], params:
     binding: b.binding,
     resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
   }));
-  const bindGroup = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
+  const bindGroup = device.createBindGroup({ layout: layoutOf(p), entries });
   dispatch(p, bindGroup, dispatchSize(invocations, kernel.workgroupSize));
 }
 

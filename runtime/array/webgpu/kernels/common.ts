@@ -4,7 +4,7 @@ import { fnv1a, type ElementType, type WgslBinding, type WgslKernel } from '../.
 import type { DType, NDArray } from '../../ndarray.js';
 import { storageOf } from '../backend.js';
 import { currentDevice } from '../device.js';
-import { pipeline } from '../pipelines.js';
+import { layoutOf, pipeline } from '../pipelines.js';
 import { dispatch, uniform } from '../queue.js';
 
 /** One storage buffer of a kernel, bound at its index in the operand list. */
@@ -55,7 +55,7 @@ export function launchGrid(k: WgslKernel, operands: readonly NDArray[], params: 
     binding: b.binding,
     resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
   }));
-  dispatch(p, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }), groups);
+  dispatch(p, device.createBindGroup({ layout: layoutOf(p), entries }), groups);
 }
 
 /** WebGPU's limit on workgroups per dispatch dimension. */
