@@ -1,6 +1,7 @@
 // JS renderer: expressions plus a strided layout become one generated loop over typed arrays.
 
 import { Expr, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
+import { renderBody, type Dialect } from './render.js';
 
 /** How each primitive reads in JavaScript (comparisons yield 1 or 0, like WGSL's select). */
 const JS_UNARY: { [O in UnaryOp]: (x: string) => string } = {
@@ -36,35 +37,14 @@ function literal(v: number): string {
   return Object.is(v, -0) ? '(-0)' : v < 0 ? `(${v})` : String(v);
 }
 
-/**
- * Straight-line code for `roots`: one `const` per interior node, in dependency order, so a
- * subterm used twice is computed once. Returns the statements and each root's variable.
- */
-export function renderBody(roots: readonly Expr[], name: (leaf: Expr) => string): { lines: string[]; results: string[] } {
-  const vars = new Map<Expr, string>();
-  const lines: string[] = [];
-  let t = 0;
-  for (const n of topoSort(roots)) {
-    let code: string;
-    switch (n.op) {
-      case 'input': case 'scalar': vars.set(n, name(n)); continue;
-      case 'const': vars.set(n, literal(n.value)); continue;
-      case 'select': {
-        const [c, a, b] = n.args.map((x) => vars.get(x)!);
-        code = `(${c} !== 0 ? ${a} : ${b})`;
-        break;
-      }
-      default: {
-        const a = n.args.map((x) => vars.get(x)!);
-        code = a.length === 1 ? JS_UNARY[n.op as UnaryOp](a[0]) : JS_BINARY[n.op as BinaryOp](a[0], a[1]);
-      }
-    }
-    const v = `t${t++}`;
-    lines.push(`const ${v} = ${code};`);
-    vars.set(n, v);
-  }
-  return { lines, results: roots.map((r) => vars.get(r)!) };
-}
+/** JavaScript's spelling of the primitives. */
+export const JS: Dialect = {
+  decl: 'const',
+  literal,
+  unary: JS_UNARY,
+  binary: JS_BINARY,
+  select: (c, a, b) => `(${c} !== 0 ? ${a} : ${b})`,
+};
 
 /** The iteration space shared by every operand: sizes, and each operand's strides/offset. */
 export interface Layout {
@@ -128,7 +108,7 @@ export function renderLoop(roots: readonly Expr[], nInputs: number, rank: number
   for (let d = 0; d < rank; d++) {
     L.push(`const n${d} = shape[${d}], ${range(nOps).map((k) => `s${k}_${d} = strides[${k}][${d}]`).join(', ')};`);
   }
-  const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`));
+  const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`), JS);
   const nScalars = Math.max(0, ...topoSort(roots).filter((e) => e.op === 'scalar').map((e) => e.value + 1));
   if (nScalars > 0) L.push(`const ${range(nScalars).map((i) => `c${i} = scalars[${i}]`).join(', ')};`);
 

@@ -1,6 +1,7 @@
 // WGSL renderer: the same expressions and strided layouts as js.ts, as one compute shader each.
 
 import { Expr, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
+import { renderBody, type Dialect } from './render.js';
 import { collapse, type Layout, type ReduceOp } from './js.js';
 
 // Everything is f32: WebGPU has no f64, so a float64 array is not a WGSL operand.
@@ -60,32 +61,21 @@ function literal(v: number, needs: Needs): string {
   return v < 0 || Object.is(v, -0) ? `(-${text})` : text;
 }
 
-/** One `let` per interior node, in dependency order, like js.ts's renderBody. */
-function renderBody(roots: readonly Expr[], name: (leaf: Expr) => string, needs: Needs): { lines: string[]; results: string[] } {
-  const vars = new Map<Expr, string>();
-  const lines: string[] = [];
-  let t = 0;
-  for (const n of topoSort(roots)) {
-    let code: string;
-    switch (n.op) {
-      case 'input': case 'scalar': vars.set(n, name(n)); continue;
-      case 'const': vars.set(n, literal(n.value, needs)); continue;
-      case 'select': {
-        const [c, a, b] = n.args.map((x) => vars.get(x)!);
-        code = `select(${b}, ${a}, ${c} != 0.0)`; // WGSL: select(false_value, true_value, cond)
-        break;
-      }
-      default: {
-        const a = n.args.map((x) => vars.get(x)!);
-        if (n.op === 'pow') needs.pow = needs.nan = needs.inf = true;
-        code = a.length === 1 ? WGSL_UNARY[n.op as UnaryOp](a[0]) : WGSL_BINARY[n.op as BinaryOp](a[0], a[1]);
-      }
-    }
-    const v = `t${t++}`;
-    lines.push(`let ${v} = ${code};`);
-    vars.set(n, v);
-  }
-  return { lines, results: roots.map((r) => vars.get(r)!) };
+/** WGSL's spelling; it records in `needs` which helpers the rendered code calls. */
+function wgsl(needs: Needs): Dialect {
+  return {
+    decl: 'let',
+    literal: (v) => literal(v, needs),
+    unary: WGSL_UNARY,
+    binary: {
+      ...WGSL_BINARY,
+      pow: (a, b) => {
+        needs.pow = needs.nan = needs.inf = true;
+        return WGSL_BINARY.pow(a, b);
+      },
+    },
+    select: (c, a, b) => `select(${b}, ${a}, ${c} != 0.0)`, // WGSL: select(false_value, true_value, cond)
+  };
 }
 
 /** One resource of the shader, all in bind group 0. */
@@ -153,7 +143,7 @@ export function renderElementwise(roots: readonly Expr[], nInputs: number, rank:
     ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  const body = renderBody(roots, leafName, needs);
+  const body = renderBody(roots, leafName, wgsl(needs));
   const index = (k: number) => [`p.o${k}`, ...range(rank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', rank, (d) => `p.n${d}`)];
   for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${load(k, index(k), opts)};`);
@@ -180,7 +170,7 @@ export function renderReduce(
     ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  const body = renderBody([map], leafName, needs);
+  const body = renderBody([map], leafName, wgsl(needs));
   const base = (k: number) => [`p.o${k}`, ...range(keptRank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', keptRank, (d) => `p.n${d}`)];
   for (let k = 0; k < nInputs; k++) B.push(`let b${k} = ${base(k)};`);
