@@ -1,10 +1,12 @@
 // What the benchmarks share: flags, medians, the WebGPU setup every library runs on, a hang guard and the report file.
 
+import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
 
 export type Device = 'cpu' | 'webgpu';
 export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
@@ -138,4 +140,56 @@ export function warnIfBusy(bench: string, before: { load1: number; cores: number
   if (before.load1 > before.cores) {
     console.log(`! ${bench}: the machine was busy as we started (load ${before.load1} on ${before.cores} cores): times are inflated and noisy; ratios hold better`);
   }
+}
+
+export type Jax = typeof import('@jax-js/jax');
+
+/** How a benchmark makes its contender for each library. */
+export interface Peers<C> {
+  kusari(device: Device): C;
+  tfjs: C;
+  /** jax-js's contenders, once its device for this row is the default */
+  jax(jax: Jax): C[];
+}
+
+/**
+ * The libraries on one device, each started there; `stop` releases what was started. A
+ * library that cannot start is left out and its first error line added to `unavailable`.
+ * On the CPU, jax-js runs on its WebAssembly (SIMD) device, the fastest JavaScript peer.
+ */
+export async function contendersOn<C>(device: Device, gpu: WebGpu | null, peers: Peers<C>, unavailable: string[]): Promise<{ contenders: C[]; stop(): void }> {
+  const contenders: C[] = [], stops: (() => void)[] = [];
+  const attempt = async (what: string, start: () => Promise<void>) => {
+    try {
+      await start();
+    } catch (e) {
+      unavailable.push(`${what}: ${errorText(e)}`);
+    }
+  };
+  const jaxDevice = device === 'cpu' ? 'wasm' : 'webgpu';
+  if (device === 'cpu') {
+    await tf.setBackend('cpu');
+    contenders.push(peers.kusari('cpu'), peers.tfjs);
+  } else {
+    await attempt('kusari webgpu', async () => {
+      await useDevice(gpu!.adapter);
+      contenders.push(peers.kusari('webgpu'));
+      stops.push(releaseWebGpu);
+    });
+    await attempt('tfjs webgpu', async () => {
+      await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
+      if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
+      const backend = tf.backend() as unknown as { device: GPUDevice };
+      contenders.push(peers.tfjs);
+      stops.push(() => { tf.removeBackend('webgpu'); backend.device.destroy(); });
+    });
+  }
+  await attempt(`jax-js ${jaxDevice}`, async () => {
+    const jax = await import('@jax-js/jax');
+    if (!(await jax.init(jaxDevice)).includes(jaxDevice)) throw new Error(`init('${jaxDevice}') did not start the ${jaxDevice} device (see its console error above)`);
+    jax.defaultDevice(jaxDevice);
+    contenders.push(...peers.jax(jax));
+    if (jaxDevice === 'webgpu') stops.push(() => jax.getWebGPUDevice().destroy());
+  });
+  return { contenders, stop() { for (const s of stops) safely(s); } };
 }

@@ -5,10 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { RandomState, array, type NDArray } from 'kusari';
 import { matmul } from '../runtime/array/xp.js';
-import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  safely, startWebGpu, warnIfBusy, writeReport, type Device, type WebGpu,
+  contendersOn, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
 } from './harness.js';
 
 const BENCH = 'matmul';
@@ -60,7 +59,6 @@ const tfjs: Contender = {
   },
 };
 
-type Jax = typeof import('@jax-js/jax');
 
 const jaxJs = (jax: Jax): Contender => ({
   name: 'jax-js',
@@ -167,51 +165,6 @@ async function measure(device: Device, [m, k, n]: readonly [number, number, numb
 /** Peers that could not start on a device, with the first line of their error. */
 const unavailable: string[] = [];
 
-/** The libraries on one device, with that device started; `stop` releases what was started. */
-async function contendersOn(device: Device, gpu: WebGpu | null): Promise<{ contenders: Contender[]; stop(): void }> {
-  if (device === 'cpu') {
-    await tf.setBackend('cpu');
-    const contenders = [kusari('cpu'), tfjs];
-    try {
-      // jax-js's CPU device is WebAssembly (SIMD), the fastest JavaScript peer on the CPU
-      const jax = await import('@jax-js/jax');
-      if (!(await jax.init('wasm')).includes('wasm')) throw new Error("init('wasm') did not start the wasm device");
-      jax.defaultDevice('wasm');
-      contenders.push(jaxJs(jax));
-    } catch (e) {
-      unavailable.push(`jax-js wasm: ${errorText(e)}`);
-    }
-    return { contenders, stop() {} };
-  }
-  const contenders: Contender[] = [], stops: (() => void)[] = [];
-  try {
-    await useDevice(gpu!.adapter);
-    contenders.push(kusari('webgpu'));
-    stops.push(releaseWebGpu);
-  } catch (e) {
-    unavailable.push(`kusari webgpu: ${errorText(e)}`);
-  }
-  try {
-    await import('@tensorflow/tfjs-backend-webgpu');  // registers 'webgpu' now that navigator.gpu exists
-    if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
-    const backend = tf.backend() as unknown as { device: GPUDevice };
-    contenders.push(tfjs);
-    stops.push(() => { tf.removeBackend('webgpu'); backend.device.destroy(); });
-  } catch (e) {
-    unavailable.push(`tfjs webgpu: ${errorText(e)}`);
-  }
-  try {
-    const jax = await import('@jax-js/jax');
-    if (!(await jax.init('webgpu')).includes('webgpu')) throw new Error("init('webgpu') did not start the webgpu device (see its console error above)");
-    jax.defaultDevice('webgpu');
-    contenders.push(jaxJs(jax));
-    stops.push(() => jax.getWebGPUDevice().destroy());
-  } catch (e) {
-    unavailable.push(`jax-js webgpu: ${errorText(e)}`);
-  }
-  return { contenders, stop() { for (const s of stops) safely(s); } };
-}
-
 const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: 'cpu,webgpu' },
@@ -230,7 +183,7 @@ const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
 const rows: Row[] = [];
 for (const device of devices) {
   const batch = values.batch === undefined ? BATCH[device] : positiveInt(BENCH, 'batch', values.batch);
-  const { contenders, stop } = await contendersOn(device, gpu);
+  const { contenders, stop } = await contendersOn(device, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax)] }, unavailable);
   try {
     for (const shape of SHAPES) rows.push(await measure(device, shape, contenders, reps, warmup, batch));
   } finally {
