@@ -220,12 +220,22 @@ export function splitReduce(
 
 /** The Params block for an elementwise kernel, as the bytes of a uniform buffer. */
 export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalars: readonly number[]): ArrayBuffer {
-  const v: Record<string, number> = { n: layout.shape.reduce((a, b) => a * b, 1) };
-  layout.shape.forEach((n, d) => (v[`n${d}`] = n));
-  layout.offsets.forEach((o, k) => (v[`o${k}`] = o));
-  layout.strides.forEach((s, k) => s.forEach((x, d) => (v[`s${k}_${d}`] = x)));
-  scalars.forEach((c, i) => (v[`c${i}`] = c));
-  return packParams(kernel, v);
+  // Filled by position, in renderElementwise's field order: this runs once per dispatch, and
+  // building a name-keyed record first cost more than the rest of the launch's JS.
+  const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
+  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  let i = 0;
+  u[i++] = layout.shape.reduce((a, b) => a * b, 1);
+  for (const n of layout.shape) u[i++] = n;
+  layout.offsets.forEach((o, k) => {
+    u[i++] = o >>> 0;
+    for (const x of layout.strides[k]) u[i++] = x >>> 0;
+  });
+  // the kernel declares scalars up to the highest one it reads; callers may pass more
+  const needed = kernel.params.length - i;
+  if (scalars.length < needed) throw new Error(`packElementwiseParams: ${kernel.name} reads ${needed} scalars, got ${scalars.length}`);
+  for (let j = 0; j < needed; j++) f[i++] = scalars[j];
+  return buf;
 }
 
 /** The Params block for a reduction kernel (layouts from splitReduce). */
