@@ -52,5 +52,7 @@ devices.gpu('memory: 2,000 MLP training steps without dispose: bytes in use afte
   const total = (s: typeof a) => s.inUse + s.pooled;
   const bound = 2 * b.inUse + GC_SLACK + 16 * 1024 * 1024;
   t.true(total(m) <= bound && total(b) <= bound, `pool ${total(m)} bytes at step 1000, ${total(b)} at step 2000, bound ${bound}`);
+  // and it has settled: the second thousand steps create (almost) no new buffers
+  t.true(b.buffersCreated <= 1.05 * m.buffersCreated, `buffers created: ${m.buffersCreated} by step 1000, ${b.buffersCreated} by step 2000`);
   t.true(last < first, `the loss fell (${first} -> ${last})`);
 });

@@ -51,6 +51,8 @@ const registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number }>(
 
 function giveBack(buffer: GPUBuffer, bytes: number): void {
   stats.inUse -= bytes;
+  // the live estimate follows bytes in use down as garbage comes back (see collectIfGrowing)
+  if (stats.inUse < liveAfterLastGc) liveAfterLastGc = stats.inUse;
   stats.pooled += bytes;
   let list = free.get(bytes);
   if (list === undefined) free.set(bytes, (list = []));
@@ -127,9 +129,10 @@ function collectIfGrowing(incoming: number): void {
   if (gcNow === null) return;
   gcNow();
   // Finalizers run in a later task; until then count everything as live, so that one
-  // collection is not followed by another at once.
+  // collection is not followed by another at once. As they return buffers, giveBack lowers
+  // the estimate to what is really live: were it left high, each late round of finalizers
+  // would raise the next threshold, and the pool would creep upwards run after run.
   liveAfterLastGc = stats.inUse;
-  setTimeout(() => (liveAfterLastGc = stats.inUse), 0);
 }
 
 /**
