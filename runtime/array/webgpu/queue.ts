@@ -2,9 +2,13 @@
 
 import { currentDevice } from './device.js';
 
-// One submit per op costs about twice as much per dispatch on lavapipe as batching them
-// (measured: ~70 vs ~35 us); a cap keeps a loop that never reads from queuing forever.
-const MAX_BATCH = 256;
+// Submitting every few dispatches lets the GPU (on lavapipe: the other core) start on a step
+// while JS is still recording the rest of it; a whole step per submit left it idle for the
+// ~8 ms of recording (measured: 256 per batch 32-39 ms per small-MLP step, 8 per batch 20-30).
+// One submit per op would pay the submit cost every time (~70 against ~35 us a dispatch).
+let MAX_BATCH = 8;
+/** @internal to measure other batch sizes */
+export function setMaxBatch(n: number): void { MAX_BATCH = n; }
 
 /** Dispatches recorded and command buffers submitted so far (benchmarks and tests read them). */
 export const queueStats = { dispatches: 0, submits: 0 };
