@@ -4,7 +4,7 @@ import './graph/backward.js';
 import './ops/index.js';
 
 export { NDArray, type DType, type Device, type TypedArray } from './array/ndarray.js';
-export { getArrayModule, initWebGpu, useDevice, releaseWebGpu, memory, collect, type ArrayModule } from './devices.js';
+export { getArrayModule, initWebGpu, useDevice, releaseWebGpu, memory, collect, scope, type ArrayModule } from './devices.js';
 export {
   array, zeros, ones, full, zerosLike, onesLike, arange, randomNormal, randomUniform, type NestedArray,
 } from './array/xp.js';

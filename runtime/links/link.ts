@@ -1,6 +1,7 @@
 // Link, Chain, ChainList and Parameter: models as trees of named, trainable parameters.
 
 import { NDArray, type DType, type Device } from '../array/ndarray.js';
+import { pin } from '../array/pin.js';
 import { Variable } from '../graph/variable.js';
 import type { Initializer } from './initializers.js';
 
@@ -26,13 +27,16 @@ export class Parameter extends Variable {
   /** Allocate the data with the initializer given at construction. */
   initialize(shape: readonly number[]): void {
     if (this.pending === null) return;
-    this.data = this.pending.init(shape, this.pending.dtype).to(this.targetDevice);
+    this.data = pin(this.pending.init(shape, this.pending.dtype).to(this.targetDevice));
     this.pending = null;
   }
 
   override toGpu(): this {
     this.targetDevice = 'webgpu';
-    return this.isInitialized ? super.toGpu() : this;
+    if (!this.isInitialized) return this;
+    super.toGpu();
+    pin(this.data);
+    return this;
   }
 
   override async toCpu(): Promise<this> {

@@ -2,6 +2,7 @@
 
 import { input, scalar, type Expr } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
+import { pin } from '../array/pin.js';
 import { elementwise, reduce, zerosLike } from '../array/xp.js';
 import type { Variable } from '../graph/variable.js';
 import type { Link, Parameter } from '../links/link.js';
@@ -44,7 +45,7 @@ export abstract class Optimizer {
   protected state(p: Parameter, names: readonly string[]): Record<string, NDArray> {
     let s = this.states.get(p);
     if (s === undefined) {
-      s = Object.fromEntries(names.map((n) => [n, zerosLike(p.data)]));
+      s = Object.fromEntries(names.map((n) => [n, pin(zerosLike(p.data))]));
       this.states.set(p, s);
     }
     return s;

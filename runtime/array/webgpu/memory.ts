@@ -21,6 +21,8 @@ export class GpuStorage implements DeviceStorage {
   readonly device = 'webgpu' as const;
   /** Set once the buffer went back to the pool (scope exit); any later use is an error. */
   released = false;
+  /** Long-lived state (parameters, optimizer moments): never given back early by a scope. */
+  pinned = false;
 
   constructor(readonly buffer: GPUBuffer, readonly dtype: DType, readonly length: number, readonly bytes: number) {}
 
@@ -101,7 +103,7 @@ export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStora
     trackers.splice(trackers.indexOf(mine), 1);
   }
   const kept = new Set(keep(result));
-  for (const s of mine) if (!kept.has(s)) release(s);
+  for (const s of mine) if (!kept.has(s) && !s.pinned) release(s);
   return result;
 }
 
