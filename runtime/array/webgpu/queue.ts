@@ -6,9 +6,7 @@ import { currentDevice } from './device.js';
 // while JS is still recording the rest of it; a whole step per submit left it idle for the
 // ~8 ms of recording (measured: 256 per batch 32-39 ms per small-MLP step, 8 per batch 20-30).
 // One submit per op would pay the submit cost every time (~70 against ~35 us a dispatch).
-let MAX_BATCH = 8;
-/** @internal to measure other batch sizes */
-export function setMaxBatch(n: number): void { MAX_BATCH = n; }
+const MAX_BATCH = 8;
 
 /** Dispatches recorded and command buffers submitted so far (benchmarks and tests read them). */
 export const queueStats = { dispatches: 0, submits: 0 };
