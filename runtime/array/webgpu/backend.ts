@@ -3,48 +3,15 @@
 import { input, scalar, type Expr } from '../../../compiler/expr.js';
 import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
-  dispatchSize, packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
-  type ElementType, type WgslKernel,
+  packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
 } from '../../../compiler/wgsl.js';
 import { BACKENDS, type Backend } from '../backend.js';
 import { NDArray, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import * as kernels from './kernels.js';
-import { GpuStorage, allocate } from './memory.js';
-import { layoutOf, pipeline } from './pipelines.js';
-import { clearBuffer, dispatch, flush, readBuffer, uniform } from './queue.js';
-
-/** The GPU storage behind an array (views included). */
-export function storageOf(x: NDArray): GpuStorage {
-  if (!(x.storage instanceof GpuStorage)) throw new Error(`webgpu: ${x} is not a GPU array`);
-  return x.storage;
-}
-
-/** A fresh contiguous GPU array. */
-export function empty(shape: readonly number[], dtype: DType): NDArray {
-  return new NDArray(allocate(sizeOf(shape), dtype), shape.slice());
-}
-
-const elementType = (x: NDArray): ElementType => (x.dtype === 'int32' ? 'i32' : 'f32');
-
-/** Bind `operands` (by binding number) and the params, and record the dispatch. */
-export function launch(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, invocations: number): void {
-  const { device } = currentDevice();
-  const p = pipeline(kernel.name, kernel.source);
-  const entries: GPUBindGroupEntry[] = kernel.bindings.map((b) => ({
-    binding: b.binding,
-    resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
-  }));
-  const bindGroup = device.createBindGroup({ layout: layoutOf(p), entries });
-  dispatch(p, bindGroup, dispatchSize(invocations, kernel.workgroupSize));
-}
-
-const kernelCache = new Map<string, WgslKernel>();
-function cached(key: string, render: () => WgslKernel): WgslKernel {
-  let k = kernelCache.get(key);
-  if (k === undefined) kernelCache.set(key, (k = render()));
-  return k;
-}
+import { elementType } from './kernels/common.js';
+import { cached, empty, launch, storageOf } from './launch.js';
+import { clearBuffer, flush, readBuffer } from './queue.js';
 
 function elementwise(
   roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[],
@@ -59,7 +26,7 @@ function elementwise(
     const j = results.findIndex((r) => r.storage === x.storage);
     return j < 0 ? undefined : inputs.length + j;
   });
-  const types = operands.map(elementType);
+  const types = operands.map((a) => elementType(a.dtype));
   const maxStorageBuffers = currentDevice().limits.maxStorageBuffersPerShaderStage;
   const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}`;
   const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers }));
@@ -78,7 +45,7 @@ function reduce(
   const { kept, reduced } = splitReduce(shape, axes,
     { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) },
     { strides: out.strides, offset: 0 });
-  const types = [...operands.map(elementType), elementType(out)];
+  const types = [...operands.map((a) => elementType(a.dtype)), elementType(out.dtype)];
   const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
   const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
   const n = sizeOf(outShape);

@@ -4,11 +4,9 @@ import { collapse } from '../../../compiler/js.js';
 import { packParams } from '../../../compiler/wgsl.js';
 import type { DType, NDArray } from '../ndarray.js';
 import type { RandomState } from '../random.js';
-import { empty, launch } from './backend.js';
-import { WG, cached, decompose, elementType, f32, flatMain, kernel, range, u32, type Params } from './kernels/common.js';
+import { cached, empty, launch } from './launch.js';
+import { WG, decompose, elementType, f32, flatMain, kernel, range, u32, type Params } from './kernels/common.js';
 
-// The entry points are function declarations on purpose: backend.ts imports this module and
-// this module imports backend.ts, and only hoisted functions are defined across that cycle.
 export { matmul } from './kernels/matmul.js';
 
 // ---- argmax / argmin ------------------------------------------------------------------------

@@ -1,11 +1,7 @@
-// What the hand-written WGSL kernels share: assembly with a content-hashed name, a kernel cache, 3-D launches.
+// What the hand-written WGSL kernels share: assembly with a content-hashed name, and small helpers.
 
 import { fnv1a, type ElementType, type WgslBinding, type WgslKernel } from '../../../../compiler/wgsl.js';
-import type { DType, NDArray } from '../../ndarray.js';
-import { storageOf } from '../backend.js';
-import { currentDevice } from '../device.js';
-import { layoutOf, pipeline } from '../pipelines.js';
-import { dispatch, uniform } from '../queue.js';
+import type { DType } from '../../ndarray.js';
 
 /** One storage buffer of a kernel, bound at its index in the operand list. */
 export interface Operand { name: string; type: ElementType | 'vec4<f32>'; role: 'input' | 'output' }
@@ -36,26 +32,6 @@ export function kernel(op: string, operands: readonly Operand[], params: Params,
     bindings,
     params,
   };
-}
-
-const kernels = new Map<string, WgslKernel>();
-
-/** The kernel for `key`, rendered once. */
-export function cached(key: string, render: () => WgslKernel): WgslKernel {
-  let k = kernels.get(key);
-  if (k === undefined) kernels.set(key, (k = render()));
-  return k;
-}
-
-/** Record one dispatch of `groups` workgroups (backend.ts's launch() is the 1-D case). */
-export function launchGrid(k: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, groups: readonly [number, number, number]): void {
-  const { device } = currentDevice();
-  const p = pipeline(k.name, k.source);
-  const entries: GPUBindGroupEntry[] = k.bindings.map((b) => ({
-    binding: b.binding,
-    resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
-  }));
-  dispatch(p, device.createBindGroup({ layout: layoutOf(p), entries }), groups);
 }
 
 /** WebGPU's limit on workgroups per dispatch dimension. */

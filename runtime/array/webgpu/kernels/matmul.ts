@@ -3,9 +3,9 @@
 import { collapse } from '../../../../compiler/js.js';
 import { packParams, type WgslKernel } from '../../../../compiler/wgsl.js';
 import { NDArray, type DType } from '../../ndarray.js';
-import { empty, launch } from '../backend.js';
+import { cached, empty, launch, launchGrid } from '../launch.js';
 import { currentDevice } from '../device.js';
-import { MAX_GROUPS, cached, flatMain, kernel, launchGrid, range, u32, type Params } from './common.js';
+import { MAX_GROUPS, flatMain, kernel, range, u32, type Params } from './common.js';
 
 // Three kernels from one renderer, picked per device (chooseTiling). Each invocation keeps a
 // tm x 4*tn4 block of C in registers and reads A and B as vec4s, so a loaded A value feeds
