@@ -1,6 +1,6 @@
 // Shared test harness: parameter products, closeness checks, kernel counting, devices.
 
-import type { ExecutionContext, TestFn } from 'ava';
+import type { ExecutionContext, SerialFn, TestFn } from 'ava';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
 import { NDArray, TYPED, shapeStr, type Device } from '../runtime/array/ndarray.js';
 import { randomNormal } from '../runtime/array/xp.js';
@@ -226,7 +226,7 @@ export interface DeviceSuite {
  * the worker alive). A WebGPU test without an adapter is declared skipped, its title
  * carrying the reason, or, when process.env.CI is set, declared failing with the reason.
  */
-export async function useDevices(test: TestFn, env: { CI?: string } = process.env): Promise<DeviceSuite> {
+export async function useDevices(test: TestFn | SerialFn, env: { CI?: string } = process.env): Promise<DeviceSuite> {
   const status = await webgpuStatus();
   const { initWebGpu, releaseWebGpu } = await webgpu();
   test.before(async () => {

@@ -3,25 +3,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { NDArray } from '../../runtime/array/ndarray.js';
 import { array } from '../../runtime/array/xp.js';
-import { initWebGpu, releaseWebGpu } from '../../runtime/array/webgpu/index.js';
 import { Variable } from '../../runtime/graph/variable.js';
 import { ElementwiseKernel, ReductionKernel } from '../../runtime/kernels/index.js';
 import { sum } from '../../runtime/ops/shape.js';
-import { allclose, plain, refBroadcast, sample } from '../helpers.js';
+import { allclose, plain, refBroadcast, sample, useDevices } from '../helpers.js';
 
-// ava can skip a test only when declaring it, so the device is acquired (once, for the
-// whole file) before the tests are declared; after.always releases it, or Dawn keeps the
-// worker alive. No adapter: the tests are declared skipped with the reason, or failing in CI.
-const unavailable = await initWebGpu().then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
-test.after.always(() => releaseWebGpu());
-
-function gpuTest(title: string, impl: (t: ExecutionContext) => Promise<void>, known?: 'failing'): void {
-  // serial: one device for all, and a failing shader's error surfaces at the next read,
-  // which must not be another test's
-  if (unavailable === null) (known === 'failing' ? test.serial.failing : test.serial)(title, impl);
-  else if (process.env.CI) test(title, (t) => t.fail(`WebGPU is required when CI is set, and none was found: ${unavailable}`));
-  else test.skip(`${title} (skipped: no WebGPU here: ${unavailable})`, () => {});
-}
+// serial: a shader error surfaces at the next read, which must not be another test's
+const devices = await useDevices(test.serial);
+const gpuTest = (title: string, impl: (t: ExecutionContext) => Promise<void>) => devices.gpu(title, impl);
 
 /** float32 samples in [lo, hi) on the CPU (the GPU computes in f32). */
 const f32 = (shape: number[], seed: number, lo = -1, hi = 1): NDArray =>
