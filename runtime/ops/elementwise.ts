@@ -1,6 +1,6 @@
 // Elementwise ops from one IR expression each: forward, broadcasting and backward derived.
 
-import { Expr, constant, countLeaves, input, scalar, substitute } from '../../compiler/expr.js';
+import { Expr, input, scalar, substitute, topoSort } from '../../compiler/expr.js';
 import { vjp } from '../../compiler/grad.js';
 import { NDArray, broadcastShapes } from '../array/ndarray.js';
 import { elementwise as runElementwise, zeros } from '../array/xp.js';
@@ -60,17 +60,7 @@ function gradExpr(expr: Expr, i: number, n: number): Expr {
  */
 export function applyExpr(label: string, expr: Expr, args: readonly Variable[], scalars: readonly number[]): Variable {
   if (expr.op === 'input') return args[expr.value];
-  const { inputs: n } = countLeaves([expr]);
-  const used: number[] = [];
-  const remap: (Expr | undefined)[] = [];
-  for (let k = 0; k < n; k++) {
-    if (usesInput(expr, k)) {
-      remap[k] = input(used.length);
-      used.push(k);
-    } else {
-      remap[k] = constant(0); // never read; keeps indices dense
-    }
-  }
+  const { used, compact } = compacted(expr);
   if (used.length === 0) {
     // Every rule scales the incoming gradient, so an expression reading no input is the
     // zero gradient (of a comparison, say): materialise it at the broadcast shape.
@@ -78,28 +68,25 @@ export function applyExpr(label: string, expr: Expr, args: readonly Variable[], 
     const dtype = args.find((a) => a.dtype !== 'int32')?.dtype ?? 'float32';
     return new Variable(zeros(shape, dtype, args[0].data.device), { requiresGrad: false });
   }
-  const [e] = substitute([expr], remap);
   const names = used.map((k) => `x${k}`);
-  return new Elementwise(label, e, scalars, names).apply(used.map((k) => args[k]))[0];
+  return new Elementwise(label, compact, scalars, names).apply(used.map((k) => args[k]))[0];
 }
 
-const usesCache = new Map<Expr, Set<number>>();
-function usesInput(expr: Expr, k: number): boolean {
-  let s = usesCache.get(expr);
-  if (s === undefined) {
-    s = new Set();
-    const stack = [expr];
-    const seen = new Set<Expr>();
-    while (stack.length) {
-      const e = stack.pop()!;
-      if (seen.has(e)) continue;
-      seen.add(e);
-      if (e.op === 'input') s.add(e.value);
-      stack.push(...e.args);
-    }
-    usesCache.set(expr, s);
+const compactCache = new Map<Expr, { used: number[]; compact: Expr }>();
+/**
+ * The inputs `expr` reads (ascending) and `expr` over just those, renumbered from 0;
+ * cached, since expressions are interned and backward asks for the same ones every step.
+ */
+function compacted(expr: Expr): { used: number[]; compact: Expr } {
+  let c = compactCache.get(expr);
+  if (c === undefined) {
+    const used = [...new Set(topoSort([expr]).filter((e) => e.op === 'input').map((e) => e.value))].sort((p, q) => p - q);
+    const remap: Expr[] = [];
+    used.forEach((k, j) => (remap[k] = input(j)));
+    c = { used, compact: substitute([expr], remap)[0] };
+    compactCache.set(expr, c);
   }
-  return s.has(k);
+  return c;
 }
 
 export type ElementwiseOp = (...args: VariableLike[]) => Variable;
