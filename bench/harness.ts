@@ -193,3 +193,14 @@ export async function contendersOn<C>(device: Device, gpu: WebGpu | null, peers:
   });
   return { contenders, stop() { for (const s of stops) safely(s); } };
 }
+
+/**
+ * `warmup` untimed rounds, then `reps` timed ones in which who goes first rotates, so no
+ * library always inherits another's garbage or cache state.
+ */
+export async function rounds(names: readonly string[], warmup: number, reps: number, run: (name: string, timed: boolean) => Promise<void>): Promise<void> {
+  for (let i = 0; i < warmup; i++) for (const name of names) await run(name, false);
+  for (let r = 0; r < reps; r++) {
+    for (let j = 0; j < names.length; j++) await run(names[(r + j) % names.length], true);
+  }
+}

@@ -7,7 +7,7 @@ import { RandomState, array, type NDArray } from 'kusari';
 import { matmul } from '../runtime/array/xp.js';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
+  contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
 } from './harness.js';
 
 const BENCH = 'matmul';
@@ -143,11 +143,7 @@ async function measure(device: Device, [m, k, n]: readonly [number, number, numb
     }
   };
   const names = contenders.map((c) => c.name);
-  for (let i = 0; i < warmup; i++) for (const name of names) await sample(name, false);
-  for (let r = 0; r < reps; r++) {
-    // rotate who goes first, so no library always inherits another's cache state
-    for (let j = 0; j < names.length; j++) await sample(names[(r + j) % names.length], true);
-  }
+  await rounds(names, warmup, reps, sample);
   for (const runner of runners.values()) safely(() => runner.dispose());
 
   const gflops: Record<string, number> = {}, msPerProduct: Record<string, number> = {};

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type Variable, type VariableLike } from 'kusari';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
+  contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
 } from './harness.js';
 
 const BENCH = 'mlp-step';
@@ -245,11 +245,7 @@ async function measure(device: Device, model: (typeof MODELS)[number], contender
     }
   };
   const names = contenders.map((c) => c.name);
-  for (let i = 0; i < warmup; i++) for (const name of names) await timeStep(name, false);
-  for (let r = 0; r < reps; r++) {
-    // rotate who goes first, so no library always inherits another's garbage or cache state
-    for (let k = 0; k < names.length; k++) await timeStep(names[(r + k) % names.length], true);
-  }
+  await rounds(names, warmup, reps, timeStep);
   for (const trainer of trainers.values()) safely(() => trainer.dispose());
 
   const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
