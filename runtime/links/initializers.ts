@@ -1,6 +1,6 @@
 // Weight initializers: each fills an array of a given shape (Chainer's initializers).
 
-import { NDArray, type DType } from '../array/ndarray.js';
+import { NDArray, sizeOf, type DType } from '../array/ndarray.js';
 import { full, randomNormal, randomUniform } from '../array/xp.js';
 
 export type Initializer = (shape: readonly number[], dtype: DType) => NDArray;
@@ -8,7 +8,7 @@ export type Initializer = (shape: readonly number[], dtype: DType) => NDArray;
 /** fan_in, fan_out as Chainer counts them: (out, in, k...) -> in * prod(k), out * prod(k). */
 export function fans(shape: readonly number[]): [number, number] {
   if (shape.length < 2) throw new Error(`initializer: fan needs a shape of at least 2 dims, got (${shape.join(', ')})`);
-  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  const receptive = sizeOf(shape.slice(2));
   return [shape[1] * receptive, shape[0] * receptive];
 }
 

@@ -2,7 +2,7 @@
 
 import type { Expr } from '../../../compiler/expr.js';
 import { collapse, compileLoop, renderLoop, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
-import { NDArray, TYPED, contiguousStrides, type DType } from '../ndarray.js';
+import { NDArray, TYPED, contiguousStrides, sizeOf, type DType } from '../ndarray.js';
 import { wasmElementwise } from './wasm-elementwise.js';
 import { wasmEnabled, wasmMatmul } from './wasm-matmul.js';
 
@@ -33,7 +33,7 @@ export function elementwise(
   dtype: DType,
   outs?: readonly NDArray[],
 ): NDArray[] {
-  const results: readonly NDArray[] = outs ?? roots.map(() => new NDArray(new TYPED[dtype](shapeSize(shape)), shape));
+  const results: readonly NDArray[] = outs ?? roots.map(() => new NDArray(new TYPED[dtype](sizeOf(shape)), shape));
   const operands = [...inputs.map((x) => x.broadcastTo(shape)), ...results];
   const layout = collapse({
     shape: shape.slice(),
@@ -68,7 +68,7 @@ export function reduce(
 ): NDArray {
   const outShape = shape.map((n, d) => (axes.includes(d) ? 1 : n));
   const accDtype: DType = op === 'sum' ? 'float64' : dtype;
-  const acc = new NDArray(new TYPED[accDtype](shapeSize(outShape)).fill(INIT[op]), outShape);
+  const acc = new NDArray(new TYPED[accDtype](sizeOf(outShape)).fill(INIT[op]), outShape);
   const accStrides = acc.strides.map((s, d) => (axes.includes(d) ? 0 : s));
   const operands = inputs.map((x) => x.broadcastTo(shape));
   const layout = collapse({
@@ -81,7 +81,7 @@ export function reduce(
   const fn = loopFor([map], inputs.length, rank, `${op}${innerStays}`, () =>
     renderLoop([map], inputs.length, rank, { kind: 'reduce', op, innerStays }));
   dispatchStats.count++;
-  if (shapeSize(shape) > 0) fn([...operands.map((a) => a.buffer), acc.buffer], scalars, layout.shape, layout.strides, layout.offsets);
+  if (sizeOf(shape) > 0) fn([...operands.map((a) => a.buffer), acc.buffer], scalars, layout.shape, layout.strides, layout.offsets);
   if (accDtype === dtype) return acc;
   return new NDArray(new TYPED[dtype](acc.buffer), outShape);
 }
@@ -89,7 +89,7 @@ export function reduce(
 /** Index of the max (or min) along `axis`; first one wins on ties, as in numpy. */
 export function argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): NDArray {
   const outShape = x.shape.filter((_, d) => d !== axis);
-  const out = new Int32Array(shapeSize(outShape));
+  const out = new Int32Array(sizeOf(outShape));
   const n = x.shape[axis], step = x.strides[axis];
   const others = x.shape.map((_, d) => d).filter((d) => d !== axis);
   const better = kind === 'argmax' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
@@ -189,11 +189,11 @@ export function matmul(a: NDArray, b: NDArray, dtype: DType): NDArray {
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batch = a.shape.slice(0, r - 2);
   const outShape = [...batch, m, n];
-  const out = new NDArray(new TYPED[dtype](shapeSize(outShape)), outShape);
+  const out = new NDArray(new TYPED[dtype](sizeOf(outShape)), outShape);
   dispatchStats.count++;
   const Packed = dtype === 'float64' ? Float64Array : Float32Array;
   const ap = new Packed(Math.ceil(m / 4) * 4 * k), bp = new Packed(Math.ceil(n / 4) * 4 * k);
-  const nb = shapeSize(batch);
+  const nb = sizeOf(batch);
   const bStrides = contiguousStrides(batch);
   for (let t = 0; t < nb; t++) {
     let ao = a.offset, bo = b.offset;
@@ -234,4 +234,3 @@ export function scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): 
   return new NDArray(out, shape);
 }
 
-export const shapeSize = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
