@@ -135,11 +135,6 @@ export function scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): 
 
 const COPY = input(0);
 
-/** A contiguous copy on the same device (never a view: callers rely on fresh storage). */
-export function copy(x: NDArray): NDArray {
-  return backendOf(x.device).elementwise([COPY], [x], [], x.shape, x.dtype)[0];
-}
-
 /** Write `src` into the view `dst` in place, broadcasting `src`. */
 export function assign(dst: NDArray, src: NDArray): void {
   const device = deviceOf([dst, src], 'assign', ['dst', 'src']);
