@@ -1,12 +1,12 @@
 // The WebGPU backend: arrays in GPU buffers, elementwise and reduction kernels rendered from the IR.
 
-import { input, scalar, type Expr } from '../../../compiler/expr.js';
+import { scalar, type Expr } from '../../../compiler/expr.js';
 import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
   packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
 } from '../../../compiler/wgsl.js';
 import { BACKENDS, type Backend } from '../backend.js';
-import { NDArray, sizeOf, type DType, type TypedArray } from '../ndarray.js';
+import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import * as kernels from './kernels.js';
 import { elementType } from './kernels/common.js';
@@ -64,7 +64,7 @@ function fromHost(data: TypedArray, shape: readonly number[]): NDArray {
 }
 
 async function toHost(x: NDArray): Promise<TypedArray> {
-  const src = x.isContiguous ? x : elementwise([COPY], [x], [], x.shape, x.dtype)[0];
+  const src = x.isContiguous ? x : contiguous(x);
   if (src.size === 0) return x.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0);
   const bytes = await readBuffer(storageOf(src).use(), src.offset * 4, src.size * 4);
   return x.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
@@ -80,7 +80,6 @@ function full(shape: readonly number[], value: number, dtype: DType): NDArray {
   return elementwise([FILL], [], [value], shape, dtype, [x])[0];
 }
 
-const COPY = input(0);
 const FILL = scalar(0);
 
 export const webgpu: Backend = {
