@@ -68,17 +68,13 @@ export function parseNpy(b: Uint8Array, where: string, base = 0): NpyView {
   if (shape.length > MAX_DIMS) fail(`bad .npy header: ${shape.length} dimensions, more than ${MAX_DIMS}`, start);
   const data = b.subarray(start + headerLen);
   const itemSize = ITEM_SIZE[kind];
-  // the element count is bounded by the bytes present at every step, so no product overflows
-  const maxItems = Math.floor(data.length / itemSize);
   let size = 1;
   for (const n of shape) {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return fail(`bad .npy header: dimension ${n} in shape ${show(shape)}`, start);
-    size *= n;
-    if (size > maxItems) break;
+    size *= n; // a plain float: past 2^53 it is inexact, and only ever compared, never allocated
   }
-  if (shape.includes(0)) size = 0;
   if (size * itemSize !== data.length) {
-    const need = size > maxItems ? `more than ${data.length}` : String(size * itemSize);
+    const need = Number.isSafeInteger(size * itemSize) ? String(size * itemSize) : `more than ${data.length}`;
     fail(`shape ${shapeStr(shape as number[])} of '${descr}' needs ${need} data bytes, the file has ${data.length}`, start + headerLen);
   }
   return { descr, kind, fortranOrder: fortran, shape: shape as number[], size, bytes: data };
