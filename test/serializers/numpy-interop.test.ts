@@ -1,6 +1,6 @@
 // numpy interop: numpy reads kusari's .npz/.npy, and kusari loads what numpy's savez / save write with Chainer's keys.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ const numpyVersion = probe.status === 0 ? probe.stdout.trim() : null;
 const why = probe.error ? `python3 is missing (${probe.error.message})` : `numpy is missing (${(probe.stderr ?? '').trim().split('\n').pop()})`;
 
 /** A test that needs numpy: skipped with the reason when it is missing, failed when CI is set. */
-function numpyTest(title: string, impl: Parameters<typeof test>[1]): void {
+function numpyTest(title: string, impl: (t: ExecutionContext) => Promise<void>): void {
   if (numpyVersion !== null) test(`${title} (numpy ${numpyVersion})`, impl);
   else if (CI) test(title, (t) => t.fail(`CI is set and ${why}: install python3-numpy`));
   else test.skip(`${title} (skipped: ${why})`, () => {});
