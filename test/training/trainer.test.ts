@@ -1,4 +1,5 @@
 // Trainer, StandardUpdater and the reading extensions on a tiny problem: order, logs, evaluation, schedules.
+// Serial tests: they seed and draw from the global random stream, which a concurrent test would disturb.
 
 import test from 'ava';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ function setup(opts: { n?: number; batch?: number; stop?: TriggerLike; lr?: numb
 /** Collects what a stream would print. */
 const sink = (isTTY = false) => ({ text: '', isTTY, write(s: string) { this.text += s; } });
 
-test('the Trainer runs until the stop trigger, calling extensions by priority, then insertion order', async (t) => {
+test.serial('the Trainer runs until the stop trigger, calling extensions by priority, then insertion order', async (t) => {
   const { trainer, updater } = setup({ stop: [7, 'iteration'] });
   const calls: string[] = [];
   trainer.extend(() => { calls.push(`reader@${updater.iteration}`); }, { name: 'reader' });
@@ -41,7 +42,7 @@ test('the Trainer runs until the stop trigger, calling extensions by priority, t
   t.throws(() => trainer.getExtension('nope'), { message: "Trainer.getExtension: no extension named 'nope' (have reader, extension, extension_1, reader_1)" });
 });
 
-test('the model reports through the Trainer as main/loss and main/accuracy, one value per iteration', async (t) => {
+test.serial('the model reports through the Trainer as main/loss and main/accuracy, one value per iteration', async (t) => {
   const { trainer } = setup({ stop: [2, 'iteration'] });
   const seen: Record<string, number>[] = [];
   trainer.extend((tr) => { seen.push({ ...tr.observation }); });
@@ -53,7 +54,7 @@ test('the model reports through the Trainer as main/loss and main/accuracy, one 
   }
 });
 
-test('StandardUpdater equals the hand-written loop step for step', async (t) => {
+test.serial('StandardUpdater equals the hand-written loop step for step', async (t) => {
   const { trainer, model } = setup({ stop: [5, 'iteration'] });
   await trainer.run();
   const byTrainer = [...model.params()].map((p) => Array.from(p.data.toFlat()));
@@ -70,7 +71,7 @@ test('StandardUpdater equals the hand-written loop step for step', async (t) => 
   t.deepEqual(byTrainer, [...ref.params()].map((p) => Array.from(p.data.toFlat())));
 });
 
-test('Evaluator reports the mean over test batches in test mode, without a graph, as validation/main/*', async (t) => {
+test.serial('Evaluator reports the mean over test batches in test mode, without a graph, as validation/main/*', async (t) => {
   const { trainer, model, test: testSet } = setup({ stop: [1, 'epoch'] });
   trainer.extend(new E.Evaluator(new SerialIterator(testSet, 10, { repeat: false }), model));
   let seen: Record<string, number> = {};
@@ -97,7 +98,7 @@ test('Evaluator reports the mean over test batches in test mode, without a graph
   });
 });
 
-test('Evaluator builds no graph and runs with config.train false', async (t) => {
+test.serial('Evaluator builds no graph and runs with config.train false', async (t) => {
   const { model, test: testSet } = setup();
   const modes: [boolean, boolean][] = [];
   const ev = new E.Evaluator(new SerialIterator(testSet, 10, { repeat: false }), model, {
@@ -113,7 +114,7 @@ test('Evaluator builds no graph and runs with config.train false', async (t) => 
   t.true(config.train && config.enableBackprop, 'the config is restored afterwards');
 });
 
-test('LogReport writes the interval means with epoch, iteration and elapsed_time to out/log, and PrintReport prints them', async (t) => {
+test.serial('LogReport writes the interval means with epoch, iteration and elapsed_time to out/log, and PrintReport prints them', async (t) => {
   const { trainer } = setup({ stop: [3, 'epoch'] });
   const printed = sink();
   const losses: number[] = [];
@@ -133,13 +134,13 @@ test('LogReport writes the interval means with epoch, iteration and elapsed_time
   t.regex(lines[2], /^2 {11}8 {11}\d\.\d+$/);
 });
 
-test('PrintReport formats numbers as Python\'s %g does', (t) => {
+test.serial('PrintReport formats numbers as Python\'s %g does', (t) => {
   const cases: [number, string][] = [[1, '1'], [0.5, '0.5'], [0.123456789, '0.123457'], [123456.7, '123457'], [1234567, '1.23457e+06'],
     [0.0000123, '1.23e-05'], [-2.5, '-2.5'], [0, '0'], [Number.NaN, 'nan']];
   for (const [x, s] of cases) t.is(E.formatG(x), s, String(x));
 });
 
-test('PrintReport on a terminal erases the line first, so a row replaces the progress bar', async (t) => {
+test.serial('PrintReport on a terminal erases the line first, so a row replaces the progress bar', async (t) => {
   const { trainer } = setup({ stop: [1, 'epoch'] });
   const tty = sink(true);
   trainer.extend(new E.LogReport());
@@ -148,7 +149,7 @@ test('PrintReport on a terminal erases the line first, so a row replaces the pro
   t.is(tty.text, '\r\x1b[Kepoch\n1\n');
 });
 
-test('ExponentialShift multiplies the rate at each trigger, down to its target, and survives serialization', async (t) => {
+test.serial('ExponentialShift multiplies the rate at each trigger, down to its target, and survives serialization', async (t) => {
   const { trainer, optimizer } = setup({ stop: [5, 'iteration'], lr: 0.8 });
   const rates: number[] = [];
   trainer.extend(new E.ExponentialShift('lr', 0.5, { target: 0.15 }), { trigger: [1, 'iteration'] });
@@ -173,7 +174,7 @@ test('ExponentialShift multiplies the rate at each trigger, down to its target, 
   t.deepEqual(after, [0.1, 0.05, 0.025]);
 });
 
-test('LinearShift moves the attribute linearly over its time range, then holds it', async (t) => {
+test.serial('LinearShift moves the attribute linearly over its time range, then holds it', async (t) => {
   const { trainer, optimizer } = setup({ stop: [6, 'iteration'], lr: 1 });
   const rates: number[] = [];
   trainer.extend(new E.LinearShift('lr', [0.5, 0.1], [1, 5]));
@@ -186,7 +187,7 @@ test('LinearShift moves the attribute linearly over its time range, then holds i
   t.throws(() => new E.LinearShift('lr', [1, 0], [3, 3]), { message: 'LinearShift: timeRange must be increasing, got [3, 3]' });
 });
 
-test('an extension that throws ends the run, and every extension is still finalized', async (t) => {
+test.serial('an extension that throws ends the run, and every extension is still finalized', async (t) => {
   const { trainer } = setup({ stop: [10, 'iteration'] });
   let finalized = 0;
   trainer.extend({ call() {}, finalize() { finalized += 1; } });
@@ -196,7 +197,7 @@ test('an extension that throws ends the run, and every extension is still finali
   t.is(trainer.updater.iteration, 3);
 });
 
-test('StandardUpdater and Trainer reject what they cannot use, saying what they expected', (t) => {
+test.serial('StandardUpdater and Trainer reject what they cannot use, saying what they expected', (t) => {
   const { iter, optimizer } = setup();
   t.throws(() => new StandardUpdater(iter, new optimizers.SGD()), { message: 'StandardUpdater: the optimizer has no target; call optimizer.setup(model) first' });
   t.throws(() => new StandardUpdater(iter, optimizer, {}).getIterator('test'), { message: "StandardUpdater: no iterator named 'test' (have main)" });

@@ -81,7 +81,8 @@ export class ProgressBar implements Extension {
     const speed = u.iteration > i0 ? (u.iteration - i0) / ((performance.now() - t0) / 1000) : null;
     const eta = speed !== null && totalIter !== null ? Math.max(0, totalIter - u.iteration) / speed : null;
     return [
-      unit === 'epoch' ? `epoch ${Math.min(u.epoch + 1, total)}/${total}` : `epoch ${u.epoch + 1}`,
+      // the epoch being worked on: at an epoch's last iteration, that epoch, not the next
+      `epoch ${Math.max(1, Math.ceil(u.epochDetail))}${unit === 'epoch' ? `/${total}` : ''}`,
       `[${'#'.repeat(filled)}${'.'.repeat(this.barLength - filled)}]`,
       `${(100 * rate).toFixed(2).padStart(6)}%`,
       `iter ${u.iteration}/${totalIter ?? '?'}`,

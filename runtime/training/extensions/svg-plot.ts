@@ -35,7 +35,9 @@ const num = (v: number) => Number(v.toFixed(2)).toString();
  */
 export function renderPlot(series: readonly Series[], opts: PlotOptions = {}): string {
   const width = opts.width ?? 640, height = opts.height ?? 420;
-  const left = 70, right = 20, top = opts.title === undefined ? 20 : 40, bottom = 50;
+  // the legend sits above the frame, one row per series, so it never hides a line
+  const legendTop = opts.title === undefined ? 12 : 36;
+  const left = 70, right = 20, top = legendTop + 18 * series.length + 6, bottom = 50;
   const finite = series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }));
   const all = finite.flatMap((s) => s.points);
   let [x0, x1] = extent(all.map((p) => p[0]));
@@ -69,9 +71,9 @@ export function renderPlot(series: readonly Series[], opts: PlotOptions = {}): s
       const [cx, cy] = p.split(',');
       out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${color}"/>`);
     }
-    const ly = top + 16 + 18 * k;
-    out.push(`<line x1="${width - right - 190}" y1="${ly - 4}" x2="${width - right - 170}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
-    out.push(`<text x="${width - right - 164}" y="${ly}">${esc(s.name)}</text>`);
+    const ly = legendTop + 12 + 18 * k;
+    out.push(`<line x1="${left}" y1="${ly - 4}" x2="${left + 20}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+    out.push(`<text x="${left + 26}" y="${ly}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
