@@ -1,12 +1,13 @@
 // The zip container of .npz files: a bounds-checked reader (zip64 included) and a streaming writer.
 //
-// fflate does the deflate and inflate. The directory is read and written here because
-// fflate's unzipSync allocates each entry's output from the size its header claims (a
-// fuzzed header would allocate gigabytes) and its zipSync keeps the whole archive in
-// memory with 32-bit sizes; checkpoints are streamed to disk and may pass 4 GiB.
+// Not fflate: its unzipSync allocates each member's output from the size the header claims
+// (a fuzzed header asks for gigabytes), its zipSync holds the whole archive in memory with
+// 32-bit sizes (no zip64), and its streaming inflater allocates ~400 KB per call whatever
+// the input. The directory is read and written here; node:zlib inflates with an output
+// bound and allocates only as output is produced.
 
+import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
-import { Inflate, deflateSync } from 'fflate';
 
 /** One member of an archive, with sizes and offsets read from the central directory. */
 export interface ZipEntry {
@@ -115,42 +116,26 @@ export function readZipDirectory(b: Uint8Array, where: string): ZipEntry[] {
   return entries;
 }
 
-/** How much compressed input one inflate step sees: the output of a step is at most ~1032 times it. */
-const INFLATE_STEP = 4096;
-
 /**
  * The entry's bytes, CRC-checked. Stored data is a view (no copy); deflated data is inflated
- * in small steps and refused as soon as it passes the size the directory declares, so what
- * is allocated follows the data actually inflated, never the declared size alone.
+ * by zlib with the declared size as its output bound, so what is allocated follows the
+ * data actually inflated and stops at the declared size.
  */
 export function readZipEntry(b: Uint8Array, e: ZipEntry, where: string): Uint8Array {
   const fail = (what: string): never => {
     throw new ZipFormatError(`${where}: entry '${e.name}' (data at offset ${e.dataOffset}): ${what}`);
   };
   const raw = b.subarray(e.dataOffset, e.dataOffset + e.compressedSize);
-  let out: Uint8Array;
-  if (e.method === 0) {
-    out = raw;
-  } else {
-    const chunks: Uint8Array[] = [];
-    let total = 0, done = false;
-    const inflater = new Inflate((chunk, final) => {
-      total += chunk.length;
-      if (total > e.size) fail(`inflates to more than the ${e.size} bytes its directory entry declares`);
-      chunks.push(chunk);
-      if (final) done = true;
-    });
+  let out: Uint8Array = raw;
+  if (e.method === 8) {
+    if (e.size > bufferConstants.MAX_LENGTH) fail(`declares ${e.size} bytes, more than one buffer can hold (${bufferConstants.MAX_LENGTH})`);
     try {
-      for (let i = 0; i < raw.length && !done; i += INFLATE_STEP) {
-        inflater.push(raw.subarray(i, Math.min(raw.length, i + INFLATE_STEP)), i + INFLATE_STEP >= raw.length);
-      }
+      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
-      if (err instanceof ZipFormatError) throw err;
-      fail(`corrupt deflate data (${(err as Error).message})`);
+      const x = err as NodeJS.ErrnoException;
+      fail(x.code === 'ERR_BUFFER_TOO_LARGE' ? `inflates to more than the ${e.size} bytes its directory entry declares` : `corrupt deflate data (${x.message})`);
     }
-    if (!done) fail('the deflate stream ends early (truncated?)');
-    if (total !== e.size) fail(`inflates to ${total} bytes, its directory entry declares ${e.size}`);
-    out = chunks.length === 1 ? chunks[0] : concat(chunks, total);
+    if (out.length !== e.size) fail(`inflates to ${out.length} bytes, its directory entry declares ${e.size}`);
   }
   const crc = crc32(out);
   if (crc !== e.crc) fail(`CRC-32 mismatch (computed ${hex(crc)}, stored ${hex(e.crc)}): the data is corrupt`);
@@ -158,6 +143,7 @@ export function readZipEntry(b: Uint8Array, e: ZipEntry, where: string): Uint8Ar
 }
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
   let p = 0;
   for (const c of chunks) { out.set(c, p); p += c.length; }
@@ -195,7 +181,7 @@ export type ZipSink = (chunk: Uint8Array) => Promise<void>;
 interface Written { name: Uint8Array; utf8: boolean; method: number; crc: number; compressedSize: number; size: number; offset: number }
 
 /**
- * Writes a zip archive member by member. Members are stored (or deflated with fflate when
+ * Writes a zip archive member by member. Members are stored (or deflated by zlib when
  * `compress`); sizes or offsets that reach `zip64Limit` (4 GiB - 1; a test lowers it)
  * get zip64 fields, as do more than 65535 members, so archives of any size are valid.
  * Times are fixed at 1980-01-01, so equal state gives byte-identical files.
@@ -220,7 +206,7 @@ export class ZipWriter {
     let data = parts;
     let method = 0;
     if (this.opts.compress) {
-      data = [deflateSync(concat(parts, size), { level: 6 })];
+      data = [zlib.deflateRawSync(concat(parts, size), { level: 6 })];
       method = 8;
     }
     const compressedSize = data.reduce((a, p) => a + p.length, 0);
