@@ -1,8 +1,8 @@
 // The .npy format (NumPy's NEP 1): magic, version, a Python-literal header dict, then raw C-order data.
 
-import { readFile } from 'node:fs/promises';
 import { NDArray, shapeStr, TYPED, type DType, type TypedArray } from '../array/ndarray.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { readWholeFile } from './read-file.js';
 
 /** The element types kusari reads: numpy's codes without the byte-order mark. */
 type Kind = 'f4' | 'f8' | 'i1' | 'i2' | 'i4' | 'i8' | 'u1' | 'u2' | 'u4' | 'u8' | 'b1';
@@ -189,12 +189,7 @@ export async function saveNpy(path: string, x: NDArray): Promise<void> {
  * other integers as int32 when they fit (int64, uint32 and uint64 as float64).
  */
 export async function loadNpy(path: string): Promise<NDArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new Error(`loadNpy: ${path}: cannot read the file: ${(e as Error).message}`);
-  }
+  const bytes = await readWholeFile(path, 'loadNpy');
   const where = `loadNpy: ${path}`;
   return npyToNDArray(parseNpy(bytes, where), where);
 }

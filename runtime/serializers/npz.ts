@@ -1,8 +1,8 @@
 // saveNpz / loadNpz: a Serializable's state as NumPy's .npz, with Chainer's key names.
 
-import { readFile } from 'node:fs/promises';
 import { NDArray, shapeStr, type DType, type TypedArray } from '../array/ndarray.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { readWholeFile } from './read-file.js';
 import { bytesOf, canCast, naturalDType, npyHeader, parseNpy, toTyped, type NpyView } from './npy.js';
 import type { Serializable, Serializer } from './serializer.js';
 import { readZipDirectory, readZipEntry, ZipWriter, type ZipEntry } from './zip.js';
@@ -34,8 +34,8 @@ interface Captured { dtype: DType; shape: readonly number[]; data: Promise<Typed
  * (written beside it, fsynced, renamed): a crash leaves the old file or the new one.
  *
  * Values are captured when the call starts (GPU reads are queued then), so training may go
- * on once the returned promise resolves, not before. Any size works: members and offsets
- * past 4 GiB get zip64 fields.
+ * on once the returned promise resolves, not before. Any size is written (members and offsets
+ * past 4 GiB get zip64 fields), though loadNpz reads files only up to 2 GiB - 1.
  *
  * ```ts
  * await serializers.saveNpz('result/model.npz', model);
@@ -65,14 +65,11 @@ export async function saveNpzBytes(target: Serializable, opts: SaveNpzOptions = 
  * and only when the whole file has passed are the values assigned: a failed load leaves the
  * target unchanged. A parameter not yet initialised takes the stored shape. Errors name the
  * file and what is wrong: `loadNpz: model.npz: key 'l1/W' has shape (3, 4), expected (100, 784)`.
+ * The whole file is read into memory first, so files up to 2 GiB - 1 load (Node's readFile
+ * limit; a bigger one is refused with that limit in the message).
  */
 export async function loadNpz(path: string, target: Serializable, opts: LoadNpzOptions = {}): Promise<void> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new Error(`loadNpz: ${path}: cannot read the file: ${(e as Error).message}`);
-  }
+  const bytes = await readWholeFile(path, 'loadNpz');
   loadNpzBytes(bytes, target, { ...opts, name: path });
 }
 

@@ -1,9 +1,10 @@
 // IDX files (MNIST, Fashion-MNIST): a bounds-checked reader, gzip or plain by content, and the four-file dataset.
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { NDArray, shapeStr } from '../array/ndarray.js';
+import { readWholeFile } from '../serializers/read-file.js';
 import { TupleDataset } from './tuple-dataset.js';
 
 /** The element types an IDX file can hold, by its type code (the third byte). */
@@ -102,12 +103,7 @@ const hex = (x: number) => x.toString(16).padStart(2, '0');
 
 /** Read one IDX file (gzip or plain). */
 export async function readIdx(path: string, opts: IdxReadOptions = {}): Promise<IdxArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new Error(`readIdx: ${path}: cannot read the file: ${(e as Error).message}`);
-  }
+  const bytes = await readWholeFile(path, 'readIdx');
   return parseIdx(bytes, path, opts);
 }
 

@@ -1,7 +1,7 @@
 // saveNpz / loadNpz: round trips of links and optimizers on both devices, Chainer's keys, checked failures.
 
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, truncateSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { array, F, L, NDArray, optimizers, Variable, type Device } from '../../runtime/index.js';
@@ -178,4 +178,16 @@ test('loadNpz: an unreadable file is an error naming it', async (t) => {
   const path = join(dir, 'does-not-exist.npz');
   const err = await t.throwsAsync(loadNpz(path, new L.Linear(2, 2)));
   t.regex(err!.message, new RegExp(`^loadNpz: ${path}: cannot read the file: ENOENT`));
+});
+
+test('loadNpz: a file past 2 GiB - 1 is refused with the limit in the message', async (t) => {
+  const path = join(dir, 'huge.npz');
+  writeFileSync(path, '');
+  truncateSync(path, 2 ** 31); // sparse: no disk space is used
+  try {
+    const err = await t.throwsAsync(loadNpz(path, new L.Linear(2, 2)));
+    t.is(err?.message, `loadNpz: ${path}: the file is 2147483648 bytes; loadNpz reads whole files into memory, at most 2147483647 bytes (2 GiB - 1, Node's readFile limit)`);
+  } finally {
+    rmSync(path);
+  }
 });
