@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { optimizers, seed } from '../../runtime/index.js';
@@ -40,6 +40,9 @@ test.serial('PlotReport plots the per-epoch means that LogReport logs, one line 
   const ys = lines[0].map(([, y]) => y), losses = plot.points['main/loss'].map(([, y]) => y);
   for (let i = 1; i < 4; i++) t.is(Math.sign(ys[i] - ys[i - 1]), -Math.sign(losses[i] - losses[i - 1]));
   t.true(svg.includes('>main/loss</text>') && svg.includes('>validation/main/loss</text>'), 'a legend names both keys');
+  // the PNG comes only from the optional renderer, which kusari does not depend on
+  const hasResvg = await import(['@resvg', 'resvg-js'].join('/')).then(() => true, () => false);
+  t.is(existsSync(join(trainer.out, 'loss.png')), hasResvg);
   if (hasPython) {
     const tags = execFileSync('python3', ['-c', 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(r.tag, len(r))', join(trainer.out, 'loss.svg')], { encoding: 'utf8' });
     t.regex(tags, /^\{http:\/\/www\.w3\.org\/2000\/svg\}svg \d+/, 'an XML parser reads the file');
