@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { loadNpz, saveNpz } from '../../runtime/serializers/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/save-loop.ts', import.meta.url));
 const N = 1 << 22; // two parameters of 4M float32 elements each: 32 MiB per checkpoint
-const KILLS = 30;
+const KILLS = 24;
 
 class Big extends L.Link {
   a = new L.Parameter(new NDArray(new Float32Array(N), [N]));
@@ -28,34 +28,43 @@ async function markerOf(path: string): Promise<number> {
   return marker;
 }
 
-/** Start a child that saves in a loop, kill it `fraction` of one save's duration after a save begins. */
-function killDuringSave(path: string, firstMarker: number, fraction: number): Promise<{ begun: number[]; ended: number[] }> {
+/**
+ * Start a child that saves in a loop and kill it inside one of its writes: the parent watches
+ * for the child's temporary file, times three warm saves from that file's appearance to their
+ * end (the write: npz bytes, fsync, rename), then kills the fourth `fraction` of that time
+ * after its temporary file appears.
+ */
+function killDuringSave(dir: string, path: string, firstMarker: number, fraction: number): Promise<{ begun: number[]; ended: number[] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import=tsx', FIXTURE, path, String(firstMarker), String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const begun: number[] = [], ended: number[] = [];
-    const durations: number[] = [];
-    let armed = false, buf = '';
+    const begun: number[] = [], ended: number[] = [], windows: number[] = [];
+    let opened = -1, buf = '', armed = false;
+    // inotify tells when the child's temporary file appears (no polling to slow the child down)
+    const watcher = watch(dir, (_event, name) => {
+      if (opened >= 0 || name === null || !name.includes(`.${child.pid}.`) || !name.endsWith('.tmp') || !existsSync(join(dir, name))) return;
+      opened = performance.now();
+      if (windows.length >= 3 && !armed) {
+        armed = true;
+        const typical = windows.slice().sort((x, y) => x - y)[1];
+        setTimeout(() => child.kill('SIGKILL'), fraction * typical);
+      }
+    });
     child.stdout.on('data', (chunk: Buffer) => {
       buf += chunk.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
-        const [what, marker, ms] = buf.slice(0, nl).split(' ');
+        const [what, marker] = buf.slice(0, nl).split(' ');
         buf = buf.slice(nl + 1);
-        if (what === 'end') { ended.push(Number(marker)); durations.push(Number(ms)); }
-        if (what === 'begin') {
-          begun.push(Number(marker));
-          // three saves measure how long a warm one takes (the first is cold and the disk is shared, so take
-          // the median); the fourth is killed part-way through
-          if (durations.length >= 3 && !armed) {
-            armed = true;
-            const typical = durations.slice().sort((x, y) => x - y)[1];
-            setTimeout(() => child.kill('SIGKILL'), fraction * typical);
-          }
+        if (what === 'begin') { begun.push(Number(marker)); opened = -1; }
+        if (what === 'end') {
+          ended.push(Number(marker));
+          if (opened >= 0) windows.push(performance.now() - opened);
         }
       }
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      watcher.close();
       if (signal !== 'SIGKILL') reject(new Error(`the saving child exited with ${code ?? signal} before it was killed`));
       else resolve({ begun, ended });
     });
@@ -71,24 +80,27 @@ test(`saveNpz: ${KILLS} SIGKILLs spread over saves of a 32 MiB checkpoint never 
   await saveNpz(path, first);
   t.true(statSync(path).size > 32 * 2 ** 20);
 
-  let marker = 1, older = 0, newer = 0, inside = 0, strays = 0;
+  let marker = 1, renamed = 0, inside = 0, strays = 0;
   let before = await markerOf(path);
   for (let k = 0; k < KILLS; k++) {
-    // fractions from 0 to 1.1 of a save: while capturing, writing, at fsync and rename, just after
-    const fraction = (k / (KILLS - 1)) * 1.1;
-    const { begun, ended } = await killDuringSave(path, marker + 1, fraction);
+    // fractions from 0 to 1 of a typical write: as the file opens, while writing, at fsync and rename
+    const fraction = k / (KILLS - 1);
+    const { begun, ended } = await killDuringSave(dir, path, marker + 1, fraction);
     const after = await markerOf(path); // throws if the checkpoint is broken or mixed
     // a temporary file left behind means the kill landed between its creation and the rename
     const now = readdirSync(dir).filter((f) => f.endsWith('.tmp')).length;
-    if (now > strays) inside++;
     const killed = begun[begun.length - 1];
+    if (now > strays) {
+      inside++;
+      t.is(after, ended[ended.length - 1], `kill ${k} inside a write: the last finished checkpoint stays`);
+    }
     t.true(after === before || ended.includes(after) || after === killed,
       `after kill ${k}: marker ${after}, expected the old ${before}, a finished save ${ended.join(',')} or the interrupted ${killed}`);
-    if (after === killed) newer++; else if (now === strays) older++;
+    if (after === killed) renamed++;
     marker = Math.max(marker, ...begun);
     before = after;
     strays = now;
   }
-  t.log(`${KILLS} kills: ${inside} inside a write (a temporary file left behind), ${older} before a write began, ${newer} after the killed save's rename; the old checkpoint loaded intact every time`);
-  t.true(inside >= KILLS / 3, `only ${inside} of ${KILLS} kills landed inside a write`);
+  t.log(`${KILLS} kills: ${inside} inside a write (its temporary file left behind), ${KILLS - inside} just after one finished; each time the checkpoint loaded intact (${renamed} times the killed save's own, renamed just before the kill; else the last finished save's)`);
+  t.true(inside >= KILLS / 2, `only ${inside} of ${KILLS} kills landed inside a write`);
 });
