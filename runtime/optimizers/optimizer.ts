@@ -38,6 +38,7 @@ export abstract class Optimizer {
     this.target = link;
     this.states.clear();
     this.t = 0;
+    this.epoch = 0;
     return this;
   }
 
@@ -68,19 +69,16 @@ export abstract class Optimizer {
       }
       // loading: state that does not exist yet is created from the file (Chainer's init_state),
       // checked against the parameter's shape when the parameter has one
+      const names = state !== undefined ? Object.keys(state) : this.stateNames;
       const loaded: Record<string, NDArray> = {};
-      for (const k of state !== undefined ? Object.keys(state) : this.stateNames) {
-        const like = state?.[k] ?? (p.isInitialized ? p.data : null);
-        s.array(k, like, (x) => {
+      for (const k of names) {
+        s.array(k, state?.[k] ?? (p.isInitialized ? p.data : null), (x) => {
           loaded[k] = pin(x.to(p.device));
-          if (Object.keys(loaded).length === this.stateNamesOf(state).length) this.states.set(p, { ...state, ...loaded });
+          // set once every array of this parameter has arrived (strict: false may skip some)
+          if (Object.keys(loaded).length === names.length) this.states.set(p, loaded);
         });
       }
     }
-  }
-
-  private stateNamesOf(state: Record<string, NDArray> | undefined): readonly string[] {
-    return state !== undefined ? Object.keys(state) : this.stateNames;
   }
 
   addHook(hook: OptimizerHook): this {
