@@ -1,11 +1,12 @@
 // saveNpz / loadNpz: a Serializable's state as NumPy's .npz, with Chainer's key names.
 
+import { readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { NDArray, shapeStr, type DType, type TypedArray } from '../array/ndarray.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { readWholeFile } from './read-file.js';
 import { bytesOf, canCast, naturalDType, npyHeader, parseNpy, toTyped, type NpyView } from './npy.js';
 import type { Serializable, Serializer } from './serializer.js';
-import { readZipDirectory, readZipEntry, ZipWriter, type ZipEntry } from './zip.js';
+import { memorySource, readZipDirectory, readZipEntry, ZipWriter, type ByteSource, type ZipEntry } from './zip.js';
 
 export interface SaveNpzOptions {
   /**
@@ -35,7 +36,7 @@ interface Captured { dtype: DType; shape: readonly number[]; data: Promise<Typed
  *
  * Values are captured when the call starts (GPU reads are queued then), so training may go
  * on once the returned promise resolves, not before. Any size is written (members and offsets
- * past 4 GiB get zip64 fields), though loadNpz reads files only up to 2 GiB - 1.
+ * past 4 GiB get zip64 fields).
  *
  * ```ts
  * await serializers.saveNpz('result/model.npz', model);
@@ -65,28 +66,63 @@ export async function saveNpzBytes(target: Serializable, opts: SaveNpzOptions = 
  * and only when the whole file has passed are the values assigned: a failed load leaves the
  * target unchanged. A parameter not yet initialised takes the stored shape. Errors name the
  * file and what is wrong: `loadNpz: model.npz: key 'l1/W' has shape (3, 4), expected (100, 784)`.
- * The whole file is read into memory first, so files up to 2 GiB - 1 load (Node's readFile
- * limit; a bigger one is refused with that limit in the message).
+ * Only the directory and the members the target asks for are read, so files of any size load
+ * (each member up to 4 GiB, Node's largest buffer).
  */
 export async function loadNpz(path: string, target: Serializable, opts: LoadNpzOptions = {}): Promise<void> {
-  const bytes = await readWholeFile(path, 'loadNpz');
-  loadNpzBytes(bytes, target, { ...opts, name: path });
+  const where = `loadNpz: ${path}`;
+  let fh: FileHandle;
+  let length: number;
+  try {
+    fh = await open(path, 'r');
+    length = (await fh.stat()).size;
+  } catch (e) {
+    throw new Error(`${where}: cannot read the file: ${(e as Error).message}`);
+  }
+  try {
+    loadFrom(fileSource(fh.fd, length, where), target, opts, where);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** loadNpz from bytes in memory; `name` stands for the file in error messages. */
 export function loadNpzBytes(bytes: Uint8Array, target: Serializable, opts: LoadNpzOptions & { name?: string } = {}): void {
-  const where = `loadNpz: ${opts.name ?? '<bytes>'}`;
+  loadFrom(memorySource(bytes), target, opts, `loadNpz: ${opts.name ?? '<bytes>'}`);
+}
+
+function loadFrom(src: ByteSource, target: Serializable, opts: LoadNpzOptions, where: string): void {
   const members = new Map<string, ZipEntry>();
-  for (const e of readZipDirectory(bytes, where)) members.set(e.name.endsWith('.npy') ? e.name.slice(0, -4) : e.name, e);
+  for (const e of readZipDirectory(src, where)) members.set(e.name.endsWith('.npy') ? e.name.slice(0, -4) : e.name, e);
   const pending: (() => void)[] = [];
   const read = (key: string): NpyView | undefined => {
     const e = members.get(key);
     if (e === undefined) return undefined;
-    return parseNpy(readZipEntry(bytes, e, where), `${where}: entry '${e.name}'`, e.dataOffset);
+    return parseNpy(readZipEntry(src, e, where), `${where}: entry '${e.name}'`, e.dataOffset);
   };
   target.serialize(new NpzLoader({ where, read, pending, strict: opts.strict ?? true }, opts.path ?? ''));
   // every check has passed: only now does the target change
   for (const assign of pending) assign();
+}
+
+/**
+ * A file read where the directory points, synchronously (a load is one step that must not
+ * interleave with training), so only the members a target asks for are read and files of
+ * any size load.
+ */
+function fileSource(fd: number, length: number, where: string): ByteSource {
+  return {
+    length,
+    read(offset, n) {
+      const b = Buffer.allocUnsafe(n);
+      for (let done = 0; done < n;) {
+        const got = readSync(fd, b, done, Math.min(n - done, 1 << 30), offset + done);
+        if (got === 0) throw new Error(`${where}: the file ended at ${offset + done} bytes while reading (it changed during the load?)`);
+        done += got;
+      }
+      return b;
+    },
+  };
 }
 
 // ---- saving ---------------------------------------------------------------------------------

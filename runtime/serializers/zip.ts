@@ -25,44 +25,71 @@ export class ZipFormatError extends Error {}
 const U32 = 0xffffffff;
 const SIG = { local: 0x04034b50, central: 0x02014b50, end: 0x06054b50, end64: 0x06064b50, locator64: 0x07064b50 };
 
+/** An archive's bytes by absolute offset: all in memory, or read from a file as needed. */
+export interface ByteSource {
+  readonly length: number;
+  /** `length` bytes at `offset`; callers check that the range lies inside the source first. */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** Bytes already in memory (reads are views, no copies). */
+export const memorySource = (b: Uint8Array): ByteSource => ({ length: b.length, read: (o, n) => b.subarray(o, o + n) });
+
+/** Little-endian fields of a window [base, base + bytes.length) of the archive, by absolute offset. */
+function fields(base: number, bytes: Uint8Array) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    bytes: (at: number, n: number) => bytes.subarray(at - base, at - base + n),
+    u16: (at: number) => dv.getUint16(at - base, true),
+    u32: (at: number) => dv.getUint32(at - base, true),
+    u64: (at: number) => dv.getBigUint64(at - base, true),
+  };
+}
+
 /**
- * The entries of the archive `b`, in directory order. `where` prefixes errors
- * (`loadNpz: /path/x.npz`). Every count, size and offset is checked against `b.length`
+ * The entries of an archive, in directory order. `where` prefixes errors
+ * (`loadNpz: /path/x.npz`). Only the end records, the central directory and each local
+ * header are read, and every count, size and offset is checked against the archive's length
  * before it is used, so a corrupt directory is an error, never an allocation or a hang.
  */
-export function readZipDirectory(b: Uint8Array, where: string): ZipEntry[] {
+export function readZipDirectory(src: ByteSource | Uint8Array, where: string): ZipEntry[] {
+  if (src instanceof Uint8Array) src = memorySource(src);
   const fail = (what: string, at?: number): never => {
     throw new ZipFormatError(`${where}: ${what}${at === undefined ? '' : ` (at offset ${at})`}`);
   };
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const u16 = (at: number) => dv.getUint16(at, true);
-  const u32 = (at: number) => dv.getUint32(at, true);
-  const u64 = (at: number, what: string): number => {
-    const v = dv.getBigUint64(at, true);
-    if (v > BigInt(b.length)) fail(`${what} ${v} is beyond the file's ${b.length} bytes`, at);
+  const len = src.length;
+  const within = (v: bigint, what: string, at: number): number => {
+    if (v > BigInt(len)) fail(`${what} ${v} is beyond the file's ${len} bytes`, at);
     return Number(v);
   };
-  if (b.length < 22) fail(`not a zip archive (.npz): ${b.length} bytes, shorter than an end-of-directory record`);
+  if (len < 22) fail(`not a zip archive (.npz): ${len} bytes, shorter than an end-of-directory record`);
   // the end record sits in the last 22 + 65535 bytes (its comment is at most 64 KiB)
+  const tailStart = Math.max(0, len - 22 - 65535);
+  const tail = fields(tailStart, src.read(tailStart, len - tailStart));
   let end = -1;
-  for (let at = b.length - 22; at >= Math.max(0, b.length - 22 - 65535); at--) {
-    if (u32(at) === SIG.end && at + 22 + u16(at + 20) <= b.length) { end = at; break; }
+  for (let at = len - 22; at >= tailStart; at--) {
+    if (tail.u32(at) === SIG.end && at + 22 + tail.u16(at + 20) <= len) { end = at; break; }
   }
   if (end < 0) fail('not a zip archive (.npz): no end-of-central-directory record (truncated?)');
-  let count = u16(end + 10), cdSize = u32(end + 12), cdOffset = u32(end + 16);
-  if (u16(end + 4) !== 0 || u16(end + 6) !== 0) fail('multi-disk zip archives are not supported', end);
-  if (end >= 20 && u32(end - 20) === SIG.locator64) {
-    const rec = u64(end - 12, 'the zip64 end record offset');
-    if (rec + 56 > b.length || u32(rec) !== SIG.end64) fail('the zip64 locator points at no zip64 end record', end - 20);
-    count = u64(rec + 32, 'the entry count');
-    cdSize = u64(rec + 40, 'the central directory size');
-    cdOffset = u64(rec + 48, 'the central directory offset');
+  let count = tail.u16(end + 10), cdSize = tail.u32(end + 12), cdOffset = tail.u32(end + 16);
+  if (tail.u16(end + 4) !== 0 || tail.u16(end + 6) !== 0) fail('multi-disk zip archives are not supported', end);
+  const locator = end >= 20 ? fields(end - 20, src.read(end - 20, 20)) : null;
+  if (locator !== null && locator.u32(end - 20) === SIG.locator64) {
+    const rec = within(locator.u64(end - 12), 'the zip64 end record offset', end - 12);
+    if (rec + 56 > len) fail('the zip64 locator points past the end of the file', end - 20);
+    const z = fields(rec, src.read(rec, 56));
+    if (z.u32(rec) !== SIG.end64) fail('the zip64 locator points at no zip64 end record', end - 20);
+    count = within(z.u64(rec + 32), 'the entry count', rec + 32);
+    cdSize = within(z.u64(rec + 40), 'the central directory size', rec + 40);
+    cdOffset = within(z.u64(rec + 48), 'the central directory offset', rec + 48);
   } else if (count === 0xffff || cdSize === U32 || cdOffset === U32) {
     fail('the end record asks for zip64 fields and no zip64 locator precedes it', end);
   }
-  if (cdOffset + cdSize > b.length) fail(`the central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the file (${b.length} bytes)`, end);
+  if (cdOffset + cdSize > len) fail(`the central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the file (${len} bytes)`, end);
   if (count * 46 > cdSize) fail(`the directory claims ${count} entries, its ${cdSize} bytes hold at most ${Math.floor(cdSize / 46)}`, end);
 
+  const cd = fields(cdOffset, src.read(cdOffset, cdSize));
+  const { u16, u32 } = cd;
   const entries: ZipEntry[] = [];
   const names = new Set<string>();
   let at = cdOffset;
@@ -74,7 +101,7 @@ export function readZipDirectory(b: Uint8Array, where: string): ZipEntry[] {
     const nameLen = u16(at + 28), extraLen = u16(at + 30), commentLen = u16(at + 32);
     const next = at + 46 + nameLen + extraLen + commentLen;
     if (next > cdEnd) fail(`central directory entry ${k} runs past the directory`, at);
-    const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(b.subarray(at + 46, at + 46 + nameLen));
+    const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(cd.bytes(at + 46, nameLen));
     if (flags & 1) fail(`entry '${name}' is encrypted`, at);
     if (method !== 0 && method !== 8) fail(`entry '${name}' uses compression method ${method} (kusari reads stored and deflate)`, at);
     // zip64 extra field: the 8-byte values, in this order, of the fields that read 0xffffffff
@@ -88,7 +115,7 @@ export function readZipDirectory(b: Uint8Array, where: string): ZipEntry[] {
           let p = e + 4;
           const take = (what: string) => {
             if (p + 8 > e + 4 + len) fail(`entry '${name}': the zip64 extra field is too short for the ${what}`, e);
-            const v = u64(p, `entry '${name}': the ${what}`);
+            const v = within(cd.u64(p), `entry '${name}': the ${what}`, p);
             p += 8;
             return v;
           };
@@ -102,10 +129,11 @@ export function readZipDirectory(b: Uint8Array, where: string): ZipEntry[] {
       }
       if (!found) fail(`entry '${name}' asks for zip64 sizes and has no zip64 extra field`, at);
     }
-    if (offset + 30 > b.length || u32(offset) !== SIG.local) fail(`entry '${name}': no local header at offset ${offset}`, at);
-    const dataOffset = offset + 30 + u16(offset + 26) + u16(offset + 28);
-    if (dataOffset + compressedSize > b.length) {
-      fail(`entry '${name}': ${compressedSize} bytes of data at offset ${dataOffset} run past the end of the file (${b.length} bytes; truncated?)`, offset);
+    const local = offset + 30 <= len ? fields(offset, src.read(offset, 30)) : null;
+    if (local === null || local.u32(offset) !== SIG.local) fail(`entry '${name}': no local header at offset ${offset}`, at);
+    const dataOffset = offset + 30 + local!.u16(offset + 26) + local!.u16(offset + 28);
+    if (dataOffset + compressedSize > len) {
+      fail(`entry '${name}': ${compressedSize} bytes of data at offset ${dataOffset} run past the end of the file (${len} bytes; truncated?)`, offset);
     }
     if (method === 0 && size !== compressedSize) fail(`entry '${name}' is stored but its sizes differ (${size} vs ${compressedSize})`, at);
     if (names.has(name)) fail(`entry '${name}' appears twice`, at);
@@ -121,11 +149,13 @@ export function readZipDirectory(b: Uint8Array, where: string): ZipEntry[] {
  * by zlib with the declared size as its output bound, so what is allocated follows the
  * data actually inflated and stops at the declared size.
  */
-export function readZipEntry(b: Uint8Array, e: ZipEntry, where: string): Uint8Array {
+export function readZipEntry(src: ByteSource | Uint8Array, e: ZipEntry, where: string): Uint8Array {
+  if (src instanceof Uint8Array) src = memorySource(src);
   const fail = (what: string): never => {
     throw new ZipFormatError(`${where}: entry '${e.name}' (data at offset ${e.dataOffset}): ${what}`);
   };
-  const raw = b.subarray(e.dataOffset, e.dataOffset + e.compressedSize);
+  if (e.compressedSize > bufferConstants.MAX_LENGTH) fail(`${e.compressedSize} bytes, more than one buffer can hold (${bufferConstants.MAX_LENGTH})`);
+  const raw = src.read(e.dataOffset, e.compressedSize);
   let out: Uint8Array = raw;
   if (e.method === 8) {
     if (e.size > bufferConstants.MAX_LENGTH) fail(`declares ${e.size} bytes, more than one buffer can hold (${bufferConstants.MAX_LENGTH})`);

@@ -2,12 +2,13 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { array, F, L, NDArray, optimizers, Variable } from '../../runtime/index.js';
 import { loadNpy, loadNpz, saveNpy, saveNpz } from '../../runtime/serializers/index.js';
 import { uniform } from '../helpers.js';
+import { writeBigArchive } from './big-archive.js';
 
 const CI = process.env.CI !== undefined && !['', '0', 'false'].includes(process.env.CI.toLowerCase());
 const probe = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
@@ -144,4 +145,21 @@ print('0')`, p2, p3);
   t.deepEqual(Array.from(y.toFlat()), Array.from({ length: 24 }, (_, i) => i));
   t.is(z.dtype, 'float32');
   t.deepEqual(Array.from(z.toFlat()), Array.from({ length: 24 }, (_, i) => i));
+});
+
+numpyTest('numpy.load reads members past 4 GiB in a kusari archive (zip64 offsets)', async (t) => {
+  const path = join(dir, 'big.npz');
+  const src = new L.Linear(3, 2);
+  await writeBigArchive(path, src);
+  try {
+    const seen = python(`
+import json, sys, numpy as np
+with np.load(sys.argv[1]) as z:
+    print(json.dumps({k: z[k].ravel().tolist() for k in ('W', 'b')}))
+`, path) as Record<string, number[]>;
+    t.deepEqual(seen.W, Array.from(src.W.data.toFlat()));
+    t.deepEqual(seen.b, Array.from(src.b!.data.toFlat()));
+  } finally {
+    rmSync(path);
+  }
 });
