@@ -16,6 +16,9 @@ export interface ExtendOptions {
 
 interface Entry { extension: Extension; trigger: Trigger; priority: number; order: number }
 
+/** Run `fn` in a later task of the event loop (setImmediate in Node, a zero timeout elsewhere). */
+const nextTask: (fn: () => void) => void = typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
 /**
  * Chainer's Trainer. Each iteration: the updater makes one step inside the reporter's scope
  * (so `report()` in the model lands in `observation`), the reported arrays are read into
@@ -106,7 +109,7 @@ export class Trainer implements Serializable {
         // a loop made only of microtasks never ends its job, so the engine keeps every object a
         // WeakRef was made to during the run (each step's outputs, with their arrays) alive:
         // memory grew by kilobytes per step until the loop yielded to the event loop.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => nextTask(resolve));
         for (const { extension, trigger } of entries) {
           if (trigger.call(this)) await extension.call(this);
         }
