@@ -2,9 +2,12 @@
 
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { array, L, NDArray, optimizers, training } from '../../runtime/index.js';
-import { loadNpzBytes, saveNpzBytes } from '../../runtime/serializers/index.js';
+import { loadNpz, loadNpzBytes, saveNpzBytes } from '../../runtime/serializers/index.js';
 import { bytesOf, npyHeader, npyToNDArray, parseNpy } from '../../runtime/serializers/npy.js';
 
 const RUNS = { npz: 6000, npy: 3000, idx: 4000 };
@@ -248,4 +251,29 @@ test('fuzz: the memory check catches a reader that keeps an allocation sized by 
   const err = t.throws(() => fuzz(t, [new Uint8Array(100)], 5, 'x', () => { kept = new Uint8Array(4 << 20); }, () => {}));
   t.regex(err!.message, /array-buffer memory grew \d+x the file's/);
   t.is(kept?.length, 4 << 20);
+});
+
+// serial: a concurrent test's synchronous work would otherwise land inside this one's awaits and its timings
+test.serial('fuzz .npz through the file: 500 mutated checkpoints read with positional reads by loadNpz(path) fail the same clean way', async (t) => {
+  const source = new Model();
+  const seeds = [await saveNpzBytes(source), await saveNpzBytes(source, { compression: true }), await saveNpzBytes(source, { zip64Limit: 0 })];
+  const fields = seeds.map(lengthFields);
+  const path = join(mkdtempSync(join(tmpdir(), 'kusari-fuzz-')), 'checkpoint.npz');
+  const target = new Model();
+  let errors = 0;
+  await fc.assert(fc.asyncProperty(fc.nat(seeds.length - 1), mutation, async (s, m) => {
+    writeFileSync(path, mutate(seeds[s], m, fields[s]));
+    const before = JSON.stringify(snapshot(target));
+    const start = performance.now();
+    try {
+      await loadNpz(path, target);
+    } catch (e) {
+      errors++;
+      if (!(e instanceof Error) || !e.message.startsWith(`loadNpz: ${path}: `)) throw new Error(`the error does not name the file: ${String(e)}`);
+      if (JSON.stringify(snapshot(target)) !== before) throw new Error('a failed load changed the target');
+    }
+    if (performance.now() - start > 1000) throw new Error('took over a second');
+  }), { numRuns: 500, seed: 20261206, endOnFailure: true, includeErrorInReport: true });
+  t.log(`500 mutated files on disk: ${errors} errors naming the file, ${500 - errors} loaded`);
+  t.true(errors > 400);
 });
