@@ -17,4 +17,5 @@ export * as F from './ops/index.js';
 export * as L from './links/index.js';
 export * as optimizers from './optimizers/index.js';
 export * as training from './training/index.js';
+export * as serializers from './serializers/index.js';
 export { ElementwiseKernel, ReductionKernel, type ReduceOptions, type KernelArg } from './kernels/index.js';

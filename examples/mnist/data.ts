@@ -45,3 +45,13 @@ export function getMnist({ seed = 0, limit = Infinity }: { seed?: number; limit?
   const [used] = training.splitDatasetRandom(all, n, new RandomState(seed));
   return training.splitDataset(used, Math.round(n * 0.8));
 }
+
+/**
+ * Train and test sets from a folder of MNIST-format IDX files (Fashion-MNIST, or MNIST
+ * itself), pixels scaled to [0, 1]; `limit` keeps the first `limit` examples of each.
+ */
+export async function getIdx(folder: string, { limit = Infinity }: { limit?: number } = {}) {
+  const { train, test } = await training.getIdxDataset(folder);
+  const head = <T>(d: training.Dataset<T>) => (limit < d.length ? new training.SubDataset(d, 0, limit) : d);
+  return [head(train), head(test)] as const;
+}

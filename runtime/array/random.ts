@@ -1,5 +1,8 @@
 // Seeded pseudo-random numbers: one global stream, so a fixed seed reproduces a whole run.
 
+import { NDArray } from './ndarray.js';
+import type { Serializer } from '../serializers/serializer.js';
+
 /** xoshiro128** by Blackman and Vigna: small state, fast, and good enough for ML init. */
 export class RandomState {
   private s = new Uint32Array(4);
@@ -48,6 +51,17 @@ export class RandomState {
       const t = p[i]; p[i] = p[j]; p[j] = t;
     }
     return p;
+  }
+
+  /**
+   * The generator's 128-bit state as `state`, four int32 (the uint32 words' bits), so that
+   * a resumed run draws the numbers the interrupted one would have drawn next.
+   */
+  serialize(serializer: Serializer): void {
+    const words = new Int32Array(this.s.buffer.slice(0));
+    serializer.array('state', new NDArray(words, [4]), (loaded) => {
+      this.s.set(new Uint32Array(Int32Array.from(loaded.toFlat()).buffer));
+    });
   }
 }
 

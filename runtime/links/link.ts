@@ -1,8 +1,9 @@
 // Link, Chain, ChainList and Parameter: models as trees of named, trainable parameters.
 
-import { NDArray, type DType, type Device } from '../array/ndarray.js';
+import { NDArray, TYPED, type DType, type Device } from '../array/ndarray.js';
 import { pin } from '../array/pin.js';
 import { Variable } from '../graph/variable.js';
+import type { Serializer } from '../serializers/serializer.js';
 import type { Initializer } from './initializers.js';
 
 /**
@@ -28,6 +29,20 @@ export class Parameter extends Variable {
   initialize(shape: readonly number[]): void {
     if (this.pending === null) return;
     this.data = pin(this.pending.init(shape, this.pending.dtype).to(this.targetDevice));
+    this.pending = null;
+  }
+
+  /** The device the data lives on, or will live on once a deferred parameter is initialised. */
+  get device(): Device { return this.isInitialized ? this.data.device : this.targetDevice; }
+
+  /**
+   * Replace the data with `x` (a loaded CPU array), on this parameter's device and in its
+   * dtype; a deferred parameter becomes initialised with `x`'s shape (what a load does).
+   */
+  loadData(x: NDArray): void {
+    const dtype = this.pending?.dtype ?? this.data.dtype;
+    const cast = x.dtype === dtype ? x : new NDArray(new TYPED[dtype](x.toFlat()), x.shape.slice());
+    this.data = pin(cast.to(this.device));
     this.pending = null;
   }
 
@@ -128,6 +143,27 @@ export class Link {
       const v = fields[name];
       if (v instanceof NDArray) fields[name] = move(v);
     }
+  }
+
+  /**
+   * Save or load this link's state (Chainer's Link.serialize): each parameter and persistent
+   * under its field name, each child link under its name (`l1/W`, `predictor/l1/b`, `0/W`).
+   * A parameter not yet initialised has no data and is not saved (Chainer stores None, which
+   * numpy cannot read without pickle); a load initialises it with the stored shape.
+   */
+  serialize(serializer: Serializer): void {
+    for (const [k, p] of this.ownParams()) {
+      if (!serializer.loading && !p.isInitialized) continue;
+      serializer.array(k, p.isInitialized ? p.data : null, (x) => p.loadData(x));
+    }
+    const fields = this as unknown as Record<string, unknown>;
+    for (const name of this.persistents) {
+      const v = fields[name];
+      if (v instanceof NDArray) serializer.array(name, v, (x) => { fields[name] = v.device === 'cpu' ? x : pin(x.to(v.device)); });
+      else if (typeof v === 'number') serializer.number(name, v, (x) => { fields[name] = x; });
+      else throw new Error(`${this.constructor.name}.serialize: persistent '${name}' is neither an NDArray nor a number`);
+    }
+    for (const [name, child] of this.children()) child.serialize(serializer.child(name));
   }
 
   /** How many scalars the parameters hold. */

@@ -19,6 +19,7 @@ export class SGD extends Optimizer {
 
 /** v = momentum v - lr g; W += v */
 export class MomentumSGD extends Optimizer {
+  protected override readonly stateNames = ['v'];
   constructor(public lr = 0.01, public momentum = 0.9) { super(); }
   protected updateOne(p: Parameter, g: NDArray): void {
     const { v } = this.state(p, ['v']);
@@ -32,6 +33,7 @@ export class MomentumSGD extends Optimizer {
  * W -= alpha_t m / (sqrt(v) + eps) with alpha_t = alpha sqrt(1-b2^t) / (1-b1^t).
  */
 export class Adam extends Optimizer {
+  protected override readonly stateNames = ['m', 'v'];
   constructor(public alpha = 0.001, public beta1 = 0.9, public beta2 = 0.999, public eps = 1e-8) { super(); }
 
   /** The bias-corrected step size at the current step. */

@@ -6,6 +6,7 @@ import { pin } from '../array/pin.js';
 import { elementwise, reduce, zerosLike } from '../array/xp.js';
 import type { Variable } from '../graph/variable.js';
 import type { Link, Parameter } from '../links/link.js';
+import type { Serializer } from '../serializers/serializer.js';
 
 /** Something run on every gradient before the update (weight decay, clipping). */
 export interface OptimizerHook {
@@ -25,6 +26,10 @@ export abstract class Optimizer {
   target: Link | null = null;
   /** Number of updates done. */
   t = 0;
+  /** Epochs done, counted by newEpoch() (Chainer's optimizer.epoch; saved in snapshots). */
+  epoch = 0;
+  /** The names of the per-parameter state arrays that updates create ('m', 'v'); loads create them too. */
+  protected readonly stateNames: readonly string[] = [];
   private hooks: OptimizerHook[] = [];
   private states = new Map<Parameter, Record<string, NDArray>>();
 
@@ -33,7 +38,47 @@ export abstract class Optimizer {
     this.target = link;
     this.states.clear();
     this.t = 0;
+    this.epoch = 0;
     return this;
+  }
+
+  /** Count a finished epoch (Chainer's new_epoch; the updater calls it). */
+  newEpoch(): void { this.epoch += 1; }
+
+  /**
+   * Save or load the optimizer's state in Chainer's layout: `t`, `epoch`, and per parameter
+   * path its update rule's `t` and state arrays (`l1/W/t`, `l1/W/m`, `l1/W/v`).
+   * Hyperparameters are not saved, as in Chainer: the code that builds the optimizer sets them.
+   * Parameters are not saved either: serialize the link too.
+   */
+  serialize(serializer: Serializer): void {
+    if (this.target === null) throw new Error('Optimizer.serialize: call setup(model) first');
+    serializer.number('t', this.t, (x) => { this.t = x; });
+    serializer.number('epoch', this.epoch, (x) => { this.epoch = x; });
+    for (const [path, p] of this.target.namedParams()) {
+      const s = serializer.child(path);
+      // kusari updates every parameter that has a gradient on every step, so a rule's count is the optimizer's
+      s.number('t', this.t, () => {});
+      const state = this.states.get(p);
+      if (!serializer.loading) {
+        // a parameter not updated yet saves the zeros its state would start from, so the file
+        // has the same keys whichever parameters have had a gradient
+        if (state !== undefined) for (const [k, v] of Object.entries(state)) s.array(k, v, () => {});
+        else if (p.isInitialized) for (const k of this.stateNames) s.array(k, zerosLike(p.data), () => {});
+        continue;
+      }
+      // loading: state that does not exist yet is created from the file (Chainer's init_state),
+      // checked against the parameter's shape when the parameter has one
+      const names = state !== undefined ? Object.keys(state) : this.stateNames;
+      const loaded: Record<string, NDArray> = {};
+      for (const k of names) {
+        s.array(k, state?.[k] ?? (p.isInitialized ? p.data : null), (x) => {
+          loaded[k] = pin(x.to(p.device));
+          // set once every array of this parameter has arrived (strict: false may skip some)
+          if (Object.keys(loaded).length === names.length) this.states.set(p, loaded);
+        });
+      }
+    }
   }
 
   addHook(hook: OptimizerHook): this {
@@ -48,6 +93,8 @@ export abstract class Optimizer {
       s = Object.fromEntries(names.map((n) => [n, pin(zerosLike(p.data))]));
       this.states.set(p, s);
     }
+    // state loaded while the parameter was on the CPU follows it to the GPU
+    for (const [k, v] of Object.entries(s)) if (v.device === 'cpu' && p.data.device !== 'cpu') s[k] = pin(v.to(p.data.device));
     return s;
   }
 

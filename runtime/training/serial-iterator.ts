@@ -1,6 +1,8 @@
 // SerialIterator: minibatches of a dataset in order or shuffled, counting epochs (Chainer's).
 
 import { random as globalRandom, type RandomState } from '../array/random.js';
+import { NDArray } from '../array/ndarray.js';
+import type { Serializer } from '../serializers/serializer.js';
 import { asDataset, type Dataset, type DatasetLike } from './dataset.js';
 
 export interface SerialIteratorOptions {
@@ -99,6 +101,27 @@ export class SerialIterator<T> implements Iterable<T[]> {
     this.currentPosition = 0;
     this.previousDetail = null;
     this.order = this.newOrder();
+  }
+
+  /**
+   * The position in training under Chainer's keys (`current_position`, `epoch`,
+   * `is_new_epoch`, `previous_epoch_detail` with -1 for none, `order` when shuffling), and
+   * `rng/state` when the iterator draws from its own RandomState rather than the global one
+   * (which the Trainer saves).
+   */
+  serialize(serializer: Serializer): void {
+    const n = this.dataset.length;
+    serializer.number('current_position', this.currentPosition, (v) => {
+      if (!Number.isInteger(v) || v < 0 || v >= n) throw new Error(`SerialIterator: stored current_position ${v} is outside this dataset of ${n}`);
+      this.currentPosition = v;
+    });
+    serializer.number('epoch', this.epoch, (v) => { this.epoch = v; });
+    serializer.number('is_new_epoch', Number(this.isNewEpoch), (v) => { this.isNewEpoch = v !== 0; });
+    serializer.number('previous_epoch_detail', this.previousDetail ?? -1, (v) => { this.previousDetail = v < 0 ? null : v; });
+    if (this.order !== null) {
+      serializer.array('order', new NDArray(this.order, [n]), (loaded) => { this.order = Int32Array.from(loaded.toFlat()); });
+    }
+    if (this.rng !== globalRandom) this.rng.serialize(serializer.child('rng'));
   }
 
   private newOrder(): Int32Array | null {
