@@ -50,12 +50,11 @@ class WireReader {
         lo |= (b & 0x0f) << 28;
         hi |= (b & 0x7f) >> 4;
       } else hi |= (b & 0x7f) << (7 * i - 32);
-      if ((b & 0x80) === 0) {
-        if (i === 9 && b > 1) this.fail(start, `${where}: malformed varint (the 10th byte is ${b}, at most 1)`);
-        return [lo >>> 0, hi >>> 0];
-      }
+      // a 64-bit varint's 10th byte holds its last bit, and ends it
+      if (i === 9 && b > 1) this.fail(start, `${where}: malformed varint (the 10th byte is ${b}, at most 1)`);
+      if ((b & 0x80) === 0) return [lo >>> 0, hi >>> 0];
     }
-    return this.fail(start, `${where}: malformed varint (longer than 10 bytes)`);
+    throw new Error('unreachable: a 10th byte of at most 1 ends the varint');
   }
 
   /** A varint that must fit a length or count: below 2^31. */
@@ -164,6 +163,7 @@ class WireReader {
       const entry = byNo.get(no);
       if (entry === undefined) {
         if (wt === WIRE_END_GROUP) this.fail(tagAt, `${spec.name}: unexpected end-group ${no}`);
+        if (wt > WIRE_FIXED32) this.fail(tagAt, `${spec.name}.#${no}: invalid wire type ${wt}`);
         this.skip(wt, no, end, depth, `${spec.name}.#${no}`);
         ((out.$unknown ??= []) as string[]).push(`#${no}`);
         continue;
