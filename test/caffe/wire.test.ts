@@ -137,7 +137,7 @@ test('wire: truncated and malformed input name the file and the offset', (t) => 
   const pool = [...tag(1, 0), 9];
   const layer = [...tag(121, 2), ...varint(pool.length), ...pool];
   t.throws(() => decodeMessage(new Uint8Array([...tag(100, 2), ...varint(layer.length), ...layer]), NET_PARAMETER, 'e'), {
-    message: 'e: byte 6: PoolingParameter.pool: 9 is not a value of enum PoolMethod',
+    message: 'e: byte 7: PoolingParameter.pool: 9 is not a value of enum PoolMethod',
   });
   const floats = [...tag(5, 2), ...varint(3), 0, 0, 0];
   t.throws(() => decodeMessage(new Uint8Array(floats), BLOB_PROTO, 'f'), { message: 'f: byte 2: BlobProto.data: packed floats take 3 bytes, not a multiple of 4' });
