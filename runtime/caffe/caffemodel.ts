@@ -87,16 +87,16 @@ function fromV1Layer(l: V1LayerParameter, file: string, unit: 'byte' | 'line', i
 export function netFrom(net: NetParameter, file: string, unit: 'byte' | 'line'): CaffeNet {
   const v1 = net.layers ?? [], current = net.layer ?? [];
   if (v1.length > 0 && current.length > 0) {
-    throw new Error(`${location(file, unit, 0)}: the net has both V1 'layers' (${v1.length}) and current 'layer' (${current.length}) fields; Caffe refuses such a net`);
+    throw new Error(`${location(file, unit, net.$at)}: the net has both V1 'layers' (${v1.length}) and current 'layer' (${current.length}) fields; Caffe refuses such a net`);
   }
   const names = net.input ?? [];
   const inputShapes = net.input_shape ?? [], inputDims = net.input_dim ?? [];
-  if (inputShapes.length > 0 && inputDims.length > 0) throw new Error(`${location(file, unit, 0)}: the net gives both input_shape and input_dim`);
+  if (inputShapes.length > 0 && inputDims.length > 0) throw new Error(`${location(file, unit, net.$at)}: the net gives both input_shape and input_dim`);
   if (inputShapes.length > 0 && inputShapes.length !== names.length) {
-    throw new Error(`${location(file, unit, 0)}: ${names.length} inputs but ${inputShapes.length} input_shape entries`);
+    throw new Error(`${location(file, unit, net.$at)}: ${names.length} inputs but ${inputShapes.length} input_shape entries`);
   }
   if (inputDims.length > 0 && inputDims.length !== 4 * names.length) {
-    throw new Error(`${location(file, unit, 0)}: ${names.length} inputs need ${4 * names.length} input_dim values, got ${inputDims.length}`);
+    throw new Error(`${location(file, unit, net.$at)}: ${names.length} inputs need ${4 * names.length} input_dim values, got ${inputDims.length}`);
   }
   const inputs = names.map((name, i): CaffeInput => ({
     name,
