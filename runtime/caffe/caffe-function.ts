@@ -95,7 +95,7 @@ export interface CaffeFunction {
  * is an error naming the layer and the parameter.
  */
 export class CaffeFunction extends Chain {
-  /** The net as read (from the prototxt when one is given), before phase filtering. */
+  /** The net as read (from the prototxt when one is given), before phase filtering; its blobs share storage with the parameters. */
   readonly net: CaffeNet;
   /** Declared input blobs and their shapes (null where the net gives none). */
   readonly inputs: readonly CaffeInput[];

@@ -1,6 +1,6 @@
 // Caffe layer types as one typed table: each entry validates its parameters and composes F ops with Caffe's semantics.
 
-import { NDArray, normAxis, shapeStr } from '../array/ndarray.js';
+import { NDArray, shapeStr } from '../array/ndarray.js';
 import { config } from '../graph/config.js';
 import type { Variable } from '../graph/variable.js';
 import { Link, Parameter } from '../links/link.js';
@@ -200,7 +200,7 @@ const batchNorm: LayerRule = (layer, fail) => {
     link,
     forward: ([x]) => {
       if (x.ndim < 2 || x.shape[1] !== c) fail(`bottom ${shapeStr(x.shape)} must have ${c} channels on axis 1`);
-      const bshape = x.shape.map((n, d) => (d === 1 ? c : 1));
+      const bshape = x.shape.map((_, d) => (d === 1 ? c : 1));
       // Caffe's default: the stored statistics in the test phase, the batch's while training
       if (useGlobal ?? !config.train) {
         return [F.div(F.sub(x, F.reshape(link.avgMean, bshape)), F.sqrt(F.add(F.reshape(link.avgVar, bshape), link.eps)))];

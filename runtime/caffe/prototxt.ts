@@ -138,7 +138,7 @@ class TextParser {
       }
       if (!field.repeated && seen.has(t.text)) this.lex.fail(t, `${spec.name}.${t.text} is not repeated but is given again`);
       seen.add(t.text);
-      const values = this.values(field, `${spec.name}.${t.text}`, t, depth);
+      const values = this.values(field, `${spec.name}.${t.text}`, depth);
       if (field.type === 'floats' || field.type === 'doubles') {
         const list = typed.get(t.text) ?? [];
         typed.set(t.text, list);
@@ -151,7 +151,7 @@ class TextParser {
   }
 
   /** The value(s) after a field name: `: v`, `: [v, ...]`, `{ ... }` or `: { ... }`. */
-  private values(field: FieldSpec, where: string, name: Token, depth: number): unknown[] {
+  private values(field: FieldSpec, where: string, depth: number): unknown[] {
     const type = field.type;
     const isMessage = typeof type === 'object' && 'fields' in type;
     let t = this.lex.peek();
@@ -171,14 +171,14 @@ class TextParser {
           if (!(u.kind === 'punct' && u.text === ',')) this.lex.fail(u, `${where}: expected ',' or ']' in a list`);
           this.lex.next();
         }
-        out.push(this.one(field, where, name, depth));
+        out.push(this.one(field, where, depth));
       }
     }
     if (!isMessage && !colon) this.lex.fail(t, `${where}: expected ':' after the field name`);
-    return [this.one(field, where, name, depth)];
+    return [this.one(field, where, depth)];
   }
 
-  private one(field: FieldSpec, where: string, name: Token, depth: number): unknown {
+  private one(field: FieldSpec, where: string, depth: number): unknown {
     const type = field.type;
     if (typeof type === 'object' && 'fields' in type) {
       const open = this.lex.next();

@@ -6,7 +6,6 @@ import { NDArray } from '../../runtime/array/ndarray.js';
 import { array } from '../../runtime/array/xp.js';
 import { CaffeFunction } from '../../runtime/caffe/caffe-function.js';
 import { readCaffemodel } from '../../runtime/caffe/caffemodel.js';
-import { isSupported } from '../../runtime/caffe/layers.js';
 import { testMode, usingConfig } from '../../runtime/graph/config.js';
 import { Variable } from '../../runtime/graph/variable.js';
 import '../../runtime/graph/backward.js';
