@@ -2,7 +2,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { TestFn } from 'ava';
+import type { Declare } from '../helpers.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
 
 /** ../shared/caffe from the repository root. */
@@ -14,11 +14,11 @@ const inCi = (env: { CI?: string } = process.env) => env.CI !== undefined && !['
  * The path of the shared folder `name`, or null when it is missing: then one test is
  * declared that is skipped with the reason, or, under CI, fails with it.
  */
-export function sharedFolder(test: TestFn, name: string): string | null {
-  const dir = `${SHARED_CAFFE}${name}`;
+export function sharedFolder(test: Declare, name: string, env: { CI?: string } = process.env, root = SHARED_CAFFE): string | null {
+  const dir = `${root}${name}`;
   if (existsSync(dir)) return dir;
   const reason = `the reference folder ${dir} is missing (it is ../shared/caffe/${name} from the repository root)`;
-  if (inCi()) test(`caffe fixtures: ${name}`, (t) => t.fail(`${reason}; CI requires it`));
+  if (inCi(env)) test(`caffe fixtures: ${name}`, (t) => t.fail(`${reason}; CI requires it`));
   else test.skip(`caffe fixtures: ${name} (skipped: ${reason})`, () => {});
   return null;
 }
