@@ -1,7 +1,10 @@
 // The caffe test helpers: a missing reference folder is skipped outside CI and fails under CI; the .npy reader.
 
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { readNpy, sharedFolder, SHARED_CAFFE } from './caffe-helpers.js';
+import { readNpy, sharedFolder } from './caffe-helpers.js';
 
 /** A stand-in for ava's test that records what would be declared. */
 function recorder() {
@@ -26,8 +29,9 @@ test('caffe helpers: a missing folder is a skipped test with the reason outside 
   let failed = '';
   await ci.declared[0].impl({ fail: (m: string) => { failed = m; } } as unknown as ExecutionContext);
   t.is(failed, 'the reference folder /nonexistent/nope is missing (it is ../shared/caffe/nope from the repository root); CI requires it');
-  const present = recorder();
-  t.is(sharedFolder(present.declare, 'lenet_2016', { CI: 'true' }), `${SHARED_CAFFE}lenet_2016`);
+  const present = recorder(), root = `${mkdtempSync(join(tmpdir(), 'caffe-'))}/`;
+  mkdirSync(`${root}here`);
+  t.is(sharedFolder(present.declare, 'here', { CI: 'true' }, root), `${root}here`);
   t.is(present.declared.length, 0);
 });
 
