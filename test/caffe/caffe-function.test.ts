@@ -11,6 +11,7 @@ import { Variable } from '../../runtime/graph/variable.js';
 import '../../runtime/graph/backward.js';
 import * as F from '../../runtime/ops/index.js';
 import { SGD } from '../../runtime/optimizers/index.js';
+import { checkBackward } from '../../runtime/gradient-check.js';
 import { uniform, useDevices } from '../helpers.js';
 import { relativeMismatch, sharedFolder } from './caffe-helpers.js';
 
@@ -181,4 +182,24 @@ layer { name: "f" type: "Flatten" bottom: "x" top: "f" flatten_param { axis: 0 e
   t.is(relativeMismatch(ip.data.toFlat(), Array.from({ length: 6 }, (_, row) => [0, 1].map((n) => [0, 1, 2, 3].reduce((a, k) => a + xs[row * 4 + k] * W[k][n], 0))).flat(), 1e-6), null);
   t.deepEqual(r.shape, [2, 3, 1, 4]);
   t.deepEqual(f.shape, [6, 4]);
+});
+
+test('CaffeFunction: gradients through parameter-free layers (Power, MVN, Eltwise, Concat, Slice, Scale, BatchNorm on batch statistics, Softmax) match numerical ones in float64', (t) => {
+  const func = new CaffeFunction(null, { prototxt: enc(`
+layer { name: "p" type: "Power" bottom: "x" top: "p" power_param { power: 3 scale: 0.5 shift: 2 } }
+layer { name: "m" type: "MVN" bottom: "p" top: "m" }
+layer { name: "e1" type: "Eltwise" bottom: "m" bottom: "y" top: "e1" eltwise_param { coeff: [2, -1] } }
+layer { name: "e2" type: "Eltwise" bottom: "e1" bottom: "y" top: "e2" eltwise_param { operation: PROD } }
+layer { name: "e3" type: "Eltwise" bottom: "e2" bottom: "x" top: "e3" eltwise_param { operation: MAX } }
+layer { name: "c" type: "Concat" bottom: "e3" bottom: "x" top: "c" concat_param { axis: 2 } }
+layer { name: "s" type: "Slice" bottom: "c" top: "s0" top: "s1" slice_param { axis: 2 slice_point: 3 } }
+layer { name: "sc" type: "Scale" bottom: "s0" bottom: "g" top: "sc" scale_param { axis: 1 num_axes: 1 } }
+layer { name: "bn" type: "BatchNorm" bottom: "sc" top: "bn" batch_norm_param { use_global_stats: false }
+  blobs { shape { dim: 3 } data: [0, 0, 0] } blobs { shape { dim: 3 } data: [1, 1, 1] } blobs { shape { dim: 1 } data: 1 } }
+layer { name: "sm" type: "Softmax" bottom: "bn" top: "sm" softmax_param { axis: -1 } }
+`) });
+  const run = (x: Variable, y: Variable, g: Variable) => func({ inputs: { x, y, g }, outputs: ['sm', 's1'] });
+  // every input's gradient is checked: x reaches the outputs along four paths
+  checkBackward(run, [uniform([2, 3, 4], 11), uniform([2, 3, 4], 12), uniform([3], 13, 0.5, 2)]);
+  t.pass();
 });
