@@ -203,3 +203,13 @@ layer { name: "sm" type: "Softmax" bottom: "bn" top: "sm" softmax_param { axis: 
   checkBackward(run, [uniform([2, 3, 4], 11), uniform([2, 3, 4], 12), uniform([3], 13, 0.5, 2)]);
   t.pass();
 });
+
+test('CaffeFunction: a callable Chain: instanceof, forward() equals a call, toGpu returns the same callable', (t) => {
+  const func = new CaffeFunction(null, { prototxt: enc('layer { name: "t" type: "TanH" bottom: "x" top: "y" }') });
+  t.is(typeof func, 'function');
+  t.true(func instanceof CaffeFunction);
+  const x = f32(uniform([2, 3], 1));
+  t.deepEqual(Array.from(func.forward({ inputs: { x }, outputs: ['y'] })[0].data.toFlat()), Array.from(func({ inputs: { x }, outputs: ['y'] })[0].data.toFlat()));
+  t.is(func.name, '');
+  t.deepEqual([...func.namedParams()], []);
+});
