@@ -212,4 +212,6 @@ test('CaffeFunction: a callable Chain: instanceof, forward() equals a call, toGp
   t.deepEqual(Array.from(func.forward({ inputs: { x }, outputs: ['y'] })[0].data.toFlat()), Array.from(func({ inputs: { x }, outputs: ['y'] })[0].data.toFlat()));
   t.is(func.name, '');
   t.deepEqual([...func.namedParams()], []);
+  // no parameters to move, so no device is needed to see that it returns itself
+  t.is(func.toGpu(), func);
 });
