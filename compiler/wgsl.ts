@@ -1,6 +1,6 @@
 // WGSL renderer: the same expressions and strided layouts as js.ts, as one compute shader each.
 
-import { Expr, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
+import { Expr, countScalars, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
 import { renderBody, type Dialect } from './render.js';
 import { collapse, type Layout, type ReduceOp } from './js.js';
 
@@ -23,12 +23,14 @@ const WGSL_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
   add: (a, b) => `${a} + ${b}`,
   sub: (a, b) => `${a} - ${b}`,
   mul: (a, b) => `${a} * ${b}`,
-  div: (a, b) => `${a} / ${b}`,
+  // WGSL leaves x / 0 indeterminate (lavapipe gave 1 one run, 0 the next): div_real is IEEE's
+  div: (a, b) => `div_real(${a}, ${b})`,
   // WGSL's pow is undefined for a base <= 0; pow_real (below) gives Math.pow's answers.
   pow: (a, b) => `pow_real(${a}, ${b})`,
-  // What max/min return for a NaN operand is up to the implementation, unlike Math.max.
-  max: (a, b) => `max(${a}, ${b})`,
-  min: (a, b) => `min(${a}, ${b})`,
+  // What max/min return for a NaN operand is up to the implementation: these return the
+  // NaN, as Math.max and numpy's maximum do
+  max: (a, b) => `max_nan(${a}, ${b})`,
+  min: (a, b) => `min_nan(${a}, ${b})`,
   lt: cmp('<'), le: cmp('<='), gt: cmp('>'), ge: cmp('>='), eq: cmp('=='), ne: cmp('!='),
 };
 
@@ -49,8 +51,30 @@ fn pow_real(a: f32, b: f32) -> f32 {
   return select(m, -m, fract(b * 0.5) != 0.0);
 }`;
 
+// NaN tests on the bits: a compiler that assumes no NaNs may fold v != v to false
+const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
+
+const MAX_NAN = `// numpy's maximum/minimum: a NaN operand wins (WGSL's max/min may return either)
+fn max_nan(a: f32, b: f32) -> f32 { return select(select(max(a, b), b, is_nan(b)), a, is_nan(a)); }
+fn min_nan(a: f32, b: f32) -> f32 { return select(select(min(a, b), b, is_nan(b)), a, is_nan(a)); }`;
+
+const DIV_REAL = `// IEEE division: x / +-0 is +-Inf, 0 / 0 and NaN / 0 are NaN (WGSL leaves it indeterminate)
+fn div_real(a: f32, b: f32) -> f32 {
+  if ((bitcast<u32>(b) & 0x7fffffffu) != 0u) { return a / b; }
+  let ua = bitcast<u32>(a);
+  if ((ua & 0x7fffffffu) == 0u || is_nan(a)) { return ${SPECIAL.nan.use}; }
+  return bitcast<f32>(((ua ^ bitcast<u32>(b)) & 0x80000000u) | 0x7f800000u);
+}`;
+
+const TO_I32 = `// float to int32 as the CPU stores it: toward zero, saturating, NaN to 0
+fn to_i32(v: f32) -> i32 {
+  if (is_nan(v)) { return 0; }
+  if (v >= 2147483648.0) { return 2147483647; }
+  return i32(max(v, -2147483648.0));
+}`;
+
 /** What a module needs besides its entry point: special values and helper functions. */
-interface Needs { nan: boolean; inf: boolean; pow: boolean }
+interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean }
 
 function literal(v: number, needs: Needs): string {
   if (Number.isNaN(v)) { needs.nan = true; return SPECIAL.nan.use; }
@@ -73,6 +97,9 @@ function wgsl(needs: Needs): Dialect {
         needs.pow = needs.nan = needs.inf = true;
         return WGSL_BINARY.pow(a, b);
       },
+      max: (a, b) => { needs.maxNan = needs.isNan = true; return WGSL_BINARY.max(a, b); },
+      min: (a, b) => { needs.maxNan = needs.isNan = true; return WGSL_BINARY.min(a, b); },
+      div: (a, b) => { needs.div = needs.isNan = needs.nan = true; return WGSL_BINARY.div(a, b); },
     },
     select: (c, a, b) => `select(${b}, ${a}, ${c} != 0.0)`, // WGSL: select(false_value, true_value, cond)
   };
@@ -124,9 +151,12 @@ const arrayOf = (k: number, opts: WgslOptions) => `A${opts.aliases?.[k] ?? k}`;
 /** A load of operand k as f32. */
 const load = (k: number, at: string, opts: WgslOptions) =>
   (opts.types?.[k] ?? 'f32') === 'i32' ? `f32(${arrayOf(k, opts)}[${at}])` : `${arrayOf(k, opts)}[${at}]`;
-/** A store into operand k from an f32 value. */
-const store = (k: number, at: string, v: string, opts: WgslOptions) =>
-  `A${k}[${at}] = ${(opts.types?.[k] ?? 'f32') === 'i32' ? `i32(${v})` : v};`;
+/** A store into operand k from an f32 value; an i32 operand saturates as the CPU does. */
+function store(k: number, at: string, v: string, opts: WgslOptions, needs: Needs): string {
+  if ((opts.types?.[k] ?? 'f32') !== 'i32') return `A${k}[${at}] = ${v};`;
+  needs.toI32 = needs.isNan = true;
+  return `A${k}[${at}] = to_i32(${v});`;
+}
 
 /**
  * An elementwise kernel: invocation i evaluates `roots` at position i of the (collapsed)
@@ -147,8 +177,8 @@ export function renderElementwise(roots: readonly Expr[], nInputs: number, rank:
   const index = (k: number) => [`p.o${k}`, ...range(rank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', rank, (d) => `p.n${d}`)];
   for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${load(k, index(k), opts)};`);
-  B.push(...body.lines);
-  body.results.forEach((r, j) => B.push(store(nInputs + j, index(nInputs + j), r, opts)));
+  for (const line of body.lines) B.push(line);
+  body.results.forEach((r, j) => B.push(store(nInputs + j, index(nInputs + j), r, opts, needs)));
   return assemble(params, nInputs, roots.length, roots, needs, B, opts);
 }
 
@@ -180,9 +210,12 @@ export function renderReduce(
   for (let k = 0; k < nInputs; k++) {
     L.push(`let x${k} = ${load(k, [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + '), opts)};`);
   }
-  L.push(...body.lines, `acc = ${REDUCE_COMBINE[op](body.results[0])};`);
-  B.push(...L.map((l) => `  ${l}`), '}');
-  B.push(store(nInputs, base(nInputs), 'acc', opts));
+  for (const line of body.lines) L.push(line);
+  L.push(`acc = ${REDUCE_COMBINE[op](body.results[0])};`);
+  for (const line of L) B.push(`  ${line}`);
+  B.push('}');
+  if (op !== 'sum') needs.isNan = true;
+  B.push(store(nInputs, base(nInputs), 'acc', opts, needs));
   const ops = opts.ops ?? [...primitives([map]), op];
   return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops });
 }
@@ -191,8 +224,8 @@ const REDUCE_INIT: { [O in ReduceOp]: number } = { sum: 0, max: -Infinity, min: 
 const REDUCE_COMBINE: { [O in ReduceOp]: (v: string) => string } = {
   sum: (v) => `acc + ${v}`,
   // `v != v` keeps a NaN once seen, as js.ts and numpy do
-  max: (v) => `select(acc, ${v}, ${v} > acc || ${v} != ${v})`,
-  min: (v) => `select(acc, ${v}, ${v} < acc || ${v} != ${v})`,
+  max: (v) => `select(acc, ${v}, (${v} > acc && !is_nan(acc)) || is_nan(${v}))`,
+  min: (v) => `select(acc, ${v}, (${v} < acc && !is_nan(acc)) || is_nan(${v}))`,
 };
 
 /**
@@ -306,15 +339,20 @@ function assemble(
     S.push('');
   }
   if (needs.pow) S.push(POW_REAL, '');
+  if (needs.isNan) S.push(IS_NAN, '');
+  if (needs.maxNan) S.push(MAX_NAN, '');
+  if (needs.div) S.push(DIV_REAL, '');
+  if (needs.toI32) S.push(TO_I32, '');
   S.push(
     `@compute @workgroup_size(${wg})`,
     'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
     // a second grid dimension carries launches past 65535 workgroups (see dispatchSize)
     `  let i = gid.x + gid.y * nwg.x * ${wg}u;`,
     '  if (i >= p.n) { return; }',
-    ...body.map((l) => `  ${l}`),
-    '}',
   );
+  // a loop, not push(...body): a body of thousands of lines would overflow the stack
+  for (const l of body) S.push(`  ${l}`);
+  S.push('}');
   const source = S.join('\n') + '\n';
   const ops = (opts.ops ?? primitives(roots)).slice(0, 6);
   const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${fnv1a(source)}`;
@@ -343,8 +381,6 @@ function primitives(roots: readonly Expr[]): string[] {
 }
 
 const leafName = (leaf: Expr): string => (leaf.op === 'input' ? `x${leaf.value}` : `p.c${leaf.value}`);
-const countScalars = (roots: readonly Expr[]): number =>
-  Math.max(0, ...topoSort(roots).filter((e) => e.op === 'scalar').map((e) => e.value + 1));
 const u32 = (name: string) => ({ name, type: 'u32' as const });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

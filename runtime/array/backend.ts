@@ -39,6 +39,9 @@ export interface Backend {
 export const BACKENDS: { [D in Device]?: Backend } = {};
 
 export function backendOf(device: Device): Backend {
+  if (device !== 'cpu' && device !== 'webgpu') {
+    throw new Error(`unknown device ${typeof device === 'string' ? `'${device}'` : String(device)}; expected 'cpu' or 'webgpu'`);
+  }
   const b = BACKENDS[device];
   if (b === undefined) throw new Error(`${device}: this device's backend is not loaded (import 'kusari' rather than its internals)`);
   return b;

@@ -46,6 +46,7 @@ export class Variable {
     if (g !== null && (g.shape.length !== this.shape.length || g.shape.some((n, i) => n !== this.shape[i]))) {
       throw new Error(`Variable.grad: gradient shape ${shapeStr(g.shape)} does not match data shape ${shapeStr(this.shape)}`);
     }
+    if (g !== null && g.dtype !== this.dtype) throw new Error(`Variable.grad: gradient dtype ${g.dtype} does not match data dtype ${this.dtype}`);
     this.gradVar = g === null ? null : new Variable(g, { requiresGrad: false });
   }
 

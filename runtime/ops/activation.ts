@@ -7,8 +7,12 @@ import { exp, log, sub, div } from './arithmetic.js';
 import { elementwise } from './elementwise.js';
 import { normAxes, sum } from './shape.js';
 
-/** y = max(x, 0). Written as a select, not max(x, 0): the gradient at 0 is 0, as in Chainer. */
-export const relu = elementwise('relu', ['x'], (x) => select(x.gt(0), x, 0));
+/**
+ * y = max(x, 0). Written as a select, not max(x, 0): the gradient at 0 is 0, as in Chainer;
+ * and as `x <= 0 ? 0 : x`, so relu(NaN) is NaN (as in NumPy and PyTorch) and a diverging
+ * run shows.
+ */
+export const relu = elementwise('relu', ['x'], (x) => select(x.le(0), 0, x), { intClosed: true });
 
 /** y = tanh(x) */
 export const tanh = elementwise('tanh', ['x'], (x) => x.tanh());

@@ -4,7 +4,7 @@ import { input, scalar, type Expr } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
 import { pin } from '../array/pin.js';
 import { elementwise, reduce, zerosLike } from '../array/xp.js';
-import type { Variable } from '../graph/variable.js';
+import { Variable, describe } from '../graph/variable.js';
 import type { Link, Parameter } from '../links/link.js';
 
 /** Something run on every gradient before the update (weight decay, clipping). */
@@ -64,9 +64,18 @@ export abstract class Optimizer {
    */
   update<A extends unknown[]>(lossFn?: (...args: A) => Variable, ...args: A): void {
     if (this.target === null) throw new Error('Optimizer: call setup(model) before update()');
+    const name = this.constructor.name;
+    // checked every step: settings are public fields a schedule may change between steps
+    this.checkSettings();
     if (lossFn !== undefined) {
+      if (typeof lossFn !== 'function') throw new Error(`${name}.update: lossFn must be a function returning the loss Variable, got ${describe(lossFn)}`);
       this.target.cleargrads();
-      lossFn(...args).backward();
+      const loss: unknown = lossFn(...args);
+      if (!(loss instanceof Variable)) {
+        const seen = loss instanceof Promise ? 'a Promise (update is synchronous: compute the loss without await)' : loss === undefined ? 'undefined (did it forget to return the loss?)' : describe(loss);
+        throw new Error(`${name}.update: lossFn returned ${seen}; expected the loss as a Variable`);
+      }
+      loss.backward();
     }
     this.t += 1;
     for (const h of this.hooks) h.apply(this);
@@ -74,7 +83,20 @@ export abstract class Optimizer {
   }
 
   protected abstract updateOne(p: Parameter, g: NDArray): void;
+
+  /** Throw naming the optimizer and the setting when a hyperparameter is out of range. */
+  protected checkSettings(): void {}
 }
+
+/** `Adam: alpha must be a finite number > 0, got NaN` unless `ok`. */
+export function checkSetting(owner: string, name: string, value: unknown, ok: (v: number) => boolean, expected: string): void {
+  if (typeof value !== 'number' || !ok(value)) throw new Error(`${owner}: ${name} must be ${expected}, got ${String(value)}`);
+}
+export const POSITIVE = [(v: number) => Number.isFinite(v) && v > 0, 'a finite number > 0'] as const;
+export const NON_NEGATIVE = [(v: number) => Number.isFinite(v) && v >= 0, 'a finite number >= 0'] as const;
+const THRESHOLD = [(v: number) => v > 0, 'a number > 0'] as const;
+export const UNIT = [(v: number) => v >= 0 && v < 1, 'in [0, 1)'] as const;
+
 
 /**
  * A hook's new gradient as a fresh array. Not written in place: a gradient may be a view
@@ -88,8 +110,9 @@ function hookResult(roots: readonly Expr[], inputs: readonly NDArray[], scalars:
 /** g += rate * W for every parameter (L2 regularisation). */
 export class WeightDecay implements OptimizerHook {
   readonly name = 'WeightDecay';
-  constructor(readonly rate: number) {}
+  constructor(readonly rate: number) { checkSetting('WeightDecay', 'rate', rate, ...NON_NEGATIVE); }
   apply(opt: Optimizer): void {
+    checkSetting('WeightDecay', 'rate', this.rate, ...NON_NEGATIVE);
     for (const p of opt.paramsWithGrad()) {
       p.grad = hookResult([input(0).add(scalar(0).mul(input(1)))], [p.grad!, p.data], [this.rate], 'WeightDecay');
     }
@@ -99,8 +122,10 @@ export class WeightDecay implements OptimizerHook {
 /** Rescale all gradients together so that their L2 norm is at most `threshold`. */
 export class GradientClipping implements OptimizerHook {
   readonly name = 'GradientClipping';
-  constructor(readonly threshold: number) {}
+  // Infinity is allowed: it clips nothing; zero or less would flip or erase every gradient
+  constructor(readonly threshold: number) { checkSetting('GradientClipping', 'threshold', threshold, ...THRESHOLD); }
   apply(opt: Optimizer): void {
+    checkSetting('GradientClipping', 'threshold', this.threshold, ...THRESHOLD);
     // The norm stays on the gradients' device: scale = min(1, threshold / norm) as a 0-d
     // array, so clipping on a GPU needs no read back.
     const squares = [...opt.paramsWithGrad()].map((p) => reduce('sum', p.grad!, undefined, false, input(0).mul(input(0))));

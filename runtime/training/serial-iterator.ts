@@ -74,7 +74,8 @@ export class SerialIterator<T> implements Iterable<T[]> {
     this.isNewEpoch = false;
     while (batch.length < this.batchSize) {
       const stop = Math.min(n, this.currentPosition + this.batchSize - batch.length);
-      batch.push(...this.take(this.currentPosition, stop));
+      // a loop, not push(...): a spread of a 150,000-example batch overflows the stack
+      this.take(this.currentPosition, stop, batch);
       this.currentPosition = stop;
       if (stop < n) break;
       // an epoch ends here; a repeating iterator completes the batch from the next one
@@ -105,9 +106,7 @@ export class SerialIterator<T> implements Iterable<T[]> {
     return this.shuffle ? this.rng.permutation(this.dataset.length) : null;
   }
 
-  private take(from: number, to: number): T[] {
-    const out: T[] = [];
+  private take(from: number, to: number, out: T[]): void {
     for (let k = from; k < to; k++) out.push(this.dataset.get(this.order === null ? k : this.order[k]));
-    return out;
   }
 }

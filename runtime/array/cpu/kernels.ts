@@ -45,8 +45,10 @@ export function elementwise(
   // float32 over contiguous or simply broadcast operands, big enough to pay for staging:
   // SIMD WebAssembly; anything else (or KUSARI_NO_WASM=1, setWasm(false)) the JS loop
   if (dtype === 'float32' && wasmElementwise(roots, buffers, scalars, layout)) return results.slice();
-  const fn = loopFor(roots, inputs.length, layout.shape.length, 'store', () =>
-    renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store' }));
+  // int32 outputs saturate (NaN to 0), as WGSL's conversion does, not wrap as Int32Array would
+  const ints = results.map((r) => r.dtype === 'int32');
+  const fn = loopFor(roots, inputs.length, layout.shape.length, `store${ints.map(Number).join('')}`, () =>
+    renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store', ints }));
   fn(buffers, scalars, layout.shape, layout.strides, layout.offsets);
   return results.slice();
 }
@@ -92,7 +94,10 @@ export function argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): 
   const out = new Int32Array(sizeOf(outShape));
   const n = x.shape[axis], step = x.strides[axis];
   const others = x.shape.map((_, d) => d).filter((d) => d !== axis);
-  const better = kind === 'argmax' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
+  // numpy: the first of equal values stays, and the first NaN wins (nothing beats it)
+  const better = kind === 'argmax'
+    ? (a: number, b: number) => b === b && (a > b || a !== a)
+    : (a: number, b: number) => b === b && (a < b || a !== a);
   let o = 0;
   const walk = (i: number, p: number) => {
     if (i === others.length) {
