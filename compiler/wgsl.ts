@@ -16,7 +16,8 @@ const WGSL_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   sign: (x) => `sign(${x})`,
   // Some backends build tanh from exp and return NaN once e^2x overflows; f32 tanh is
   // already +-1 beyond |x| = 9.02, so clamping changes no result.
-  tanh: (x) => `tanh(clamp(${x}, -10.0, 10.0))`,
+  // clamp would turn a NaN into a bound: NaN passes through, as Math.tanh's does
+  tanh: (x) => `select(tanh(clamp(${x}, -10.0, 10.0)), ${x}, is_nan(${x}))`,
 };
 const cmp = (op: string) => (a: string, b: string) => `select(0.0, 1.0, ${a} ${op} ${b})`;
 const WGSL_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
@@ -90,7 +91,7 @@ function wgsl(needs: Needs): Dialect {
   return {
     decl: 'let',
     literal: (v) => literal(v, needs),
-    unary: WGSL_UNARY,
+    unary: { ...WGSL_UNARY, tanh: (x) => { needs.isNan = true; return WGSL_UNARY.tanh(x); } },
     binary: {
       ...WGSL_BINARY,
       pow: (a, b) => {

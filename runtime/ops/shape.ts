@@ -103,7 +103,9 @@ export function sum(x: VariableLike, axis?: number | readonly number[], keepdims
 }
 
 /** Sum `x` down to `shape` (the adjoint of broadcasting to x's shape). */
-export function sumTo(x: Variable, shape: readonly number[]): Variable {
+export function sumTo(xIn: VariableLike, shape: readonly number[]): Variable {
+  const x = argVariable(xIn, 'sumTo', 'x');
+  checkShape(shape, 'sumTo');
   if (sameShape(x.shape, shape)) return x;
   const lead = x.ndim - shape.length;
   // checked here: the reshape below would otherwise fail with an error naming reshape
