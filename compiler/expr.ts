@@ -171,6 +171,19 @@ export function topoSort(roots: readonly Expr[]): Expr[] {
 }
 
 /** Highest input / scalar index used, plus one. */
+// The primitives that map int32 to int32 (NumPy's integer arithmetic: wrapping add, sub, mul).
+const INT_OPS: ReadonlySet<Op> = new Set<Op>(['input', 'scalar', 'neg', 'abs', 'sign', 'add', 'sub', 'mul', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'select']);
+const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+/**
+ * Whether `roots` can run in int32 arithmetic: integer primitives only and int32 literals.
+ * Backends do so when every operand is int32 (and the scalars are int32 too), so int32 sums
+ * stay exact past 2^24 and wrap as NumPy's do, the same on every device.
+ */
+export function isIntegerExpr(roots: readonly Expr[]): boolean {
+  return topoSort(roots).every((e) => INT_OPS.has(e.op) || (e.op === 'const' && isInt32(e.value)));
+}
+
 /** Highest scalar index used, plus one (a loop, not Math.max(...): bodies can be large). */
 export function countScalars(roots: readonly Expr[]): number {
   let n = 0;

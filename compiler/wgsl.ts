@@ -125,7 +125,7 @@ export interface WgslKernel {
   workgroupSize: number;
   bindings: WgslBinding[];
   /** The Params struct's fields in order, 4 bytes each: fill it with packParams. */
-  params: { name: string; type: 'u32' | 'f32' }[];
+  params: { name: string; type: 'u32' | 'f32' | 'i32' }[];
 }
 
 export interface WgslOptions {
@@ -143,7 +143,34 @@ export interface WgslOptions {
    * through the output's binding and gets none of its own.
    */
   aliases?: readonly (number | undefined)[];
+  /**
+   * Every operand is i32 and isIntegerExpr(roots): compute in i32 (exact, wrapping as
+   * NumPy's int32 does) instead of converting through f32, which is exact only below 2^24.
+   */
+  intMath?: boolean;
 }
+
+/** Integer arithmetic: i32 wraps in WGSL, as int32 does in NumPy and in js.ts's int loops. */
+const INT_DIALECT: Dialect = {
+  decl: 'let',
+  // -2147483648i is a negated literal out of range: spelled as a constant expression instead
+  literal: (v) => (v === -(2 ** 31) ? '(-2147483647i - 1i)' : v < 0 ? `(${v}i)` : `${v}i`),
+  unary: {
+    ...WGSL_UNARY,
+    neg: (x) => `-${x}`,
+    abs: (x) => `abs(${x})`,
+    sign: (x) => `sign(${x})`,
+  },
+  binary: {
+    ...WGSL_BINARY,
+    max: (a, b) => `max(${a}, ${b})`,
+    min: (a, b) => `min(${a}, ${b})`,
+    lt: (a, b) => `select(0i, 1i, ${a} < ${b})`, le: (a, b) => `select(0i, 1i, ${a} <= ${b})`,
+    gt: (a, b) => `select(0i, 1i, ${a} > ${b})`, ge: (a, b) => `select(0i, 1i, ${a} >= ${b})`,
+    eq: (a, b) => `select(0i, 1i, ${a} == ${b})`, ne: (a, b) => `select(0i, 1i, ${a} != ${b})`,
+  },
+  select: (c, a, b) => `select(${b}, ${a}, ${c} != 0i)`,
+};
 
 export type ElementType = 'f32' | 'i32';
 
@@ -168,18 +195,19 @@ function store(k: number, at: string, v: string, opts: WgslOptions, needs: Needs
 export function renderElementwise(roots: readonly Expr[], nInputs: number, rank: number, opts: WgslOptions = {}): WgslKernel {
   const nOps = nInputs + roots.length;
   const nScalars = countScalars(roots);
+  const intMath = opts.intMath === true;
   const params: WgslKernel['params'] = [
     u32('n'), ...range(rank).map((d) => u32(`n${d}`)),
     ...range(nOps).flatMap((k) => [u32(`o${k}`), ...range(rank).map((d) => u32(`s${k}_${d}`))]),
-    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  const body = renderBody(roots, leafName, wgsl(needs));
+  const body = renderBody(roots, leafName, intMath ? INT_DIALECT : wgsl(needs));
   const index = (k: number) => [`p.o${k}`, ...range(rank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', rank, (d) => `p.n${d}`)];
-  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${load(k, index(k), opts)};`);
+  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${intMath ? `${arrayOf(k, opts)}[${index(k)}]` : load(k, index(k), opts)};`);
   for (const line of body.lines) B.push(line);
-  body.results.forEach((r, j) => B.push(store(nInputs + j, index(nInputs + j), r, opts, needs)));
+  body.results.forEach((r, j) => B.push(intMath ? `A${nInputs + j}[${index(nInputs + j)}] = ${r};` : store(nInputs + j, index(nInputs + j), r, opts, needs)));
   return assemble(params, nInputs, roots.length, roots, needs, B, opts);
 }
 
@@ -257,7 +285,7 @@ export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalar
   // Filled by position, in renderElementwise's field order: this runs once per dispatch, and
   // building a name-keyed record first cost more than the rest of the launch's JS.
   const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
-  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  const u = new Uint32Array(buf), f = new Float32Array(buf), s32 = new Int32Array(buf);
   let i = 0;
   u[i++] = layout.shape.reduce((a, b) => a * b, 1);
   for (const n of layout.shape) u[i++] = n;
@@ -268,7 +296,10 @@ export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalar
   // the kernel declares scalars up to the highest one it reads; callers may pass more
   const needed = kernel.params.length - i;
   if (scalars.length < needed) throw new Error(`packElementwiseParams: ${kernel.name} reads ${needed} scalars, got ${scalars.length}`);
-  for (let j = 0; j < needed; j++) f[i++] = scalars[j];
+  for (let j = 0; j < needed; j++, i++) {
+    if (kernel.params[i].type === 'i32') s32[i] = scalars[j];
+    else f[i] = scalars[j];
+  }
   return buf;
 }
 
@@ -296,6 +327,7 @@ export function packParams(kernel: WgslKernel, values: Readonly<Record<string, n
     const x = values[name];
     if (x === undefined) throw new Error(`packParams: ${kernel.name} needs a value for ${name}`);
     if (type === 'f32') f[i] = x;
+    else if (type === 'i32') u[i] = x | 0;
     else u[i] = x >>> 0;
   });
   return buf;

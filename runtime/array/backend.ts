@@ -1,6 +1,6 @@
 // The op table each device implements: the array primitives every op is built from.
 
-import type { Expr } from '../../compiler/expr.js';
+import { isIntegerExpr, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import type { Device, DType, NDArray, TypedArray } from './ndarray.js';
 import type { RandomState } from './random.js';
@@ -55,4 +55,10 @@ export function deviceOf(arrays: readonly NDArray[], op: string, names?: readonl
     throw new Error(`${op}: inputs are on different devices (${seen}); move them with toGpu() or toCpu() first`);
   }
   return first;
+}
+
+/** int32 in, int32 out, integer primitives only: then a kernel computes in int32 (exact, wrapping). */
+export function intArithmetic(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], outs: readonly NDArray[]): boolean {
+  return outs.every((o) => o.dtype === 'int32') && inputs.every((x) => x.dtype === 'int32')
+    && scalars.every((c) => Number.isInteger(c) && c >= -(2 ** 31) && c < 2 ** 31) && isIntegerExpr(roots);
 }

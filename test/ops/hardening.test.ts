@@ -254,11 +254,16 @@ devices.each('arithmetic on int32 inputs stays int32', async (t, device) => {
   t.deepEqual(await read(F.add(small, 1)), [1001, -2, 8]);
   t.deepEqual(await read(F.mul(small, -2)), [-2000, 6, -14]);
   t.deepEqual(await read(F.where(on(device, array([1, 0, 1], [3], 'int32')), small, 5)), [1000, 5, 7]);
-  // exact beyond 2^24 on the CPU (float64 arithmetic); the GPU computes in f32 (see the report)
-  if (device === 'cpu') {
-    t.deepEqual(await read(F.add(x, 0)), [16777217, -3, 7]);
-    t.deepEqual(await read(F.add(x, 1)), [16777218, -2, 8]);
-  }
+  // computed in int32, not through f32: exact past 2^24 on both devices
+  t.deepEqual(await read(F.add(x, 0)), [16777217, -3, 7]);
+  t.deepEqual(await read(F.add(x, 1)), [16777218, -2, 8]);
+  t.deepEqual(await read(F.sub(F.mul(x, 3), x)), [33554434, -6, 14]);
+  t.deepEqual(await read(F.maximum(x, on(device, array([16777219, -4, 7], [3], 'int32')))), [16777219, -3, 7]);
+  // and it wraps on overflow as NumPy's int32 does, the same on both devices
+  const big = on(device, array([2147483647, -2147483648, 65536], [3], 'int32'));
+  t.deepEqual(await read(F.add(big, 1)), [-2147483648, -2147483647, 65537]);
+  t.deepEqual(await read(F.mul(big, on(device, array([1, 1, 65536], [3], 'int32')))), [2147483647, -2147483648, 0]);
+  t.deepEqual(await read(F.neg(big)), [-2147483647, -2147483648, -65536]);
   // NumPy's true division and transcendental functions give floats
   t.is(F.div(x, 2).dtype, 'float32');
   t.is(F.exp(F.neg(x)).dtype, 'float32');

@@ -1,6 +1,7 @@
 // CPU kernels on typed arrays: generated elementwise/reduction loops and hand-written matmul.
 
 import type { Expr } from '../../../compiler/expr.js';
+import { intArithmetic } from '../backend.js';
 import { collapse, compileLoop, renderLoop, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
 import { NDArray, TYPED, contiguousStrides, sizeOf, type DType } from '../ndarray.js';
 import { wasmElementwise } from './wasm-elementwise.js';
@@ -47,8 +48,9 @@ export function elementwise(
   if (dtype === 'float32' && wasmElementwise(roots, buffers, scalars, layout)) return results.slice();
   // int32 outputs saturate (NaN to 0), as WGSL's conversion does, not wrap as Int32Array would
   const ints = results.map((r) => r.dtype === 'int32');
-  const fn = loopFor(roots, inputs.length, layout.shape.length, `store${ints.map(Number).join('')}`, () =>
-    renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store', ints }));
+  const intMath = intArithmetic(roots, inputs, scalars, results);
+  const fn = loopFor(roots, inputs.length, layout.shape.length, `store${ints.map(Number).join('')}${intMath ? 'i' : ''}`, () =>
+    renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store', ints, intMath }));
   fn(buffers, scalars, layout.shape, layout.strides, layout.offsets);
   return results.slice();
 }

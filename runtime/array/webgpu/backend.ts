@@ -5,7 +5,7 @@ import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
   packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
 } from '../../../compiler/wgsl.js';
-import { BACKENDS, type Backend } from '../backend.js';
+import { BACKENDS, intArithmetic, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import * as kernels from './kernels.js';
@@ -28,8 +28,10 @@ function elementwise(
   });
   const types = operands.map((a) => elementType(a.dtype));
   const maxStorageBuffers = currentDevice().limits.maxStorageBuffersPerShaderStage;
-  const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}`;
-  const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers }));
+  // all int32 and integer primitives: i32 arithmetic, exact past 2^24 and wrapping as on the CPU
+  const intMath = intArithmetic(roots, inputs, scalars, results);
+  const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}|${intMath}`;
+  const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers, intMath }));
   const n = sizeOf(shape);
   if (n > 0) launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
   return results.slice();
