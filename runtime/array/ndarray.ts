@@ -74,6 +74,15 @@ export function checkShape(shape: unknown, op: string, arg = 'shape'): asserts s
   }
 }
 
+// Versions live beside the storage, not in it (a typed array takes no fields), and only for
+// storages ever written in place: optimizer state and parameters. A FunctionNode compares
+// them to refuse backward through data changed after its forward.
+const versions = new WeakMap<Storage, number>();
+
+/** Record an in-place write into `x`'s storage (every view of it sees the new version). */
+export function bumpVersion(x: NDArray): void {
+  versions.set(x.storage, (versions.get(x.storage) ?? 0) + 1);
+}
 
 /**
  * An n-dimensional array on a device. Arrays are treated as values: ops return new arrays
@@ -94,6 +103,8 @@ export class NDArray {
   }
 
   get dtype(): DType { return ArrayBuffer.isView(this.storage) ? dtypeOf(this.storage) : this.storage.dtype; }
+  /** How many in-place writes its storage has had (shared by every view of it; PyTorch's _version). */
+  get version(): number { return versions.get(this.storage) ?? 0; }
   get ndim(): number { return this.shape.length; }
   get device(): Device { return ArrayBuffer.isView(this.storage) ? 'cpu' : this.storage.device; }
 

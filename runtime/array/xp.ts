@@ -4,7 +4,7 @@ import { input, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import { backendOf, deviceOf } from './backend.js';
 import './cpu/backend.js';
-import { NDArray, TYPED, broadcastShapes, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
+import { NDArray, TYPED, broadcastShapes, bumpVersion, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
 import { random as globalRandom, type RandomState } from './random.js';
 
 export type NestedArray = number | NestedArray[];
@@ -150,6 +150,7 @@ export function elementwise(
   const device = deviceOf([...inputs, ...(opts.outs ?? [])], op, opts.names);
   const results = backendOf(device).elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
   // writing into `outs` is an in-place update: graphs that retained them must notice
+  if (opts.outs !== undefined) for (const o of opts.outs) bumpVersion(o);
   return results;
 }
 
@@ -186,6 +187,7 @@ const COPY = input(0);
 export function assign(dst: NDArray, src: NDArray): void {
   const device = deviceOf([dst, src], 'assign', ['dst', 'src']);
   backendOf(device).elementwise([COPY], [src], [], dst.shape, dst.dtype, [dst]);
+  bumpVersion(dst);
 }
 
 /** Join arrays along `axis` (shapes already checked). */

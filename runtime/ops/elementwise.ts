@@ -38,6 +38,13 @@ export class Elementwise extends FunctionNode {
     return runElementwise([this.expr], xs, this.scalars, { dtype, op: this.label, names: this.argNames });
   }
 
+  // Only the inputs a derivative reads are checked for in-place writes: add's reads none,
+  // mul's only the other factor (as PyTorch saves only those).
+  protected override inputsReadByBackward(targets: readonly number[]): number[] {
+    const n = this.inputs.length;
+    return [...new Set(targets.flatMap((i) => compacted(gradExpr(this.expr, i, n)).used.filter((k) => k < n)))];
+  }
+
   backward(targets: readonly number[], [gy]: readonly Variable[]): (Variable | null)[] {
     const xs = this.inputs;
     return targets.map((i) => {

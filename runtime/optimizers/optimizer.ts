@@ -3,6 +3,7 @@
 import { input, scalar, type Expr } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
 import { pin } from '../array/pin.js';
+import { stepScope } from '../devices.js';
 import { elementwise, reduce, zerosLike } from '../array/xp.js';
 import { Variable, describe } from '../graph/variable.js';
 import type { Link, Parameter } from '../links/link.js';
@@ -61,6 +62,12 @@ export abstract class Optimizer {
    * One step. With a loss function: clear gradients, compute `lossFn(...args)`, backprop,
    * then update (Chainer's `optimizer.update(lossfun, *args)`). Without: update from the
    * gradients already present.
+   *
+   * With a loss function on a GPU, the step gives back the memory of every array it created
+   * as it returns, except the loss and what the model holds (parameters, their gradients,
+   * other fields), and the previous step's gradients once this step replaced them: a loop
+   * stays flat without any await. Keep an array from inside lossFn by returning it as the
+   * loss or storing it on the model; copy a gradient you want past the next update.
    */
   update<A extends unknown[]>(lossFn?: (...args: A) => Variable, ...args: A): void {
     if (this.target === null) throw new Error('Optimizer: call setup(model) before update()');
@@ -69,14 +76,26 @@ export abstract class Optimizer {
     this.checkSettings();
     if (lossFn !== undefined) {
       if (typeof lossFn !== 'function') throw new Error(`${name}.update: lossFn must be a function returning the loss Variable, got ${describe(lossFn)}`);
-      this.target.cleargrads();
-      const loss: unknown = lossFn(...args);
-      if (!(loss instanceof Variable)) {
-        const seen = loss instanceof Promise ? 'a Promise (update is synchronous: compute the loss without await)' : loss === undefined ? 'undefined (did it forget to return the loss?)' : describe(loss);
-        throw new Error(`${name}.update: lossFn returned ${seen}; expected the loss as a Variable`);
-      }
-      loss.backward();
+      const target = this.target;
+      // The step owns what it creates: on a GPU its temporaries (and the last step's
+      // gradients, which cleargrads dropped) go back at once, so no loop needs an await.
+      stepScope(this, () => {
+        target.cleargrads();
+        const loss: unknown = lossFn(...args);
+        if (!(loss instanceof Variable)) {
+          const seen = loss instanceof Promise ? 'a Promise (update is synchronous: compute the loss without await)' : loss === undefined ? 'undefined (did it forget to return the loss?)' : describe(loss);
+          throw new Error(`${name}.update: lossFn returned ${seen}; expected the loss as a Variable`);
+        }
+        loss.backward();
+        this.applyUpdate();
+        return loss;
+      }, () => [...target.namedLinks()].map(([, link]) => Object.values(link)));
+      return;
     }
+    this.applyUpdate();
+  }
+
+  private applyUpdate(): void {
     this.t += 1;
     for (const h of this.hooks) h.apply(this);
     for (const p of this.paramsWithGrad()) this.updateOne(p, p.grad!);
@@ -96,7 +115,6 @@ export const POSITIVE = [(v: number) => Number.isFinite(v) && v > 0, 'a finite n
 export const NON_NEGATIVE = [(v: number) => Number.isFinite(v) && v >= 0, 'a finite number >= 0'] as const;
 const THRESHOLD = [(v: number) => v > 0, 'a number > 0'] as const;
 export const UNIT = [(v: number) => v >= 0 && v < 1, 'in [0, 1)'] as const;
-
 
 /**
  * A hook's new gradient as a fresh array. Not written in place: a gradient may be a view
