@@ -3,6 +3,7 @@
 import { shapeStr, sizeOf } from '../array/ndarray.js';
 import { type Variable, type VariableLike, argVariable } from '../graph/variable.js';
 import { linear } from '../ops/matmul.js';
+import { BOOLEAN, FUNCTION, checkOptions } from '../ops/options.js';
 import { lecunNormal, zero, type Initializer } from './initializers.js';
 import { Link, Parameter } from './link.js';
 
@@ -23,6 +24,7 @@ export class Linear extends Link {
    */
   constructor(inSizeOrOut: number | null, outSize?: number, opts: LinearOptions = {}) {
     super();
+    checkOptions('Linear', opts, { nobias: BOOLEAN, initialW: FUNCTION, initialBias: FUNCTION });
     const [inSize, out] = outSize === undefined ? [null, inSizeOrOut] : [inSizeOrOut, outSize];
     if (out === null || !Number.isInteger(out) || out <= 0) throw new Error(`Linear: outSize must be a positive integer, got ${out}`);
     if (inSize !== null && (!Number.isInteger(inSize) || inSize <= 0)) throw new Error(`Linear: inSize must be a positive integer or null, got ${inSize}`);

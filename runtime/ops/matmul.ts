@@ -41,6 +41,9 @@ class MatMul extends FunctionNode {
  * leading (batch) axes must be equal.
  */
 export function matmul(a: VariableLike, b: VariableLike, transA = false, transB = false): Variable {
+  if (typeof transA !== 'boolean' || typeof transB !== 'boolean') {
+    throw new Error(`matmul: transA and transB must be booleans, got ${typeof transA} and ${typeof transB}`);
+  }
   return new MatMul(transA, transB).apply([argVariable(a, 'matmul', 'a'), argVariable(b, 'matmul', 'b')])[0];
 }
 

@@ -1,6 +1,7 @@
 // SerialIterator: minibatches of a dataset in order or shuffled, counting epochs (Chainer's).
 
-import { random as globalRandom, type RandomState } from '../array/random.js';
+import { RandomState, random as globalRandom } from '../array/random.js';
+import { BOOLEAN, checkOptions } from '../ops/options.js';
 import { asDataset, type Dataset, type DatasetLike } from './dataset.js';
 
 export interface SerialIteratorOptions {
@@ -47,6 +48,7 @@ export class SerialIterator<T> implements Iterable<T[]> {
     if (!Number.isInteger(batchSize) || batchSize <= 0) {
       throw new Error(`SerialIterator: batchSize must be a positive integer, got ${batchSize}`);
     }
+    checkOptions('SerialIterator', opts, { repeat: BOOLEAN, shuffle: BOOLEAN, rng: { test: (v) => v instanceof RandomState, expected: 'a RandomState' } });
     if (this.dataset.length === 0) throw new Error('SerialIterator: dataset is empty; expected at least one example');
     this.repeat = opts.repeat ?? true;
     this.shuffle = opts.shuffle ?? this.repeat;

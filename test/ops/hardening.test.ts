@@ -75,6 +75,20 @@ test('softmaxCrossEntropy validates its options: reduce is mean or no, unknown k
   t.true(Math.abs(Array.from(per.data.toFlat()).reduce((a, b) => a + b, 0) / 2 - mean) < 1e-6);
 });
 
+test('numeric parameters and flags of ops, links and iterators are validated, naming the op', (t) => {
+  const x = array([1, -1]);
+  t.throws(() => F.leakyRelu(x, NaN), { message: 'leakyRelu: slope must be a finite number, got NaN' });
+  t.throws(() => F.softplus(x, 0), { message: 'softplus: beta must be a finite, non-zero number, got 0' });
+  t.throws(() => F.elu(x, Infinity), { message: 'elu: alpha must be a finite number, got Infinity' });
+  t.throws(() => F.matmul(zeros([2, 2]), zeros([2, 2]), 1 as never), { message: 'matmul: transA and transB must be booleans, got number and boolean' });
+  t.throws(() => F.accuracy(zeros([2, 3]), array([0, 1], [2], 'int32'), 0.5), { message: 'accuracy: ignoreLabel must be an integer, got 0.5' });
+  t.throws(() => F.sum(x, 0, 1 as never), { message: 'sum: keepdims must be a boolean, got 1' });
+  t.throws(() => new L.Linear(2, 3, { noBias: true } as never), { message: "Linear: unknown option 'noBias'; the options are nobias, initialW, initialBias" });
+  t.throws(() => new L.Linear(2, 3, { nobias: 'yes' } as never), { message: "Linear: option nobias must be a boolean, got 'yes'" });
+  t.throws(() => new training.SerialIterator([1, 2], 1, { shuffle: 1 } as never), { message: 'SerialIterator: option shuffle must be a boolean, got 1' });
+  t.throws(() => new training.SerialIterator([1, 2], 1, { rng: Math.random } as never), { message: 'SerialIterator: option rng must be a RandomState, got a function (random)' });
+});
+
 test('unknown dtypes name themselves and the op', (t) => {
   t.throws(() => array([1, 2], undefined, 'float16' as never), { message: "array: unknown dtype 'float16'; expected 'float32', 'float64' or 'int32'" });
   t.throws(() => zeros([2], 'float16' as never), { message: "zeros: unknown dtype 'float16'; expected 'float32', 'float64' or 'int32'" });

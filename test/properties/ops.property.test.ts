@@ -160,6 +160,9 @@ const indexArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(null, '...', 1.5, [0, 1]) },
 );
 
+/** A numeric parameter, now and then NaN, infinite, zero or not a number at all. */
+const oddParam = (ok: fc.Arbitrary<number>) => fc.oneof({ weight: 6, arbitrary: ok }, { weight: 1, arbitrary: fc.constantFrom<unknown>(NaN, Infinity, 0, '1') });
+
 const unary = (fn: (v: number) => number): Spec => ({ args: fc.tuple(arrayArb), ref: ([x]) => mapRef(fn, x as Ref), gpu: true });
 const binary = (fn: (a: number, b: number) => number): Spec => ({
   args: fc.tuple(arrayArb, fc.oneof(arrayArb, value.filter((v) => !Number.isNaN(v)))),
@@ -175,9 +178,21 @@ const SPECS: Record<string, Spec> = {
   minimum: binary((a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b))),
   neg: unary((v) => -v), exp: unary(Math.exp), log: unary(Math.log), sqrt: unary(Math.sqrt), abs: unary(Math.abs),
   tanh: unary(Math.tanh), sigmoid: unary((v) => 1 / (1 + Math.exp(-v))), relu: unary((v) => (v <= 0 ? 0 : v)),
-  leakyRelu: { args: fc.tuple(arrayArb, fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined })), ref: ([x, s]) => mapRef((v) => (v > 0 ? v : v * ((s as number | undefined) ?? 0.2)), x as Ref), gpu: true },
-  softplus: { args: fc.tuple(arrayArb), ref: ([x]) => mapRef((v) => softplus(v), x as Ref), gpu: true },
-  elu: { args: fc.tuple(arrayArb), ref: ([x]) => mapRef((v) => (v > 0 ? v : Math.exp(v) - 1), x as Ref), gpu: true },
+  leakyRelu: {
+    args: fc.tuple(arrayArb, fc.option(oddParam(fc.double({ min: 0, max: 1, noNaN: true })), { nil: undefined })),
+    ref: ([x, a]) => (a !== undefined && !Number.isFinite(a) ? INVALID : mapRef((v) => (v > 0 ? v : v * ((a as number | undefined) ?? 0.2)), x as Ref)),
+    gpu: true,
+  },
+  softplus: {
+    args: fc.tuple(arrayArb, fc.option(oddParam(fc.constantFrom(0.5, 1, 2)), { nil: undefined })),
+    ref: ([x, b]) => (b !== undefined && (!Number.isFinite(b) || b === 0) ? INVALID : mapRef((v) => softplus(v, (b as number | undefined) ?? 1), x as Ref)),
+    gpu: true,
+  },
+  elu: {
+    args: fc.tuple(arrayArb, fc.option(oddParam(fc.constantFrom(0.5, 1, 2)), { nil: undefined })),
+    ref: ([x, a]) => (a !== undefined && !Number.isFinite(a) ? INVALID : mapRef((v) => (v > 0 ? v : ((a as number | undefined) ?? 1) * (Math.exp(v) - 1)), x as Ref)),
+    gpu: true,
+  },
   clip: {
     args: fc.tuple(arrayArb, fc.integer({ min: -3, max: 3 }), fc.integer({ min: -3, max: 3 })),
     ref: ([x, lo, hi]) => ((lo as number) > (hi as number) ? INVALID : mapRef((v) => Math.min(Math.max(v, lo as number), hi as number), x as Ref)),
