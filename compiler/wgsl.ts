@@ -220,31 +220,34 @@ export function renderReduce(
   map: Expr, nInputs: number, keptRank: number, reducedRank: number, op: ReduceOp, opts: WgslOptions = {},
 ): WgslKernel {
   const nScalars = countScalars([map]);
+  // max/min of int32 in i32: through f32 they would round past 2^24 (a sum stays float)
+  const intMath = opts.intMath === true && op !== 'sum';
   const params: WgslKernel['params'] = [
     u32('n'), u32('m'), ...range(keptRank).map((d) => u32(`n${d}`)), ...range(reducedRank).map((d) => u32(`m${d}`)),
     ...range(nInputs).flatMap((k) => [
       u32(`o${k}`), ...range(keptRank).map((d) => u32(`s${k}_${d}`)), ...range(reducedRank).map((d) => u32(`r${k}_${d}`)),
     ]),
     u32(`o${nInputs}`), ...range(keptRank).map((d) => u32(`s${nInputs}_${d}`)),
-    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  const body = renderBody([map], leafName, wgsl(needs));
+  const body = renderBody([map], leafName, intMath ? INT_DIALECT : wgsl(needs));
   const base = (k: number) => [`p.o${k}`, ...range(keptRank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', keptRank, (d) => `p.n${d}`)];
   for (let k = 0; k < nInputs; k++) B.push(`let b${k} = ${base(k)};`);
-  B.push(`var acc = ${literal(REDUCE_INIT[op], needs)};`);
+  B.push(`var acc = ${intMath ? INT_DIALECT.literal(op === 'max' ? -(2 ** 31) : 2 ** 31 - 1) : literal(REDUCE_INIT[op], needs)};`);
   B.push('for (var j = 0u; j < p.m; j++) {');
   const L: string[] = [...decompose('j', reducedRank, (d) => `p.m${d}`)];
   for (let k = 0; k < nInputs; k++) {
-    L.push(`let x${k} = ${load(k, [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + '), opts)};`);
+    const at = [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + ');
+    L.push(`let x${k} = ${intMath ? `${arrayOf(k, opts)}[${at}]` : load(k, at, opts)};`);
   }
   for (const line of body.lines) L.push(line);
-  L.push(`acc = ${REDUCE_COMBINE[op](body.results[0])};`);
+  L.push(`acc = ${intMath ? `${op}(acc, ${body.results[0]})` : REDUCE_COMBINE[op](body.results[0])};`);
   for (const line of L) B.push(`  ${line}`);
   B.push('}');
-  if (op !== 'sum') needs.isNan = true;
-  B.push(store(nInputs, base(nInputs), 'acc', opts, needs));
+  if (op !== 'sum' && !intMath) needs.isNan = true;
+  B.push(intMath ? `A${nInputs}[${base(nInputs)}] = acc;` : store(nInputs, base(nInputs), 'acc', opts, needs));
   const ops = opts.ops ?? [...primitives([map]), op];
   return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops });
 }

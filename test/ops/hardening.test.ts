@@ -6,6 +6,7 @@ import {
 } from '../../runtime/index.js';
 import { Chain, Parameter } from '../../runtime/links/link.js';
 import { slice } from '../../runtime/ops/indexing.js';
+import { setWasmMinSize, wasmElementwiseStats } from '../../runtime/array/cpu/wasm-elementwise.js';
 import { on, uniform, useDevices } from '../helpers.js';
 
 const devices = await useDevices(test);
@@ -213,6 +214,25 @@ devices.each('relu: NaN propagates (NumPy and PyTorch), 0 and negatives give 0',
   t.deepEqual(v.slice(1), [0, 0, 2]);
 });
 
+test.serial('relu, maximum and minimum propagate NaN in the SIMD WebAssembly kernels too', (t) => {
+  const old = setWasmMinSize(0);
+  try {
+    const before = wasmElementwiseStats.count;
+    const a = array(Array.from({ length: 64 }, (_, i) => (i % 5 === 0 ? NaN : i - 32)));
+    const b = array(Array.from({ length: 64 }, (_, i) => (i % 7 === 0 ? NaN : 32 - i)));
+    const relu = F.relu(a).data.toFlat(), mx = F.maximum(a, b).data.toFlat(), mn = F.minimum(a, b).data.toFlat();
+    t.true(wasmElementwiseStats.count >= before + 3, 'the wasm path ran');
+    for (let i = 0; i < 64; i++) {
+      const x = a.toFlat()[i], y = b.toFlat()[i];
+      t.is(String(relu[i]), String(Number.isNaN(x) ? NaN : Math.max(x, 0)));
+      t.is(String(mx[i]), String(Math.max(x, y)));
+      t.is(String(mn[i]), String(Math.min(x, y)));
+    }
+  } finally {
+    setWasmMinSize(old);
+  }
+});
+
 devices.each('max/min: a NaN anywhere gives NaN, over all elements and along an axis', async (t, device) => {
   const x = on(device, array([1, NaN, 3]));
   t.true(Number.isNaN((await read(F.max(x)))[0]));
@@ -278,6 +298,12 @@ devices.each('arithmetic on int32 inputs stays int32', async (t, device) => {
   t.deepEqual(await read(F.add(big, 1)), [-2147483648, -2147483647, 65537]);
   t.deepEqual(await read(F.mul(big, on(device, array([1, 1, 65536], [3], 'int32')))), [2147483647, -2147483648, 0]);
   t.deepEqual(await read(F.neg(big)), [-2147483647, -2147483648, -65536]);
+  // max/min of int32: from int32's extremes (not 0, which is all an Int32Array keeps of
+  // -Infinity), and in i32 on the GPU
+  t.deepEqual(await read(F.max(on(device, array([-5, -3], [2], 'int32')))), [-3]);
+  t.deepEqual(await read(F.min(on(device, array([5, 3], [2], 'int32')))), [3]);
+  t.deepEqual(await read(F.max(x)), [16777217]);
+  t.deepEqual(await read(F.min(on(device, array([[2147483647, -2147483648], [7, 8]], [2, 2], 'int32')), 1)), [-2147483648, 7]);
   // NumPy's true division and transcendental functions give floats
   t.is(F.div(x, 2).dtype, 'float32');
   t.is(F.exp(F.neg(x)).dtype, 'float32');

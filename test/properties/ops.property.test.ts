@@ -470,3 +470,48 @@ devices.each('properties: every public op returns the reference result or throws
   t.log(`${device}: ${cases} cases over ${ops().length} ops in ${seconds.toFixed(1)} s`);
   t.true(device === 'cpu' ? cases >= 2000 : cases > 0, `only ${cases} cases`);
 });
+
+// ---- int32: the integer ops stay int32, exact and wrapping as NumPy's int32 ---------------
+
+const i32 = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -20, max: 20 }), fc.constantFrom(2 ** 31 - 1, -(2 ** 31), 16777217));
+const intRef = shapeArb.chain((shape) => fc.array(i32, { minLength: size(shape), maxLength: size(shape) }).map((data): Ref => ({ shape, data })));
+const wrap = (v: number) => v | 0;
+const INT_SPECS: Record<string, { arity: number; ref: (...v: number[]) => number }> = {
+  add: { arity: 2, ref: (a, b) => wrap(a + b) },
+  sub: { arity: 2, ref: (a, b) => wrap(a - b) },
+  mul: { arity: 2, ref: (a, b) => Math.imul(a, b) },
+  maximum: { arity: 2, ref: Math.max },
+  minimum: { arity: 2, ref: Math.min },
+  neg: { arity: 1, ref: (a) => wrap(-a) },
+  abs: { arity: 1, ref: (a) => wrap(Math.abs(a)) },
+  relu: { arity: 1, ref: (a) => (a <= 0 ? 0 : a) },
+};
+
+devices.each('properties: int32 add, sub, mul, maximum, minimum, neg, abs, relu stay int32, exact and wrapping', async (t, device) => {
+  let cases = 0;
+  for (const [name, { arity, ref }] of Object.entries(INT_SPECS)) {
+    const fn = (F as unknown as Record<string, (...a: unknown[]) => Variable>)[name];
+    const args = arity === 1 ? fc.tuple(intRef) : fc.tuple(intRef, fc.oneof(intRef, i32));
+    let failure: string | undefined;
+    const out = await fc.check(fc.asyncProperty(args, async (xs) => {
+      cases++;
+      const real = xs.map((a) => (typeof a === 'number' ? a : array(new Int32Array((a as Ref).data), (a as Ref).shape).to(device)));
+      const expected = mapRef(ref, ...xs.map((a) => (typeof a === 'number' ? { shape: [], data: [a] } : a as Ref)));
+      let y: Variable;
+      try {
+        y = fn(...real);
+      } catch (e) {
+        if (expected !== INVALID || !(e as Error).message.startsWith(`${name}:`)) { failure = `threw ${(e as Error).message}`; return false; }
+        return true;
+      }
+      if (expected === INVALID) { failure = 'returned for shapes that do not broadcast'; return false; }
+      const got = Array.from(await y.data.data());
+      const ok = y.dtype === 'int32' && y.shape.join() === expected.shape.join() && got.every((v, i) => v === expected.data[i]);
+      if (!ok) failure = `${y.dtype} (${y.shape.join(', ')}) ${got.slice(0, 6).join(', ')} vs ${expected.data.slice(0, 6).join(', ')} for ${show(xs)}`;
+      return ok;
+    }), { numRuns: device === 'cpu' ? 60 : 15, seed: 11 });
+    if (out.failed) t.fail(`${name}: ${failure}`);
+  }
+  t.log(`${device}: ${cases} int32 cases`);
+  t.pass();
+});

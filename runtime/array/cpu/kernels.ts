@@ -72,7 +72,9 @@ export function reduce(
 ): NDArray {
   const outShape = shape.map((n, d) => (axes.includes(d) ? 1 : n));
   const accDtype: DType = op === 'sum' ? 'float64' : dtype;
-  const acc = new NDArray(new TYPED[accDtype](sizeOf(outShape)).fill(INIT[op]), outShape);
+  // an Int32Array cannot hold -Infinity (fill would store 0): start from int32's own extremes
+  const init = accDtype === 'int32' && op !== 'sum' ? (op === 'max' ? -(2 ** 31) : 2 ** 31 - 1) : INIT[op];
+  const acc = new NDArray(new TYPED[accDtype](sizeOf(outShape)).fill(init), outShape);
   const accStrides = acc.strides.map((s, d) => (axes.includes(d) ? 0 : s));
   const operands = inputs.map((x) => x.broadcastTo(shape));
   const layout = collapse({

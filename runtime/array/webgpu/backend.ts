@@ -48,8 +48,9 @@ function reduce(
     { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) },
     { strides: out.strides, offset: 0 });
   const types = [...operands.map((a) => elementType(a.dtype)), elementType(out.dtype)];
-  const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
-  const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
+  const intMath = op !== 'sum' && intArithmetic([map], inputs, scalars, [out]);
+  const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}|${intMath}`;
+  const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types, intMath }));
   const n = sizeOf(outShape);
   if (n > 0) launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
   return out;
