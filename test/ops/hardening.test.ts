@@ -61,6 +61,16 @@ test('new NDArray and view refuse a shape larger than the data', (t) => {
   t.deepEqual(new NDArray(new Float32Array(0), [0, 5]).shape, [0, 5]);
 });
 
+devices.each('argument checks come before any work on either device: the same messages', async (t, device) => {
+  const x = on(device, array([[1, 2, 3], [4, 5, 6]]));
+  t.throws(() => F.broadcastTo(x, [-1, 3]), { message: 'broadcastTo: shape must be a list of non-negative integers, got (-1, 3)' });
+  t.throws(() => F.getItem(x, slice(1.5, 3)), { message: 'getItem: slice start 1.5 at position 0 must be an integer or null' });
+  t.throws(() => F.splitAxis(x, [NaN], 1), { message: 'splitAxis: indices must be integers, got NaN at position 0' });
+  t.throws(() => x.data.view([3, 3], [3, 1], 0), { message: /^NDArray: a view of shape \(3, 3\) \(strides \(3, 1\), offset 0\) reaches elements \[0, 8\] outside the \d+ elements of its storage$/ });
+  t.throws(() => F.softmaxCrossEntropy(x, on(device, array([0, 2], [2], 'int32')), { reduce: 'sum' } as never), { message: "softmaxCrossEntropy: option reduce must be 'mean' or 'no', got 'sum'" });
+  t.deepEqual(await read(F.getItem(x, [1, slice(0, 3, 2)])), [4, 6]);
+});
+
 test('softmaxCrossEntropy validates its options: reduce is mean or no, unknown keys are named', (t) => {
   const x = uniform([2, 3], 1), lab = array([0, 2], [2], 'int32');
   t.throws(() => F.softmaxCrossEntropy(x, lab, { reduce: 'sum' } as never), { message: "softmaxCrossEntropy: option reduce must be 'mean' or 'no', got 'sum'" });
