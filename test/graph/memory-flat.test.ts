@@ -2,6 +2,7 @@
 
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -23,6 +24,13 @@ test('a dropped loss frees its whole graph within one synchronous job (no await,
   const grown = process.memoryUsage().arrayBuffers - before;
   t.log(`array buffers grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 150 steps of 3 MiB of intermediates`);
   t.true(grown < 16 * 2 ** 20, `${grown} bytes still held`);
+});
+
+test('the graph and the CPU arrays use no weak reference or finalizer (the CPU hot path waits on no event loop)', (t) => {
+  const dirs = ['runtime/graph', 'runtime/array/cpu'];
+  const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.ts')).map((f) => `${d}/${f}`));
+  files.push('runtime/array/ndarray.ts', 'runtime/array/xp.ts');
+  for (const f of files) t.notRegex(readFileSync(f, 'utf8'), /\b(WeakRef|FinalizationRegistry)\b/, f);
 });
 
 test('memcheck [cpu]: the README MLP, 10,000 steps of optimizer.update(lossFn) in a synchronous loop: RSS grows < 5% from step 1,000 to 10,000', async (t) => {

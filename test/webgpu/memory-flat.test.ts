@@ -52,9 +52,11 @@ devices.gpu('update(lossFn): the loss and the model stay usable after the step; 
     message: 'webgpu: this array was released by optimizer.update(lossFn) and can no longer be used; return it as the loss or store it on the model to keep it; copy a gradient to keep it past the next update',
   });
   const oldGrad = model.l2.W.grad!;
+  await collect(); // each step's loss waits for the collector, like any array the user may hold
   const inUse = memory().inUse;
   for (let i = 0; i < 20; i++) step();
   t.true((await loss!.item()) < first, 'the loss fell');
+  await collect();
   t.is(memory().inUse, inUse, 'no step holds more than the one before');
   await t.throwsAsync(() => oldGrad.data(), { message: /^webgpu: this array was released by optimizer\.update\(lossFn\)/ });
 });
