@@ -286,7 +286,7 @@ const SPECS: Record<string, Spec> = {
   flatten: { args: fc.tuple(arrayArb), ref: ([x]) => ({ shape: [(x as Ref).data.length], data: (x as Ref).data }) },
   getItem: {
     args: fc.tuple(arrayArb, fc.oneof(indexArb, fc.array(indexArb, { maxLength: 4 }))),
-    ref: ([x, idx]) => getItemRef(x as Ref, Array.isArray(idx) && !(idx.length === 2 && idx.every((v) => typeof v === 'number') && false) ? idx : [idx]),
+    ref: ([x, idx]) => getItemRef(x as Ref, Array.isArray(idx) ? idx : [idx]),
   },
   concat: {
     args: fc.tuple(fc.array(nonEmpty, { minLength: 1, maxLength: 3 }), fc.option(axisArb, { nil: undefined })),
