@@ -147,17 +147,50 @@ function binary(op: BinaryOp, a: ExprLike, b: ExprLike): Expr {
 export function topoSort(roots: readonly Expr[]): Expr[] {
   const seen = new Set<Expr>();
   const order: Expr[] = [];
-  const visit = (e: Expr) => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    for (const a of e.args) visit(a);
-    order.push(e);
-  };
-  roots.forEach(visit);
+  // an explicit stack: a kernel body of thousands of terms is a DAG thousands deep
+  const stack: { e: Expr; next: number }[] = [];
+  for (const root of roots) {
+    if (seen.has(root)) continue;
+    seen.add(root);
+    stack.push({ e: root, next: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.e.args.length) {
+        const a = top.e.args[top.next++];
+        if (!seen.has(a)) {
+          seen.add(a);
+          stack.push({ e: a, next: 0 });
+        }
+      } else {
+        order.push(top.e);
+        stack.pop();
+      }
+    }
+  }
   return order;
 }
 
 /** Highest input / scalar index used, plus one. */
+// The primitives that map int32 to int32 (NumPy's integer arithmetic: wrapping add, sub, mul).
+const INT_OPS: ReadonlySet<Op> = new Set<Op>(['input', 'scalar', 'neg', 'abs', 'sign', 'add', 'sub', 'mul', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'select']);
+const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+/**
+ * Whether `roots` can run in int32 arithmetic: integer primitives only and int32 literals.
+ * Backends do so when every operand is int32 (and the scalars are int32 too), so int32 sums
+ * stay exact past 2^24 and wrap as NumPy's do, the same on every device.
+ */
+export function isIntegerExpr(roots: readonly Expr[]): boolean {
+  return topoSort(roots).every((e) => INT_OPS.has(e.op) || (e.op === 'const' && isInt32(e.value)));
+}
+
+/** Highest scalar index used, plus one (a loop, not Math.max(...): bodies can be large). */
+export function countScalars(roots: readonly Expr[]): number {
+  let n = 0;
+  for (const e of topoSort(roots)) if (e.op === 'scalar' && e.value + 1 > n) n = e.value + 1;
+  return n;
+}
+
 export function countLeaves(roots: readonly Expr[]): { inputs: number; scalars: number } {
   let inputs = 0, scalars = 0;
   for (const e of topoSort(roots)) {
@@ -174,6 +207,7 @@ export function substitute(
   scalars: readonly (Expr | undefined)[] = [],
 ): Expr[] {
   const memo = new Map<Expr, Expr>();
+  // children first (topoSort's order), so go() never recurses deeper than one level
   const go = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r !== undefined) return r;
@@ -190,6 +224,7 @@ export function substitute(
     memo.set(e, r);
     return r;
   };
+  for (const e of topoSort(roots)) go(e);
   return roots.map(go);
 }
 

@@ -1,6 +1,6 @@
 // JS renderer: expressions plus a strided layout become one generated loop over typed arrays.
 
-import { Expr, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
+import { Expr, countScalars, type BinaryOp, type UnaryOp } from './expr.js';
 import { renderBody, type Dialect } from './render.js';
 
 /** How each primitive reads in JavaScript (comparisons yield 1 or 0, like WGSL's select). */
@@ -36,6 +36,22 @@ function literal(v: number): string {
   if (v === -Infinity) return '(-Infinity)';
   return Object.is(v, -0) ? '(-0)' : v < 0 ? `(${v})` : String(v);
 }
+
+/**
+ * Integer arithmetic on int32 operands: results wrap to 32 bits as NumPy's int32 (and WGSL's
+ * i32) do; Math.imul, not `*`, since a product of two int32 can exceed 2^53.
+ */
+const JS_INT_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
+  ...JS_BINARY,
+  add: (a, b) => `((${a} + ${b}) | 0)`,
+  sub: (a, b) => `((${a} - ${b}) | 0)`,
+  mul: (a, b) => `Math.imul(${a}, ${b})`,
+};
+const JS_INT_UNARY: { [O in UnaryOp]: (x: string) => string } = {
+  ...JS_UNARY,
+  neg: (x) => `((-${x}) | 0)`,
+  abs: (x) => `(Math.abs(${x}) | 0)`,
+};
 
 /** JavaScript's spelling of the primitives. */
 export const JS: Dialect = {
@@ -94,7 +110,13 @@ const COMBINE: { [O in ReduceOp]: (acc: string, v: string) => string } = {
  * position; `reduce` combines it into an accumulator whose strides are 0 on reduced dims.
  */
 export type Sink =
-  | { kind: 'store' }
+  | {
+    kind: 'store';
+    /** outputs that are int32: their stores saturate, NaN giving 0 */
+    ints?: readonly boolean[];
+    /** every operand is int32 and isIntegerExpr(roots): compute in wrapping int32 arithmetic */
+    intMath?: boolean;
+  }
   | { kind: 'reduce'; op: ReduceOp; /** the accumulator's innermost stride is 0 */ innerStays: boolean };
 
 /**
@@ -108,8 +130,10 @@ export function renderLoop(roots: readonly Expr[], nInputs: number, rank: number
   for (let d = 0; d < rank; d++) {
     L.push(`const n${d} = shape[${d}], ${range(nOps).map((k) => `s${k}_${d} = strides[${k}][${d}]`).join(', ')};`);
   }
-  const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`), JS);
-  const nScalars = Math.max(0, ...topoSort(roots).filter((e) => e.op === 'scalar').map((e) => e.value + 1));
+  const intMath = sink.kind === 'store' && sink.intMath === true;
+  const dialect: Dialect = intMath ? { ...JS, unary: JS_INT_UNARY, binary: JS_INT_BINARY } : JS;
+  const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`), dialect);
+  const nScalars = countScalars(roots);
   if (nScalars > 0) L.push(`const ${range(nScalars).map((i) => `c${i} = scalars[${i}]`).join(', ')};`);
 
   // A reduction whose accumulator stays put along the innermost dim sums in a register.
@@ -132,7 +156,7 @@ export function renderLoop(roots: readonly Expr[], nInputs: number, rank: number
   for (let k = 0; k < nInputs; k++) L.push(`${indent}const x${k} = A${k}[${ptr(k, inner)}];`);
   for (const line of body.lines) L.push(indent + line);
   if (sink.kind === 'store') {
-    body.results.forEach((r, j) => L.push(`${indent}A${nInputs + j}[${ptr(nInputs + j, inner)}] = ${r};`));
+    body.results.forEach((r, j) => L.push(`${indent}A${nInputs + j}[${ptr(nInputs + j, inner)}] = ${sink.ints?.[j] && !intMath ? saturate(r) : r};`));
   } else if (registerAcc) {
     L.push(`${indent}acc = ${COMBINE[sink.op]('acc', body.results[0])};`);
   } else {
@@ -146,6 +170,12 @@ export function renderLoop(roots: readonly Expr[], nInputs: number, rank: number
   }
   return L.join('\n');
 }
+
+/**
+ * A float stored into an Int32Array wraps modulo 2^32 (and Infinity becomes 0); WGSL's
+ * conversion saturates instead, and NaN gives 0 on both: so the CPU saturates too.
+ */
+const saturate = (v: string) => `(${v} !== ${v} ? 0 : ${v} >= 2147483647 ? 2147483647 : ${v} <= -2147483648 ? -2147483648 : ${v})`;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

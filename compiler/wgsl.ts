@@ -1,6 +1,6 @@
 // WGSL renderer: the same expressions and strided layouts as js.ts, as one compute shader each.
 
-import { Expr, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
+import { Expr, countScalars, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
 import { renderBody, type Dialect } from './render.js';
 import { collapse, type Layout, type ReduceOp } from './js.js';
 
@@ -16,19 +16,22 @@ const WGSL_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   sign: (x) => `sign(${x})`,
   // Some backends build tanh from exp and return NaN once e^2x overflows; f32 tanh is
   // already +-1 beyond |x| = 9.02, so clamping changes no result.
-  tanh: (x) => `tanh(clamp(${x}, -10.0, 10.0))`,
+  // clamp would turn a NaN into a bound: NaN passes through, as Math.tanh's does
+  tanh: (x) => `select(tanh(clamp(${x}, -10.0, 10.0)), ${x}, is_nan(${x}))`,
 };
 const cmp = (op: string) => (a: string, b: string) => `select(0.0, 1.0, ${a} ${op} ${b})`;
 const WGSL_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
   add: (a, b) => `${a} + ${b}`,
   sub: (a, b) => `${a} - ${b}`,
   mul: (a, b) => `${a} * ${b}`,
-  div: (a, b) => `${a} / ${b}`,
+  // WGSL leaves x / 0 indeterminate (lavapipe gave 1 one run, 0 the next): div_real is IEEE's
+  div: (a, b) => `div_real(${a}, ${b})`,
   // WGSL's pow is undefined for a base <= 0; pow_real (below) gives Math.pow's answers.
   pow: (a, b) => `pow_real(${a}, ${b})`,
-  // What max/min return for a NaN operand is up to the implementation, unlike Math.max.
-  max: (a, b) => `max(${a}, ${b})`,
-  min: (a, b) => `min(${a}, ${b})`,
+  // What max/min return for a NaN operand is up to the implementation: these return the
+  // NaN, as Math.max and numpy's maximum do
+  max: (a, b) => `max_nan(${a}, ${b})`,
+  min: (a, b) => `min_nan(${a}, ${b})`,
   lt: cmp('<'), le: cmp('<='), gt: cmp('>'), ge: cmp('>='), eq: cmp('=='), ne: cmp('!='),
 };
 
@@ -49,8 +52,30 @@ fn pow_real(a: f32, b: f32) -> f32 {
   return select(m, -m, fract(b * 0.5) != 0.0);
 }`;
 
+// NaN tests on the bits: a compiler that assumes no NaNs may fold v != v to false
+const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
+
+const MAX_NAN = `// numpy's maximum/minimum: a NaN operand wins (WGSL's max/min may return either)
+fn max_nan(a: f32, b: f32) -> f32 { return select(select(max(a, b), b, is_nan(b)), a, is_nan(a)); }
+fn min_nan(a: f32, b: f32) -> f32 { return select(select(min(a, b), b, is_nan(b)), a, is_nan(a)); }`;
+
+const DIV_REAL = `// IEEE division: x / +-0 is +-Inf, 0 / 0 and NaN / 0 are NaN (WGSL leaves it indeterminate)
+fn div_real(a: f32, b: f32) -> f32 {
+  if ((bitcast<u32>(b) & 0x7fffffffu) != 0u) { return a / b; }
+  let ua = bitcast<u32>(a);
+  if ((ua & 0x7fffffffu) == 0u || is_nan(a)) { return ${SPECIAL.nan.use}; }
+  return bitcast<f32>(((ua ^ bitcast<u32>(b)) & 0x80000000u) | 0x7f800000u);
+}`;
+
+const TO_I32 = `// float to int32 as the CPU stores it: toward zero, saturating, NaN to 0
+fn to_i32(v: f32) -> i32 {
+  if (is_nan(v)) { return 0; }
+  if (v >= 2147483648.0) { return 2147483647; }
+  return i32(max(v, -2147483648.0));
+}`;
+
 /** What a module needs besides its entry point: special values and helper functions. */
-interface Needs { nan: boolean; inf: boolean; pow: boolean }
+interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean }
 
 function literal(v: number, needs: Needs): string {
   if (Number.isNaN(v)) { needs.nan = true; return SPECIAL.nan.use; }
@@ -66,13 +91,16 @@ function wgsl(needs: Needs): Dialect {
   return {
     decl: 'let',
     literal: (v) => literal(v, needs),
-    unary: WGSL_UNARY,
+    unary: { ...WGSL_UNARY, tanh: (x) => { needs.isNan = true; return WGSL_UNARY.tanh(x); } },
     binary: {
       ...WGSL_BINARY,
       pow: (a, b) => {
         needs.pow = needs.nan = needs.inf = true;
         return WGSL_BINARY.pow(a, b);
       },
+      max: (a, b) => { needs.maxNan = needs.isNan = true; return WGSL_BINARY.max(a, b); },
+      min: (a, b) => { needs.maxNan = needs.isNan = true; return WGSL_BINARY.min(a, b); },
+      div: (a, b) => { needs.div = needs.isNan = needs.nan = true; return WGSL_BINARY.div(a, b); },
     },
     select: (c, a, b) => `select(${b}, ${a}, ${c} != 0.0)`, // WGSL: select(false_value, true_value, cond)
   };
@@ -97,7 +125,7 @@ export interface WgslKernel {
   workgroupSize: number;
   bindings: WgslBinding[];
   /** The Params struct's fields in order, 4 bytes each: fill it with packParams. */
-  params: { name: string; type: 'u32' | 'f32' }[];
+  params: { name: string; type: 'u32' | 'f32' | 'i32' }[];
 }
 
 export interface WgslOptions {
@@ -115,7 +143,34 @@ export interface WgslOptions {
    * through the output's binding and gets none of its own.
    */
   aliases?: readonly (number | undefined)[];
+  /**
+   * Every operand is i32 and isIntegerExpr(roots): compute in i32 (exact, wrapping as
+   * NumPy's int32 does) instead of converting through f32, which is exact only below 2^24.
+   */
+  intMath?: boolean;
 }
+
+/** Integer arithmetic: i32 wraps in WGSL, as int32 does in NumPy and in js.ts's int loops. */
+const INT_DIALECT: Dialect = {
+  decl: 'let',
+  // -2147483648i is a negated literal out of range: spelled as a constant expression instead
+  literal: (v) => (v === -(2 ** 31) ? '(-2147483647i - 1i)' : v < 0 ? `(${v}i)` : `${v}i`),
+  unary: {
+    ...WGSL_UNARY,
+    neg: (x) => `-${x}`,
+    abs: (x) => `abs(${x})`,
+    sign: (x) => `sign(${x})`,
+  },
+  binary: {
+    ...WGSL_BINARY,
+    max: (a, b) => `max(${a}, ${b})`,
+    min: (a, b) => `min(${a}, ${b})`,
+    lt: (a, b) => `select(0i, 1i, ${a} < ${b})`, le: (a, b) => `select(0i, 1i, ${a} <= ${b})`,
+    gt: (a, b) => `select(0i, 1i, ${a} > ${b})`, ge: (a, b) => `select(0i, 1i, ${a} >= ${b})`,
+    eq: (a, b) => `select(0i, 1i, ${a} == ${b})`, ne: (a, b) => `select(0i, 1i, ${a} != ${b})`,
+  },
+  select: (c, a, b) => `select(${b}, ${a}, ${c} != 0i)`,
+};
 
 export type ElementType = 'f32' | 'i32';
 
@@ -124,9 +179,12 @@ const arrayOf = (k: number, opts: WgslOptions) => `A${opts.aliases?.[k] ?? k}`;
 /** A load of operand k as f32. */
 const load = (k: number, at: string, opts: WgslOptions) =>
   (opts.types?.[k] ?? 'f32') === 'i32' ? `f32(${arrayOf(k, opts)}[${at}])` : `${arrayOf(k, opts)}[${at}]`;
-/** A store into operand k from an f32 value. */
-const store = (k: number, at: string, v: string, opts: WgslOptions) =>
-  `A${k}[${at}] = ${(opts.types?.[k] ?? 'f32') === 'i32' ? `i32(${v})` : v};`;
+/** A store into operand k from an f32 value; an i32 operand saturates as the CPU does. */
+function store(k: number, at: string, v: string, opts: WgslOptions, needs: Needs): string {
+  if ((opts.types?.[k] ?? 'f32') !== 'i32') return `A${k}[${at}] = ${v};`;
+  needs.toI32 = needs.isNan = true;
+  return `A${k}[${at}] = to_i32(${v});`;
+}
 
 /**
  * An elementwise kernel: invocation i evaluates `roots` at position i of the (collapsed)
@@ -137,18 +195,19 @@ const store = (k: number, at: string, v: string, opts: WgslOptions) =>
 export function renderElementwise(roots: readonly Expr[], nInputs: number, rank: number, opts: WgslOptions = {}): WgslKernel {
   const nOps = nInputs + roots.length;
   const nScalars = countScalars(roots);
+  const intMath = opts.intMath === true;
   const params: WgslKernel['params'] = [
     u32('n'), ...range(rank).map((d) => u32(`n${d}`)),
     ...range(nOps).flatMap((k) => [u32(`o${k}`), ...range(rank).map((d) => u32(`s${k}_${d}`))]),
-    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  const body = renderBody(roots, leafName, wgsl(needs));
+  const body = renderBody(roots, leafName, intMath ? INT_DIALECT : wgsl(needs));
   const index = (k: number) => [`p.o${k}`, ...range(rank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', rank, (d) => `p.n${d}`)];
-  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${load(k, index(k), opts)};`);
-  B.push(...body.lines);
-  body.results.forEach((r, j) => B.push(store(nInputs + j, index(nInputs + j), r, opts)));
+  for (let k = 0; k < nInputs; k++) B.push(`let x${k} = ${intMath ? `${arrayOf(k, opts)}[${index(k)}]` : load(k, index(k), opts)};`);
+  for (const line of body.lines) B.push(line);
+  body.results.forEach((r, j) => B.push(intMath ? `A${nInputs + j}[${index(nInputs + j)}] = ${r};` : store(nInputs + j, index(nInputs + j), r, opts, needs)));
   return assemble(params, nInputs, roots.length, roots, needs, B, opts);
 }
 
@@ -161,28 +220,34 @@ export function renderReduce(
   map: Expr, nInputs: number, keptRank: number, reducedRank: number, op: ReduceOp, opts: WgslOptions = {},
 ): WgslKernel {
   const nScalars = countScalars([map]);
+  // max/min of int32 in i32: through f32 they would round past 2^24 (a sum stays float)
+  const intMath = opts.intMath === true && op !== 'sum';
   const params: WgslKernel['params'] = [
     u32('n'), u32('m'), ...range(keptRank).map((d) => u32(`n${d}`)), ...range(reducedRank).map((d) => u32(`m${d}`)),
     ...range(nInputs).flatMap((k) => [
       u32(`o${k}`), ...range(keptRank).map((d) => u32(`s${k}_${d}`)), ...range(reducedRank).map((d) => u32(`r${k}_${d}`)),
     ]),
     u32(`o${nInputs}`), ...range(keptRank).map((d) => u32(`s${nInputs}_${d}`)),
-    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  const body = renderBody([map], leafName, wgsl(needs));
+  const body = renderBody([map], leafName, intMath ? INT_DIALECT : wgsl(needs));
   const base = (k: number) => [`p.o${k}`, ...range(keptRank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
   const B: string[] = [...decompose('i', keptRank, (d) => `p.n${d}`)];
   for (let k = 0; k < nInputs; k++) B.push(`let b${k} = ${base(k)};`);
-  B.push(`var acc = ${literal(REDUCE_INIT[op], needs)};`);
+  B.push(`var acc = ${intMath ? INT_DIALECT.literal(op === 'max' ? -(2 ** 31) : 2 ** 31 - 1) : literal(REDUCE_INIT[op], needs)};`);
   B.push('for (var j = 0u; j < p.m; j++) {');
   const L: string[] = [...decompose('j', reducedRank, (d) => `p.m${d}`)];
   for (let k = 0; k < nInputs; k++) {
-    L.push(`let x${k} = ${load(k, [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + '), opts)};`);
+    const at = [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + ');
+    L.push(`let x${k} = ${intMath ? `${arrayOf(k, opts)}[${at}]` : load(k, at, opts)};`);
   }
-  L.push(...body.lines, `acc = ${REDUCE_COMBINE[op](body.results[0])};`);
-  B.push(...L.map((l) => `  ${l}`), '}');
-  B.push(store(nInputs, base(nInputs), 'acc', opts));
+  for (const line of body.lines) L.push(line);
+  L.push(`acc = ${intMath ? `${op}(acc, ${body.results[0]})` : REDUCE_COMBINE[op](body.results[0])};`);
+  for (const line of L) B.push(`  ${line}`);
+  B.push('}');
+  if (op !== 'sum' && !intMath) needs.isNan = true;
+  B.push(intMath ? `A${nInputs}[${base(nInputs)}] = acc;` : store(nInputs, base(nInputs), 'acc', opts, needs));
   const ops = opts.ops ?? [...primitives([map]), op];
   return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops });
 }
@@ -191,8 +256,8 @@ const REDUCE_INIT: { [O in ReduceOp]: number } = { sum: 0, max: -Infinity, min: 
 const REDUCE_COMBINE: { [O in ReduceOp]: (v: string) => string } = {
   sum: (v) => `acc + ${v}`,
   // `v != v` keeps a NaN once seen, as js.ts and numpy do
-  max: (v) => `select(acc, ${v}, ${v} > acc || ${v} != ${v})`,
-  min: (v) => `select(acc, ${v}, ${v} < acc || ${v} != ${v})`,
+  max: (v) => `select(acc, ${v}, (${v} > acc && !is_nan(acc)) || is_nan(${v}))`,
+  min: (v) => `select(acc, ${v}, (${v} < acc && !is_nan(acc)) || is_nan(${v}))`,
 };
 
 /**
@@ -223,7 +288,7 @@ export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalar
   // Filled by position, in renderElementwise's field order: this runs once per dispatch, and
   // building a name-keyed record first cost more than the rest of the launch's JS.
   const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
-  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  const u = new Uint32Array(buf), f = new Float32Array(buf), s32 = new Int32Array(buf);
   let i = 0;
   u[i++] = layout.shape.reduce((a, b) => a * b, 1);
   for (const n of layout.shape) u[i++] = n;
@@ -234,7 +299,10 @@ export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalar
   // the kernel declares scalars up to the highest one it reads; callers may pass more
   const needed = kernel.params.length - i;
   if (scalars.length < needed) throw new Error(`packElementwiseParams: ${kernel.name} reads ${needed} scalars, got ${scalars.length}`);
-  for (let j = 0; j < needed; j++) f[i++] = scalars[j];
+  for (let j = 0; j < needed; j++, i++) {
+    if (kernel.params[i].type === 'i32') s32[i] = scalars[j];
+    else f[i] = scalars[j];
+  }
   return buf;
 }
 
@@ -262,6 +330,7 @@ export function packParams(kernel: WgslKernel, values: Readonly<Record<string, n
     const x = values[name];
     if (x === undefined) throw new Error(`packParams: ${kernel.name} needs a value for ${name}`);
     if (type === 'f32') f[i] = x;
+    else if (type === 'i32') u[i] = x | 0;
     else u[i] = x >>> 0;
   });
   return buf;
@@ -306,15 +375,20 @@ function assemble(
     S.push('');
   }
   if (needs.pow) S.push(POW_REAL, '');
+  if (needs.isNan) S.push(IS_NAN, '');
+  if (needs.maxNan) S.push(MAX_NAN, '');
+  if (needs.div) S.push(DIV_REAL, '');
+  if (needs.toI32) S.push(TO_I32, '');
   S.push(
     `@compute @workgroup_size(${wg})`,
     'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
     // a second grid dimension carries launches past 65535 workgroups (see dispatchSize)
     `  let i = gid.x + gid.y * nwg.x * ${wg}u;`,
     '  if (i >= p.n) { return; }',
-    ...body.map((l) => `  ${l}`),
-    '}',
   );
+  // a loop, not push(...body): a body of thousands of lines would overflow the stack
+  for (const l of body) S.push(`  ${l}`);
+  S.push('}');
   const source = S.join('\n') + '\n';
   const ops = (opts.ops ?? primitives(roots)).slice(0, 6);
   const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${fnv1a(source)}`;
@@ -343,8 +417,6 @@ function primitives(roots: readonly Expr[]): string[] {
 }
 
 const leafName = (leaf: Expr): string => (leaf.op === 'input' ? `x${leaf.value}` : `p.c${leaf.value}`);
-const countScalars = (roots: readonly Expr[]): number =>
-  Math.max(0, ...topoSort(roots).filter((e) => e.op === 'scalar').map((e) => e.value + 1));
 const u32 = (name: string) => ({ name, type: 'u32' as const });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

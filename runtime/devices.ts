@@ -4,7 +4,7 @@ import { arrayModule, type ArrayModule } from './array/array-module.js';
 import { NDArray, type Device } from './array/ndarray.js';
 import { Variable } from './graph/variable.js';
 
-import { GpuStorage, releasing } from './array/webgpu/memory.js';
+import { GpuStorage, release, releasing } from './array/webgpu/memory.js';
 
 export { initWebGpu, useDevice, releaseWebGpu, memory, collect } from './array/webgpu/index.js';
 export type { ArrayModule };
@@ -42,18 +42,54 @@ export function scope<T>(fn: () => T): T {
     const result = fn();
     if (result instanceof Promise) throw new Error('scope: fn must be synchronous (GPU work is recorded synchronously; await outside the scope)');
     return result;
-  }, (result) => storagesIn(result, new Set()));
+  }, (result) => storagesIn(result));
 }
 
-function* storagesIn(value: unknown, seen: Set<unknown>): Generator<GpuStorage> {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
-  if (value instanceof NDArray) {
-    if (value.storage instanceof GpuStorage) yield value.storage;
-  } else if (value instanceof Variable) {
-    yield* storagesIn(value.data, seen);
-    yield* storagesIn(value.gradVar, seen);
-  } else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) yield* storagesIn(v, seen);
+// What each owner's last step kept because the model held it (gradients, mostly).
+const carried = new WeakMap<object, Set<GpuStorage>>();
+
+/**
+ * @internal optimizer.update(lossFn)'s scope: run `fn` and give back the GPU memory of every
+ * array created inside it except its result (the loss) and what `held()` reaches (the model's
+ * fields); then also what `held()` reached after `owner`'s previous step and no longer does
+ * (last step's gradients, dropped by cleargrads). Deterministic: no collector, no await.
+ * The CPU needs none of this, and pays only a check.
+ */
+export function stepScope<T>(owner: object, fn: () => T, held: () => unknown): T {
+  let now: Set<GpuStorage> | null = null;
+  const result = releasing(fn, (r) => {
+    now = new Set(storagesIn(held(), true).filter((s) => !s.pinned));
+    return [...storagesIn(r), ...now];
+  }, 'optimizer.update(lossFn)');
+  if (now !== null) {
+    const kept: Set<GpuStorage> = now;
+    for (const s of carried.get(owner) ?? []) if (!kept.has(s)) release(s, 'optimizer.update(lossFn)');
+    carried.set(owner, kept);
   }
+  return result;
+}
+
+/**
+ * The GPU storages that `root` reaches through arrays, Variables (data and gradient), lists
+ * and plain objects; with `graphs`, also through Variables' creators (a stateful link's state
+ * carries its history until unchained). Iterative: graphs can be deep.
+ */
+function storagesIn(root: unknown, graphs = false): GpuStorage[] {
+  const out: GpuStorage[] = [];
+  const seen = new Set<unknown>();
+  const stack = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    if (value instanceof NDArray) {
+      if (value.storage instanceof GpuStorage) out.push(value.storage);
+    } else if (value instanceof Variable) {
+      stack.push(value.data, value.gradVar);
+      if (graphs && value.creator !== null) stack.push(value.creator.inputs, value.creator.retainedArrays);
+    } else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
+      for (const v of Object.values(value)) stack.push(v); // no spread: lists can be long
+    }
+  }
+  return out;
 }

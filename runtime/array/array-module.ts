@@ -90,7 +90,8 @@ function makeModule(device: Device): ArrayModule {
       const s = reduceOver('sum', x, axis, keepdims);
       return apply('mean', (a, n) => a.div(n), [s, x.size / s.size]);
     },
-    argmax: (x, axis = 0) => xp.argmax(x, normAxis(axis, x.ndim, 'argmax')),
+    // no axis: over the flattened array, as numpy.argmax
+    argmax: (x, axis) => (axis === undefined ? xp.argmax(x.reshape([x.size]), 0) : xp.argmax(x, normAxis(axis, x.ndim, 'argmax'))),
     matmul: (a, b) => xp.matmul(a, b),
   } satisfies ArrayModule);
 }

@@ -1,6 +1,6 @@
 // The op table each device implements: the array primitives every op is built from.
 
-import type { Expr } from '../../compiler/expr.js';
+import { isIntegerExpr, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import type { Device, DType, NDArray, TypedArray } from './ndarray.js';
 import type { RandomState } from './random.js';
@@ -39,6 +39,9 @@ export interface Backend {
 export const BACKENDS: { [D in Device]?: Backend } = {};
 
 export function backendOf(device: Device): Backend {
+  if (device !== 'cpu' && device !== 'webgpu') {
+    throw new Error(`unknown device ${typeof device === 'string' ? `'${device}'` : String(device)}; expected 'cpu' or 'webgpu'`);
+  }
   const b = BACKENDS[device];
   if (b === undefined) throw new Error(`${device}: this device's backend is not loaded (import 'kusari' rather than its internals)`);
   return b;
@@ -52,4 +55,10 @@ export function deviceOf(arrays: readonly NDArray[], op: string, names?: readonl
     throw new Error(`${op}: inputs are on different devices (${seen}); move them with toGpu() or toCpu() first`);
   }
   return first;
+}
+
+/** int32 in, int32 out, integer primitives only: then a kernel computes in int32 (exact, wrapping). */
+export function intArithmetic(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], outs: readonly NDArray[]): boolean {
+  return outs.every((o) => o.dtype === 'int32') && inputs.every((x) => x.dtype === 'int32')
+    && scalars.every((c) => Number.isInteger(c) && c >= -(2 ** 31) && c < 2 ** 31) && isIntegerExpr(roots);
 }

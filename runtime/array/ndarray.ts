@@ -45,7 +45,43 @@ export const shapeStr = (shape: readonly number[]): string => `(${shape.join(', 
 export function dtypeOf(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
-  return 'int32';
+  if (a instanceof Int32Array) return 'int32';
+  // never store another typed array under a dtype it does not have
+  throw new Error(`NDArray: ${describeTyped(a)} is not a supported storage; use a Float32Array, Float64Array or Int32Array`);
+}
+
+const describeTyped = (a: unknown): string => (a as object)?.constructor?.name ?? typeof a;
+
+const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+
+/** Throw naming the op when `dtype` is not one kusari has (say 'float16'). */
+export function checkDtype(dtype: unknown, op: string): asserts dtype is DType {
+  if (!DTYPES.includes(dtype as DType)) {
+    throw new Error(`${op}: unknown dtype ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}; expected 'float32', 'float64' or 'int32'`);
+  }
+}
+
+/** A readable form of a shape argument, whatever the caller passed. */
+export function showShape(shape: unknown): string {
+  if (Array.isArray(shape) && shape.every((n) => typeof n === 'number')) return shapeStr(shape);
+  try { return JSON.stringify(shape) ?? String(shape); } catch { return String(shape); }
+}
+
+/** Throw naming the op and argument unless `shape` is a list of non-negative integers. */
+export function checkShape(shape: unknown, op: string, arg = 'shape'): asserts shape is readonly number[] {
+  if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+    throw new Error(`${op}: ${arg} must be a list of non-negative integers, got ${showShape(shape)}`);
+  }
+}
+
+// Versions live beside the storage, not in it (a typed array takes no fields), and only for
+// storages ever written in place: optimizer state and parameters. A FunctionNode compares
+// them to refuse backward through data changed after its forward.
+const versions = new WeakMap<Storage, number>();
+
+/** Record an in-place write into `x`'s storage (every view of it sees the new version). */
+export function bumpVersion(x: NDArray): void {
+  versions.set(x.storage, (versions.get(x.storage) ?? 0) + 1);
 }
 
 /**
@@ -63,9 +99,12 @@ export class NDArray {
     readonly offset = 0,
   ) {
     this.size = sizeOf(shape);
+    checkExtent(storage, shape, strides, offset);
   }
 
   get dtype(): DType { return ArrayBuffer.isView(this.storage) ? dtypeOf(this.storage) : this.storage.dtype; }
+  /** How many in-place writes its storage has had (shared by every view of it; PyTorch's _version). */
+  get version(): number { return versions.get(this.storage) ?? 0; }
   get ndim(): number { return this.shape.length; }
   get device(): Device { return ArrayBuffer.isView(this.storage) ? 'cpu' : this.storage.device; }
 
@@ -160,6 +199,7 @@ export class NDArray {
   }
 
   broadcastTo(shape: readonly number[]): NDArray {
+    checkShape(shape, 'broadcastTo');
     const lead = shape.length - this.ndim;
     if (lead < 0) throw new Error(`broadcastTo: cannot broadcast ${shapeStr(this.shape)} to ${shapeStr(shape)}`);
     const strides = shape.map((n, d) => {
@@ -174,7 +214,32 @@ export class NDArray {
 
   /** A strided sub-view: per axis `[start, stop, step]` after normalisation, or an index. */
   view(shape: readonly number[], strides: readonly number[], offset: number): NDArray {
+    // the constructor refuses a view that reaches outside the storage
     return new NDArray(this.storage, shape, strides, offset);
+  }
+}
+
+/**
+ * A view must stay inside its storage: otherwise a bad shape reads garbage (or, on a GPU,
+ * whatever the buffer pool left there) instead of failing. Cheap: one pass over the dims.
+ */
+function checkExtent(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number): void {
+  if (ArrayBuffer.isView(storage)) dtypeOf(storage);
+  if (shape.length !== strides.length) {
+    throw new Error(`NDArray: shape ${showShape(shape)} and strides ${showShape(strides)} differ in length`);
+  }
+  let lo = offset, hi = offset, empty = false;
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d], s = strides[d];
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`NDArray: shape must be a list of non-negative integers, got ${showShape(shape)}`);
+    if (!Number.isSafeInteger(s)) throw new Error(`NDArray: strides must be integers, got ${showShape(strides)}`);
+    if (n === 0) empty = true;
+    else if (s > 0) hi += (n - 1) * s;
+    else lo += (n - 1) * s;
+  }
+  if (empty) return;
+  if (!Number.isSafeInteger(offset) || lo < 0 || hi >= storage.length) {
+    throw new Error(`NDArray: a view of shape ${shapeStr(shape)} (strides ${shapeStr(strides)}, offset ${offset}) reaches elements [${lo}, ${hi}] outside the ${storage.length} elements of its storage`);
   }
 }
 
@@ -191,10 +256,11 @@ export function contiguous(x: NDArray): NDArray {
 
 /** Resolve one `-1` in a target shape and check the element count. */
 export function inferShape(shape: readonly number[], size: number, op: string): number[] {
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be a list of integers, got ${showShape(shape)}`);
   const s = shape.slice();
   const free = s.indexOf(-1);
-  if (s.some((n, i) => !Number.isInteger(n) || (n < 0 && i !== free)) || s.lastIndexOf(-1) !== free) {
-    throw new Error(`${op}: invalid shape ${shapeStr(shape)}`);
+  if (s.some((n, i) => !Number.isSafeInteger(n) || (n < 0 && i !== free)) || s.lastIndexOf(-1) !== free) {
+    throw new Error(`${op}: invalid shape ${showShape(shape)}: expected non-negative integers and at most one -1`);
   }
   if (free >= 0) {
     const rest = sizeOf(s.filter((_, i) => i !== free));
@@ -221,7 +287,8 @@ export function normAxis(axis: number, ndim: number, op: string): number {
 
 /** The broadcast of several shapes, NumPy's rules; throws naming the op and every shape. */
 export function broadcastShapes(shapes: readonly (readonly number[])[], op: string, names?: readonly string[]): number[] {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  let rank = 0;
+  for (const s of shapes) if (s.length > rank) rank = s.length;
   const out = new Array<number>(rank).fill(1);
   for (const s of shapes) {
     for (let d = 0; d < s.length; d++) {

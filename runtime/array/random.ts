@@ -10,10 +10,17 @@ export class RandomState {
   constructor(seed = 0) { this.seed(seed); }
 
   seed(seed: number): void {
-    // splitmix32 expands one number into a well-mixed state
+    // NaN, 'abc' and 2^53 would all wrap to some uint32 silently: refuse anything else
+    if (!Number.isSafeInteger(seed)) {
+      throw new Error(`seed: expected a safe integer (|seed| <= 2^53 - 1), got ${typeof seed === 'number' ? seed : `${typeof seed} ${JSON.stringify(seed)}`}`);
+    }
+    // splitmix32 expands one number into a well-mixed state; the bits above 32 (and the
+    // sign) are folded in, so 2^32 + 1 and -1 do not repeat the streams of 1 and 2^32 - 1
     let x = seed >>> 0;
+    const high = Math.floor(seed / 4294967296);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
+      if (high !== 0) x = (x ^ Math.imul(high | 0, 0x85ebca6b) ^ (high < 0 ? 0x5bd1e995 : 0) ^ Math.floor(high / 4294967296)) >>> 0;
       let z = x;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;

@@ -4,30 +4,44 @@ import { input, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import { backendOf, deviceOf } from './backend.js';
 import './cpu/backend.js';
-import { NDArray, TYPED, broadcastShapes, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
+import { NDArray, TYPED, broadcastShapes, bumpVersion, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
 import { random as globalRandom, type RandomState } from './random.js';
 
 export type NestedArray = number | NestedArray[];
 
-function checkShape(shape: readonly number[], op: string): void {
-  if (!Array.isArray(shape) || shape.some((n) => !Number.isInteger(n) || n < 0)) {
-    throw new Error(`${op}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+/** Integer typed arrays array() converts to int32 (Uint32Array only when every value fits). */
+export type IntegerArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Uint32Array;
+
+/** Typed arrays other than kusari's three, converted when every value survives exactly. */
+function asSupported(data: ArrayBufferView): TypedArray {
+  if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) return data;
+  if (data instanceof Int8Array || data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Int16Array || data instanceof Uint16Array) {
+    return Int32Array.from(data);
   }
+  if (data instanceof Uint32Array) {
+    const big = data.findIndex((v) => v > 0x7fffffff);
+    if (big < 0) return Int32Array.from(data);
+    throw new Error(`array: Uint32Array value ${data[big]} at ${big} does not fit int32; convert it to a Float64Array first`);
+  }
+  const name = (data as object).constructor?.name ?? 'this view';
+  throw new Error(`array: ${name} is not supported; use a Float32Array, Float64Array or Int32Array (or a plain array)`);
 }
 
 /**
  * An array from nested JS arrays or a typed array. `shape` is required for flat data and
  * inferred for nested data; `dtype` defaults to the typed array's, else float32.
  */
-export function array(data: NestedArray | TypedArray | readonly number[], shape?: readonly number[], dtype?: DType): NDArray {
+export function array(data: NestedArray | TypedArray | IntegerArray | readonly number[], shape?: readonly number[], dtype?: DType): NDArray {
+  if (dtype !== undefined) checkDtype(dtype, 'array');
+  if (shape !== undefined) checkShape(shape, 'array');
   if (ArrayBuffer.isView(data)) {
-    const d = dtype ?? dtypeOf(data as TypedArray);
-    const s = shape ?? [(data as TypedArray).length];
-    checkShape(s, 'array');
-    if (sizeOf(s) !== (data as TypedArray).length) {
-      throw new Error(`array: ${(data as TypedArray).length} elements do not fill shape ${shapeStr(s)}`);
+    const typed = asSupported(data);
+    const d = dtype ?? dtypeOf(typed);
+    const s = shape ?? [typed.length];
+    if (sizeOf(s) !== typed.length) {
+      throw new Error(`array: ${typed.length} elements do not fill shape ${shapeStr(s)}`);
     }
-    const buf = d === dtypeOf(data as TypedArray) ? (data as TypedArray) : new TYPED[d](data as TypedArray);
+    const buf = d === dtypeOf(typed) ? typed : new TYPED[d](typed);
     return new NDArray(buf, s.slice());
   }
   const inferred: number[] = [];
@@ -50,19 +64,28 @@ export function array(data: NestedArray | TypedArray | readonly number[], shape?
   return new NDArray(new TYPED[dtype ?? 'float32'](flat), s.slice());
 }
 
-export function full(shape: readonly number[], value: number, dtype: DType = 'float32', device: Device = 'cpu'): NDArray {
-  checkShape(shape, 'full');
+function filled(op: string, shape: readonly number[], value: number, dtype: DType, device: Device): NDArray {
+  checkShape(shape, op);
+  checkDtype(dtype, op);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
+  checkDevice(device, op);
   return backendOf(device).full(shape, value, dtype);
 }
-export const zeros = (shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): NDArray => full(shape, 0, dtype, device);
-export const ones = (shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): NDArray => full(shape, 1, dtype, device);
+export const full = (shape: readonly number[], value: number, dtype: DType = 'float32', device: Device = 'cpu'): NDArray => filled('full', shape, value, dtype, device);
+export const zeros = (shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): NDArray => filled('zeros', shape, 0, dtype, device);
+export const ones = (shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): NDArray => filled('ones', shape, 1, dtype, device);
 export const zerosLike = (x: NDArray): NDArray => zeros(x.shape, x.dtype, x.device);
 export const onesLike = (x: NDArray): NDArray => ones(x.shape, x.dtype, x.device);
 
 export function arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): NDArray {
   const [a, b] = stop === undefined ? [0, start] : [start, stop];
+  checkDtype(dtype, 'arange');
+  for (const [name, v] of [['start', a], ['stop', b], ['step', step]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`arange: ${name} must be a finite number, got ${v}`);
+  }
   if (step === 0) throw new Error('arange: step must not be 0');
   const n = Math.max(0, Math.ceil((b - a) / step));
+  if (n > MAX_ELEMENTS) throw new Error(`arange: ${n} elements from ${a} to ${b} by ${step} is more than ${MAX_ELEMENTS}`);
   const out = new TYPED[dtype](n);
   for (let i = 0; i < n; i++) out[i] = a + i * step;
   return new NDArray(out, [n]);
@@ -70,8 +93,26 @@ export function arange(start: number, stop?: number, step = 1, dtype: DType = 'f
 
 export interface RandomOptions { dtype?: DType; rng?: RandomState; device?: Device }
 
+/** The most elements one array may hold (a typed array's limit is 2^32 - 1 bytes or so). */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+function checkDevice(device: unknown, op: string): asserts device is Device {
+  if (device !== 'cpu' && device !== 'webgpu') {
+    throw new Error(`${op}: unknown device ${typeof device === 'string' ? `'${device}'` : String(device)}; expected 'cpu' or 'webgpu'`);
+  }
+}
+
+function checkRandomOptions(op: string, opts: RandomOptions): void {
+  if (opts.dtype !== undefined) checkDtype(opts.dtype, op);
+  if (opts.device !== undefined) checkDevice(opts.device, op);
+}
+
 export function randomNormal(shape: readonly number[], mean = 0, std = 1, opts: RandomOptions = {}): NDArray {
   checkShape(shape, 'randomNormal');
+  checkRandomOptions('randomNormal', opts);
+  if (!Number.isFinite(mean) || !(std >= 0) || !Number.isFinite(std)) {
+    throw new Error(`randomNormal: mean must be finite and std finite and >= 0, got mean ${mean}, std ${std}`);
+  }
   const rng = opts.rng ?? globalRandom;
   const out = new TYPED[opts.dtype ?? 'float32'](sizeOf(shape));
   for (let i = 0; i < out.length; i++) out[i] = mean + std * rng.normal();
@@ -80,6 +121,10 @@ export function randomNormal(shape: readonly number[], mean = 0, std = 1, opts: 
 
 export function randomUniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): NDArray {
   checkShape(shape, 'randomUniform');
+  checkRandomOptions('randomUniform', opts);
+  if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high)) {
+    throw new Error(`randomUniform: low and high must be finite with low <= high, got low ${low}, high ${high}`);
+  }
   return backendOf(opts.device ?? 'cpu').randomUniform(shape, low, high, opts.dtype ?? 'float32', opts.rng ?? globalRandom);
 }
 
@@ -103,7 +148,10 @@ export function elementwise(
   const op = opts.op ?? 'elementwise';
   const shape = opts.outs?.[0].shape ?? broadcastShapes(inputs.map((x) => x.shape), op, opts.names);
   const device = deviceOf([...inputs, ...(opts.outs ?? [])], op, opts.names);
-  return backendOf(device).elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
+  const results = backendOf(device).elementwise(roots, inputs, scalars, shape, opts.dtype ?? resultDtype(inputs, op), opts.outs);
+  // writing into `outs` is an in-place update: graphs that retained them must notice
+  if (opts.outs !== undefined) for (const o of opts.outs) bumpVersion(o);
+  return results;
 }
 
 /** Reduce map(x) over `axes` (all when omitted), keeping reduced dims as size 1 when `keepdims`. */
@@ -139,6 +187,7 @@ const COPY = input(0);
 export function assign(dst: NDArray, src: NDArray): void {
   const device = deviceOf([dst, src], 'assign', ['dst', 'src']);
   backendOf(device).elementwise([COPY], [src], [], dst.shape, dst.dtype, [dst]);
+  bumpVersion(dst);
 }
 
 /** Join arrays along `axis` (shapes already checked). */

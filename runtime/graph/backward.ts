@@ -5,7 +5,7 @@ import { ones, zeros } from '../array/xp.js';
 import { add } from '../ops/arithmetic.js';
 import { GpuStorage, releasing } from '../array/webgpu/memory.js';
 import { usingConfig } from './config.js';
-import { FunctionNode, Variable, registerBackward, type BackwardOptions } from './variable.js';
+import { FunctionNode, Variable, VariableNode, registerBackward, type BackwardOptions } from './variable.js';
 
 /**
  * Backprop from `root`. A node runs only after every node that consumed its outputs (higher
@@ -21,15 +21,15 @@ export function backward(root: Variable, opts: BackwardOptions = {}): void {
   // hands out (.grad of leaves, retained and root gradients): give the rest back now
   // rather than when the garbage collector gets to them. A recorded (double-backprop)
   // backward keeps them, since its graph refers to them.
-  const handedOut = new Set<Variable>();
+  const handedOut = new Set<VariableNode>();
   releasing(() => run(root, opts, handedOut), () => [...handedOut].flatMap((v) => {
     const g = v.gradVar?.data.storage;
     return g instanceof GpuStorage ? [g] : [];
   }));
 }
 
-function run(root: Variable, { retainGrad = false, enableDoubleBackprop = false }: BackwardOptions, handedOut?: Set<Variable>): void {
-  handedOut?.add(root);
+function run(root: Variable, { retainGrad = false, enableDoubleBackprop = false }: BackwardOptions, handedOut?: Set<VariableNode>): void {
+  handedOut?.add(root.node);
   if (root.gradVar === null) {
     if (root.size !== 1) {
       throw new Error(`backward: root has shape ${shapeStr(root.shape)}; set root.grad first for a non-scalar output`);
@@ -38,27 +38,29 @@ function run(root: Variable, { retainGrad = false, enableDoubleBackprop = false 
   }
   if (root.creator === null) return;
 
-  const grads = new Map<Variable, Variable>([[root, root.gradVar]]);
+  // gradients by graph node: output Variables may be long gone, their nodes are not
+  const grads = new Map<VariableNode, Variable>([[root.node, root.gradVar]]);
   const queue = new GenerationQueue();
   queue.push(root.creator);
 
   usingConfig({ enableBackprop: enableDoubleBackprop }, () => {
     for (let f = queue.pop(); f !== undefined; f = queue.pop()) {
-      const outputs = f.outputs;
-      // an output nobody used (or that was collected) contributes a zero gradient
+      const outputs = f.outputNodes;
+      // an output nobody used contributes a zero gradient
       const device = f.inputs[0].data.device;
-      const gys = outputs.map((y, i) => (y !== null && grads.get(y)) || new Variable(zeros(f.outputShapes[i], f.outputDtypes[i], device), { requiresGrad: false }));
+      const gys = outputs.map((y, i) => grads.get(y) ?? new Variable(zeros(f.outputShapes[i], f.outputDtypes[i], device), { requiresGrad: false }));
       for (const y of outputs) {
-        if (y === null) continue;
-        if (retainGrad && y !== root) {
+        if (y === root.node) continue;
+        if (retainGrad) {
           y.gradVar = grads.get(y) ?? null;
           handedOut?.add(y);
         }
-        if (y !== root) grads.delete(y);
+        grads.delete(y);
       }
       const inputs = f.inputs;
       const targets = inputs.flatMap((x, i) => (x.requiresGrad ? [i] : []));
       if (targets.length === 0) continue;
+      f.checkRetained(targets);
       const gxs = f.backward(targets, gys);
       targets.forEach((i, j) => {
         const gx = gxs[j];
@@ -67,13 +69,14 @@ function run(root: Variable, { retainGrad = false, enableDoubleBackprop = false 
         if (gx.shape.length !== x.shape.length || gx.shape.some((n, d) => n !== x.shape[d])) {
           throw new Error(`backward: ${f.label} returned a gradient of shape ${shapeStr(gx.shape)} for input ${i} of shape ${shapeStr(x.shape)}`);
         }
-        if (x.creator === null) {
-          x.gradVar = x.gradVar === null ? gx : add(x.gradVar, gx);
-          handedOut?.add(x);
+        const node = x.node;
+        if (node.creator === null) {
+          node.gradVar = node.gradVar === null ? gx : add(node.gradVar, gx);
+          handedOut?.add(node);
         } else {
-          const prev = grads.get(x);
-          grads.set(x, prev === undefined ? gx : add(prev, gx));
-          queue.push(x.creator);
+          const prev = grads.get(node);
+          grads.set(node, prev === undefined ? gx : add(prev, gx));
+          queue.push(node.creator);
         }
       });
     }

@@ -15,7 +15,9 @@ export function buildComputationalGraph(outputs: readonly Variable[]): string {
     return s;
   };
   const lines: string[] = ['digraph graphname {'];
-  const varLabel = (v: Variable) => `${v.name ?? ''}${v.name ? ' ' : ''}${shapeStr(v.shape)} ${v.dtype}`;
+  // names are user text: a quote, backslash or newline must not end the DOT string
+  const esc = (text: string) => text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\r?\n|\r/g, '\\n');
+  const varLabel = (v: Variable) => esc(`${v.name ?? ''}${v.name ? ' ' : ''}${shapeStr(v.shape)} ${v.dtype}`);
   const seen = new Set<Variable | FunctionNode>();
   const stack: Variable[] = [];
   const addVar = (v: Variable) => {
@@ -31,7 +33,7 @@ export function buildComputationalGraph(outputs: readonly Variable[]): string {
     if (f === null) continue;
     if (!seen.has(f)) {
       seen.add(f);
-      lines.push(`  ${id(f)} [label="${f.label}", shape="box", style="filled", fillcolor="gray90"];`);
+      lines.push(`  ${id(f)} [label="${esc(f.label)}", shape="box", style="filled", fillcolor="gray90"];`);
       for (const x of f.inputs) {
         addVar(x);
         lines.push(`  ${id(x)} -> ${id(f)};`);

@@ -15,24 +15,43 @@ export interface BackwardOptions {
 export type VariableLike = Variable | NDArray | number;
 
 /**
+ * What the graph knows of a variable (Chainer's VariableNode): the FunctionNode that created
+ * it and its gradient slot, but no data. A FunctionNode holds its outputs' nodes, never the
+ * output Variables, so dropping a Variable frees its data at once while backward still finds
+ * where that output's gradient goes: nothing waits on a weak reference or the event loop.
+ */
+export class VariableNode {
+  creator: FunctionNode | null = null;
+  /** The gradient as a Variable (so it can be differentiated again), or null. */
+  gradVar: Variable | null = null;
+}
+
+/**
  * A value in the graph: `data`, the gradient `grad` after backward, and the `creator`
  * FunctionNode that produced it (null for leaves: parameters and inputs).
  */
 export class Variable {
   data: NDArray;
-  /** The gradient as a Variable (so it can be differentiated again), or null. */
-  gradVar: Variable | null = null;
-  creator: FunctionNode | null = null;
+  /** This variable's place in the graph (creator, gradient slot). */
+  readonly node: VariableNode;
   name: string | undefined;
   /** Whether backward computes a gradient for this variable (default: float data). */
   requiresGrad: boolean;
 
-  constructor(data: NDArray | NestedArray, opts: { name?: string; requiresGrad?: boolean } = {}) {
+  /** `opts.node` (internal): stand in for a variable the graph knows, e.g. a retained output. */
+  constructor(data: NDArray | NestedArray, opts: { name?: string; requiresGrad?: boolean; node?: VariableNode } = {}) {
     this.data = data instanceof NDArray ? data : array(data);
     this.name = opts.name;
     // integer arrays (labels, indices) have no gradient
     this.requiresGrad = opts.requiresGrad ?? this.data.dtype !== 'int32';
+    this.node = opts.node ?? new VariableNode();
   }
+
+  /** The gradient as a Variable (so it can be differentiated again), or null. */
+  get gradVar(): Variable | null { return this.node.gradVar; }
+  set gradVar(g: Variable | null) { this.node.gradVar = g; }
+  get creator(): FunctionNode | null { return this.node.creator; }
+  set creator(f: FunctionNode | null) { this.node.creator = f; }
 
   get shape(): readonly number[] { return this.data.shape; }
   get dtype(): DType { return this.data.dtype; }
@@ -46,6 +65,7 @@ export class Variable {
     if (g !== null && (g.shape.length !== this.shape.length || g.shape.some((n, i) => n !== this.shape[i]))) {
       throw new Error(`Variable.grad: gradient shape ${shapeStr(g.shape)} does not match data shape ${shapeStr(this.shape)}`);
     }
+    if (g !== null && g.dtype !== this.dtype) throw new Error(`Variable.grad: gradient dtype ${g.dtype} does not match data dtype ${this.dtype}`);
     this.gradVar = g === null ? null : new Variable(g, { requiresGrad: false });
   }
 
@@ -132,16 +152,24 @@ export function describe(x: unknown): string {
 /**
  * An operation in the graph. Subclasses implement `forward` on arrays and `backward` with
  * differentiable ops on Variables (so double backward works), and keep only what backward
- * needs: inputs are held, outputs only weakly unless retained.
+ * needs: the input Variables, the outputs' nodes (no data), and the data of the outputs
+ * they retain (Chainer's retain_outputs). Each instance is applied once.
  */
 export abstract class FunctionNode {
   inputs: Variable[] = [];
-  private outputRefs: WeakRef<Variable>[] = [];
+  /** The outputs' graph nodes: where backward finds their gradients. */
+  outputNodes: VariableNode[] = [];
   outputShapes: (readonly number[])[] = [];
   outputDtypes: DType[] = [];
   generation = 0;
-  private retained: Variable[] | null = null;
   private retainIndexes: readonly number[] = [];
+  private retained: NDArray[] | null = null;
+  // The arrays forward saw and their versions then: backward refuses data written in place
+  // since (PyTorch's saved-tensor check), instead of silently differentiating new values.
+  private inputArrays: NDArray[] = [];
+  private inputVersions: number[] = [];
+  private retainedVersions: number[] = [];
+  private applied = false;
 
   /** The op's name, for errors and graph drawings. */
   abstract readonly label: string;
@@ -154,16 +182,27 @@ export abstract class FunctionNode {
   /** Gradients of the inputs listed in `targets`, given gradients of all outputs. */
   abstract backward(targets: readonly number[], gys: readonly Variable[]): (Variable | null)[];
 
-  /** Ask apply() to keep these outputs for backward (call from forward). */
+  /** Ask apply() to keep these outputs' data for backward (call from forward). */
   protected retainOutputs(indexes: readonly number[]): void { this.retainIndexes = indexes; }
 
+  /** The retained outputs as Variables on their graph nodes, so double backward reaches this node. */
   protected get retainedOutputs(): Variable[] {
     if (this.retained === null) throw new Error(`${this.label}: backward used outputs that forward did not retain`);
-    return this.retained;
+    return this.retained.map((y, j) => new Variable(y, { requiresGrad: true, node: this.outputNodes[this.retainIndexes[j]] }));
   }
+
+  /** @internal The output data kept for backward (memory accounting walks it). */
+  get retainedArrays(): readonly NDArray[] { return this.retained ?? []; }
+
+  /**
+   * The inputs whose values backward reads to compute the gradients of `targets` (all, unless
+   * an op knows better: add's backward reads none). Only these are checked for in-place writes.
+   */
+  protected inputsReadByBackward(_targets: readonly number[]): readonly number[] { return this.inputs.map((_, i) => i); }
 
   /** Run forward on `inputs` and, when backprop is enabled, record this node in the graph. */
   apply(inputs: readonly VariableLike[]): Variable[] {
+    if (this.applied) throw new Error(`${this.label}: this FunctionNode was already applied; create a new one for each call`);
     const first = inputs.find((x): x is Variable | NDArray => typeof x !== 'number');
     const dtype = first === undefined || first.dtype === 'int32' ? 'float32' : first.dtype;
     const device = first === undefined ? 'cpu' : first instanceof Variable ? first.data.device : first.device;
@@ -172,27 +211,53 @@ export abstract class FunctionNode {
     const arrays = xs.map((x) => x.data);
     this.checkInputs(arrays);
     const ys = this.forward(arrays);
+    this.applied = true;
     const record = config.enableBackprop && xs.some((x) => x.requiresGrad);
     const outs = ys.map((y) => new Variable(y, { requiresGrad: record }));
     if (record) {
       this.inputs = xs;
-      this.generation = Math.max(...xs.map((x) => x.generation)) + 1;
-      this.outputRefs = outs.map((y) => new WeakRef(y));
+      let generation = 0;
+      for (const x of xs) generation = Math.max(generation, x.generation);
+      this.generation = generation + 1;
+      this.outputNodes = outs.map((y) => y.node);
       this.outputShapes = ys.map((y) => y.shape);
       this.outputDtypes = ys.map((y) => y.dtype);
-      this.retained = this.retainIndexes.map((i) => outs[i]);
+      this.retained = this.retainIndexes.map((i) => ys[i]);
+      this.inputArrays = arrays;
+      this.inputVersions = arrays.map((x) => x.version);
+      this.retainedVersions = this.retained.map((y) => y.version);
       for (const y of outs) y.creator = this;
     }
     return outs;
   }
 
-  /** The outputs that are still alive (null where garbage-collected). */
-  get outputs(): (Variable | null)[] { return this.outputRefs.map((r) => r.deref() ?? null); }
+  /**
+   * @internal Called by backward before `backward(targets, ...)`: throw, naming the op and the
+   * array, if data that backward reads was written in place (or replaced) since forward.
+   */
+  checkRetained(targets: readonly number[]): void {
+    const hint = 'after forward retained it; call backward before optimizer.update (or any in-place write)';
+    for (const i of this.inputsReadByBackward(targets)) {
+      const x = this.inputs[i];
+      const what = `${this.label}'s input ${x.name ?? i} ${shapeStr(x.shape)}`;
+      if (x.data !== this.inputArrays[i]) throw new Error(`backward: ${what} was replaced by another array ${hint}`);
+      const [then, now] = [this.inputVersions[i], x.data.version];
+      if (now !== then) throw new Error(`backward: ${what} was modified in place (version ${then} -> ${now}) ${hint}`);
+    }
+    this.retained?.forEach((y, j) => {
+      const [then, now] = [this.retainedVersions[j], y.version];
+      if (now !== then) {
+        throw new Error(`backward: ${this.label}'s output ${this.retainIndexes[j]} ${shapeStr(y.shape)} was modified in place (version ${then} -> ${now}) ${hint}`);
+      }
+    });
+  }
 
   /** Drop every reference into the graph (unchainBackward). */
   unchain(): void {
-    for (const y of this.outputs) if (y !== null && y.creator === this) y.creator = null;
+    for (const y of this.outputNodes) if (y.creator === this) y.creator = null;
     this.inputs = [];
+    this.outputNodes = [];
     this.retained = null;
+    this.inputArrays = [];
   }
 }

@@ -23,8 +23,11 @@ import { bindArgs, checkOutputTypes, parseParams, typeOf, type KernelArg, type P
  * Expressions have + - * / ** (right-associative), unary -, comparisons (1 or 0), `c ? a : b`,
  * parentheses, the constants inf, nan and pi, and the functions exp log sqrt abs sign tanh
  * max min pow, with sigmoid relu softplus square rsqrt where clip composed from them.
- * Arithmetic is floating point (float64 on the CPU, f32 on WebGPU); an int32 output
- * truncates toward zero when stored.
+ * Arithmetic is floating point (float64 on the CPU, f32 on WebGPU), IEEE's on both (x / 0 is
+ * +-Inf, 0 / 0 NaN, max/min return a NaN operand); an int32 output truncates toward zero,
+ * saturating at int32's range, NaN giving 0. When every operand is int32 and the body uses
+ * only + - * abs sign max min, comparisons and `?:`, arithmetic is int32: exact, and
+ * wrapping on overflow as NumPy's int32 does.
  *
  * At call time any input may be an array or a number; a number is a runtime scalar of the
  * kernel, so a new value compiles nothing new. Arrays broadcast as in NumPy and must share

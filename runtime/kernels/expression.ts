@@ -114,8 +114,19 @@ const COMPARISONS = new Set(['<', '<=', '>', '>=', '==', '!=']);
  * `+ -`, `* /` (left-associative), unary `- +`, `**` (right-associative and tighter than a
  * unary minus on its left, as in Python: -x**2 is -(x**2), 2**-1 is 0.5), then atoms.
  */
+/** How deeply parentheses, unary signs, `**` and `?:` may nest: bounded, not the call stack's limit. */
+export const MAX_NESTING = 500;
+
 class Parser {
   private i = 0;
+  private depth = 0;
+  /** Count one level of nesting around `parse`; too deep is an error at the token, not a RangeError. */
+  private nested<T>(parse: () => T): T {
+    if (++this.depth > MAX_NESTING) {
+      this.fail(this.peek, `expression nested more than ${MAX_NESTING} levels deep`, 'split it into statements with temporaries');
+    }
+    try { return parse(); } finally { this.depth--; }
+  }
   constructor(private readonly src: SourceInfo, private readonly tokens: Token[]) {}
 
   private get peek(): Token { return this.tokens[this.i]; }
@@ -169,7 +180,9 @@ class Parser {
     return e;
   }
 
-  expression(): Node {
+  expression(): Node { return this.nested(() => this.ternary()); }
+
+  private ternary(): Node {
     const cond = this.comparison();
     if (!this.isOp('?')) return cond;
     const q = this.next();
@@ -208,7 +221,9 @@ class Parser {
     return left;
   }
 
-  private unary(): Node {
+  private unary(): Node { return this.nested(() => this.signed()); }
+
+  private signed(): Node {
     if (this.isOp('-')) {
       const op = this.next();
       return { kind: 'neg', arg: this.unary(), pos: op.pos };
@@ -287,7 +302,8 @@ export const FUNCTIONS: Readonly<Record<string, Builtin>> = {
   pow: { arity: 2, build: (a, b) => power(a, b) },
   sigmoid: { arity: 1, build: (x) => constant(1).div(constant(1).add(x.neg().exp())) },
   // not max(x, 0): its tie rule would pass the gradient at 0, where Chainer's relu passes none
-  relu: { arity: 1, build: (x) => select(x.gt(0), x, 0) },
+  // and x <= 0 ? 0 : x, so relu(NaN) is NaN as in F.relu
+  relu: { arity: 1, build: (x) => select(x.le(0), 0, x) },
   // max(x, 0) + log(1 + exp(-|x|)): log(1 + exp(x)) overflows for x beyond ~88
   softplus: { arity: 1, build: (x) => x.max(0).add(constant(1).add(x.abs().neg().exp()).log()) },
   square: { arity: 1, build: (x) => x.mul(x) },
@@ -321,7 +337,31 @@ export type Unknown = (name: string) => [what: string, hint?: string];
 
 /** The IR of `node`, names resolved by `scope` first, then CONSTANTS. */
 export function lower(src: SourceInfo, node: Node, scope: Scope, unknown: Unknown): Expr {
-  const go = (n: Node): Expr => {
+  // Children are lowered first, from an explicit stack, so that go() below only ever looks
+  // one level down: `x + x + ... + x` with thousands of terms is a tree thousands deep.
+  const done = new Map<Node, Expr>();
+  const kids = (n: Node): Node[] => {
+    switch (n.kind) {
+      case 'neg': return [n.arg];
+      case 'binary': return [n.left, n.right];
+      case 'ternary': return [n.cond, n.a, n.b];
+      case 'call': return n.args;
+      default: return [];
+    }
+  };
+  const stack: { n: Node; expanded: boolean }[] = [{ n: node, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (done.has(top.n)) continue;
+    if (top.expanded) { done.set(top.n, go(top.n)); continue; }
+    stack.push({ n: top.n, expanded: true });
+    for (const k of kids(top.n)) if (!done.has(k)) stack.push({ n: k, expanded: false });
+  }
+  return done.get(node)!;
+
+  function go(n: Node): Expr {
+    const memo = done.get(n);
+    if (memo !== undefined) return memo;
     switch (n.kind) {
       case 'number': return constant(n.value);
       case 'name': {
@@ -348,6 +388,5 @@ export function lower(src: SourceInfo, node: Node, scope: Scope, unknown: Unknow
       }
       default: return n satisfies never;
     }
-  };
-  return go(node);
+  }
 }

@@ -1,8 +1,9 @@
 // Linear: the fully connected layer y = x W^T + b, with the input size inferred on first call.
 
-import { shapeStr } from '../array/ndarray.js';
+import { shapeStr, sizeOf } from '../array/ndarray.js';
 import { type Variable, type VariableLike, argVariable } from '../graph/variable.js';
 import { linear } from '../ops/matmul.js';
+import { BOOLEAN, FUNCTION, checkOptions } from '../ops/options.js';
 import { lecunNormal, zero, type Initializer } from './initializers.js';
 import { Link, Parameter } from './link.js';
 
@@ -23,6 +24,7 @@ export class Linear extends Link {
    */
   constructor(inSizeOrOut: number | null, outSize?: number, opts: LinearOptions = {}) {
     super();
+    checkOptions('Linear', opts, { nobias: BOOLEAN, initialW: FUNCTION, initialBias: FUNCTION });
     const [inSize, out] = outSize === undefined ? [null, inSizeOrOut] : [inSizeOrOut, outSize];
     if (out === null || !Number.isInteger(out) || out <= 0) throw new Error(`Linear: outSize must be a positive integer, got ${out}`);
     if (inSize !== null && (!Number.isInteger(inSize) || inSize <= 0)) throw new Error(`Linear: inSize must be a positive integer or null, got ${inSize}`);
@@ -36,7 +38,14 @@ export class Linear extends Link {
     const v = argVariable(x, 'Linear', 'x');
     if (!this.W.isInitialized) {
       if (v.ndim < 2) throw new Error(`Linear: x must be (batch, features...), got x ${shapeStr(v.shape)}`);
-      this.W.initialize([this.outSize, v.size / v.shape[0]]);
+      const inSize = sizeOf(v.shape.slice(1));
+      if (inSize === 0) throw new Error(`Linear: cannot infer the input size from x ${shapeStr(v.shape)}: it has no features`);
+      try {
+        this.W.initialize([this.outSize, inSize]);
+      } catch (e) {
+        // the initializer's own error would name randomNormal, not the layer being built
+        throw new Error(`Linear: initializing W (${this.outSize}, ${inSize}) for x ${shapeStr(v.shape)} failed: ${(e as Error).message}`);
+      }
     }
     return this.b === null ? linear(v, this.W) : linear(v, this.W, this.b);
   }

@@ -83,11 +83,18 @@ export class Link {
   /** Child links, with their names. */
   *children(): Generator<[string, Link]> {}
 
-  /** Every parameter below this link, named by path ('/l1/W'). */
+  /**
+   * Every parameter below this link, named by path ('/l1/W'). A parameter reachable through
+   * two fields (weight tying) is listed once, under the first path, so it is updated once.
+   */
   *namedParams(): Generator<[string, Parameter]> {
-    for (const [k, p] of this.ownParams()) yield [`/${k}`, p];
-    for (const [name, child] of this.children()) {
-      for (const [path, p] of child.namedParams()) yield [`/${name}${path}`, p];
+    const seen = new Set<Parameter>();
+    for (const [path, link] of this.namedLinks()) {
+      for (const [k, p] of link.ownParams()) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        yield [`${path === '/' ? '' : path}/${k}`, p];
+      }
     }
   }
 
@@ -95,11 +102,31 @@ export class Link {
     for (const [, p] of this.namedParams()) yield p;
   }
 
-  /** Every link below and including this one, named by path. */
+  /**
+   * Every link below and including this one, named by path, depth first in field order;
+   * a link shared by two fields is listed once. A link that contains itself (a field
+   * pointing back at the chain or one of its parents) is an error, not endless recursion.
+   */
   *namedLinks(): Generator<[string, Link]> {
+    const seen = new Set<Link>([this]);
+    // an explicit stack: a deep model must not be limited by the call stack
+    const stack: { path: string; link: Link; children: Iterator<[string, Link]>; }[] = [];
     yield ['/', this];
-    for (const [name, child] of this.children()) {
-      for (const [path, l] of child.namedLinks()) yield [`/${name}${path === '/' ? '' : path}`, l];
+    stack.push({ path: '', link: this, children: this.children()[Symbol.iterator]() });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const next = top.children.next();
+      if (next.done) { stack.pop(); continue; }
+      const [name, child] = next.value;
+      const path = `${top.path}/${name}`;
+      if (stack.some((f) => f.link === child)) {
+        const at = stack.find((f) => f.link === child)!.path || '/';
+        throw new Error(`${this.constructor.name}: the link at ${path} is its own ancestor (the link at ${at}); a Chain cannot contain itself or a parent`);
+      }
+      if (seen.has(child)) continue;
+      seen.add(child);
+      yield [path, child];
+      stack.push({ path, link: child, children: child.children()[Symbol.iterator]() });
     }
   }
 

@@ -5,10 +5,15 @@ import { reduce } from '../array/xp.js';
 import { Variable, asVariable, argVariable, type VariableLike } from '../graph/variable.js';
 import { exp, log, sub, div } from './arithmetic.js';
 import { elementwise } from './elementwise.js';
+import { checkFinite } from './options.js';
 import { normAxes, sum } from './shape.js';
 
-/** y = max(x, 0). Written as a select, not max(x, 0): the gradient at 0 is 0, as in Chainer. */
-export const relu = elementwise('relu', ['x'], (x) => select(x.gt(0), x, 0));
+/**
+ * y = max(x, 0). Written as a select, not max(x, 0): the gradient at 0 is 0, as in Chainer;
+ * and as `x <= 0 ? 0 : x`, so relu(NaN) is NaN (as in NumPy and PyTorch) and a diverging
+ * run shows.
+ */
+export const relu = elementwise('relu', ['x'], (x) => select(x.le(0), 0, x), { intClosed: true });
 
 /** y = tanh(x) */
 export const tanh = elementwise('tanh', ['x'], (x) => x.tanh());
@@ -18,7 +23,10 @@ export const sigmoid = elementwise('sigmoid', ['x'], (x) => x.mul(0.5).tanh().mu
 
 const leakyReluOp = elementwise('leakyRelu', ['x', 'slope'], (x, a) => select(x.gt(0), x, x.mul(a)));
 /** y = x for x > 0, slope * x otherwise. */
-export const leakyRelu = (x: VariableLike, slope = 0.2): Variable => leakyReluOp(x, slope);
+export function leakyRelu(x: VariableLike, slope = 0.2): Variable {
+  checkFinite(slope, 'leakyRelu', 'slope');
+  return leakyReluOp(x, slope);
+}
 
 const softplusOp = elementwise('softplus', ['x', 'beta'], (x, beta) => {
   const bx = x.mul(beta);
@@ -28,11 +36,17 @@ const softplusOp = elementwise('softplus', ['x', 'beta'], (x, beta) => {
   return select(pos, bx, 0).add(select(pos, bx.neg(), bx).exp().add(1).log()).div(beta);
 });
 /** y = log(1 + e^(beta x)) / beta */
-export const softplus = (x: VariableLike, beta = 1): Variable => softplusOp(x, beta);
+export function softplus(x: VariableLike, beta = 1): Variable {
+  checkFinite(beta, 'softplus', 'beta', true);
+  return softplusOp(x, beta);
+}
 
 const eluOp = elementwise('elu', ['x', 'alpha'], (x, a) => select(x.gt(0), x, a.mul(x.exp().sub(1))));
 /** y = x for x > 0, alpha (e^x - 1) otherwise. */
-export const elu = (x: VariableLike, alpha = 1): Variable => eluOp(x, alpha);
+export function elu(x: VariableLike, alpha = 1): Variable {
+  checkFinite(alpha, 'elu', 'alpha');
+  return eluOp(x, alpha);
+}
 
 /** The max over `axis` as a constant: softmax is shift-invariant, so no gradient is lost. */
 function stopGradientMax(x: Variable, axis: number): Variable {

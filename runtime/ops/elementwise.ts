@@ -18,6 +18,8 @@ export class Elementwise extends FunctionNode {
     readonly expr: Expr,
     readonly scalars: readonly number[],
     readonly argNames: readonly string[],
+    /** int32 inputs give an int32 result (add, mul, maximum...; not exp or div), as in NumPy */
+    readonly intClosed = false,
   ) {
     super();
   }
@@ -32,8 +34,15 @@ export class Elementwise extends FunctionNode {
   }
 
   forward(xs: readonly NDArray[]): NDArray[] {
-    const dtype = xs.find((x) => x.dtype !== 'int32')?.dtype ?? 'float32';
+    const dtype = xs.find((x) => x.dtype !== 'int32')?.dtype ?? (this.intClosed && this.scalars.every(isInt32) ? 'int32' : 'float32');
     return runElementwise([this.expr], xs, this.scalars, { dtype, op: this.label, names: this.argNames });
+  }
+
+  // Only the inputs a derivative reads are checked for in-place writes: add's reads none,
+  // mul's only the other factor (as PyTorch saves only those).
+  protected override inputsReadByBackward(targets: readonly number[]): number[] {
+    const n = this.inputs.length;
+    return [...new Set(targets.flatMap((i) => compacted(gradExpr(this.expr, i, n)).used.filter((k) => k < n)))];
   }
 
   backward(targets: readonly number[], [gy]: readonly Variable[]): (Variable | null)[] {
@@ -45,6 +54,8 @@ export class Elementwise extends FunctionNode {
     });
   }
 }
+
+const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
 
 const gradCache = new Map<Expr, Expr[]>();
 /** d(expr)/d(input i) * input(n): the gradient expression, `input(n)` standing for gy. */
@@ -100,7 +111,7 @@ export type ElementwiseOp = (...args: VariableLike[]) => Variable;
  * export const tanh = elementwise('tanh', ['x'], (x) => x.tanh());
  * ```
  */
-export function elementwise(name: string, argNames: readonly string[], build: (...args: Expr[]) => Expr): ElementwiseOp {
+export function elementwise(name: string, argNames: readonly string[], build: (...args: Expr[]) => Expr, opts: { intClosed?: boolean } = {}): ElementwiseOp {
   const exprs = new Map<string, Expr>(); // per pattern of array/number arguments
   return (...args: VariableLike[]): Variable => {
     if (args.length !== argNames.length) {
@@ -129,7 +140,7 @@ export function elementwise(name: string, argNames: readonly string[], build: (.
       expr = build(...[...pattern].map((c) => (c === 'v' ? input(k++) : scalar(m++))));
       exprs.set(pattern, expr);
     }
-    return new Elementwise(name, expr, scalars, names).apply(arrays)[0];
+    return new Elementwise(name, expr, scalars, names, opts.intClosed).apply(arrays)[0];
   };
 }
 

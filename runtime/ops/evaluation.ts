@@ -12,6 +12,7 @@ import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
  */
 export function accuracy(y: VariableLike, t: VariableLike, ignoreLabel?: number): Variable {
   const yv = argVariable(y, 'accuracy', 'y'), tv = argVariable(t, 'accuracy', 't');
+  if (ignoreLabel !== undefined && !Number.isSafeInteger(ignoreLabel)) throw new Error(`accuracy: ignoreLabel must be an integer, got ${ignoreLabel}`);
   if (tv.dtype !== 'int32') throw new Error(`accuracy: t must be an int32 array of labels, got ${tv.dtype}`);
   const expected = [yv.shape[0], ...yv.shape.slice(2)];
   if (yv.ndim < 2 || tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {

@@ -46,7 +46,8 @@ declare module '../graph/variable.js' {
     mean(axis?: Axis, keepdims?: boolean): Variable;
     max(axis?: Axis, keepdims?: boolean): Variable;
     min(axis?: Axis, keepdims?: boolean): Variable;
-    reshape(...shape: number[]): Variable;
+    /** `x.reshape(2, 3)` or `x.reshape([2, 3])`, as NumPy's ndarray.reshape. */
+    reshape(...shape: number[] | [readonly number[]]): Variable;
     transpose(axes?: readonly number[]): Variable;
     /** The transpose (all axes reversed). */
     readonly T: Variable;
@@ -76,7 +77,9 @@ const methods: ThisType<Variable> & { [K in keyof Variable]?: Variable[K] } = {
   mean(axis?: Axis, keepdims?: boolean) { return reduction.mean(this, axis, keepdims); },
   max(axis?: Axis, keepdims?: boolean) { return reduction.max(this, axis, keepdims); },
   min(axis?: Axis, keepdims?: boolean) { return reduction.min(this, axis, keepdims); },
-  reshape(...s: number[]) { return shape.reshape(this, s); },
+  reshape(...s: number[] | [readonly number[]]) {
+    return shape.reshape(this, s.length === 1 && Array.isArray(s[0]) ? (s[0] as readonly number[]) : (s as number[]));
+  },
   transpose(axes?: readonly number[]) { return shape.transpose(this, axes); },
   broadcastTo(s: readonly number[]) { return shape.broadcastTo(this, s); },
   getItem(index: indexing.Index | readonly indexing.Index[]) { return indexing.getItem(this, index); },

@@ -85,8 +85,39 @@ class GetItemGrad extends FunctionNode {
  * Returns a view; backward scatters the gradient into zeros.
  */
 export function getItem(x: VariableLike, index: Index | readonly Index[]): Variable {
+  const v = argVariable(x, 'getItem', 'x');
   const list = Array.isArray(index) ? (index as readonly Index[]) : [index as Index];
-  return new GetItem(list).apply([argVariable(x, 'getItem', 'x')])[0];
+  list.forEach(checkIndex);
+  // resolved now, so a bad index fails before any node is made
+  resolveIndex(v.data, list);
+  return new GetItem(list).apply([v])[0];
+}
+
+const isSliceBound = (b: unknown): boolean => b === null || Number.isSafeInteger(b);
+
+/** Each index must be an integer, a slice of integers (or nulls), null or '...'. */
+function checkIndex(i: unknown, k: number): void {
+  if (i === null || i === '...' || Number.isSafeInteger(i)) return;
+  const at = `at position ${k}`;
+  if (typeof i === 'number') throw new Error(`getItem: index ${i} ${at} is not an integer`);
+  if (Array.isArray(i)) {
+    throw new Error(`getItem: index ${JSON.stringify(i)} ${at} is a list; advanced (fancy) indexing is not supported: use integers, slice(), null or '...' (or selectItem)`);
+  }
+  if (typeof i === 'object' && 'start' in i && 'stop' in i && 'step' in i) {
+    const { start, stop, step } = i as Slice;
+    for (const [name, b] of [['start', start], ['stop', stop], ['step', step]] as const) {
+      if (!isSliceBound(b)) throw new Error(`getItem: slice ${name} ${String(b)} ${at} must be an integer or null`);
+    }
+    if (step === 0) throw new Error('getItem: slice step must be a non-zero integer, got 0');
+    return;
+  }
+  throw new Error(`getItem: unsupported index ${describeIndex(i)} ${at}; use integers, slice(), null or '...'`);
+}
+
+function describeIndex(i: unknown): string {
+  if (typeof i === 'string') return JSON.stringify(i);
+  if (typeof i === 'object' && i !== null) return (i as object).constructor?.name ?? 'object';
+  return String(i);
 }
 
 class Concat extends FunctionNode {
@@ -114,6 +145,7 @@ class Concat extends FunctionNode {
 
 /** Join variables along `axis` (default 1, as in Chainer). */
 export function concat(xs: readonly VariableLike[], axis = 1): Variable {
+  if (!Array.isArray(xs)) throw new Error(`concat: xs must be a list of arrays, got ${describeIndex(xs)}`);
   if (xs.length === 0) throw new Error('concat: xs is empty');
   const vs = xs.map((x, i) => argVariable(x, 'concat', `xs[${i}]`));
   return new Concat(normAxis(axis, vs[0].ndim, 'concat')).apply(vs)[0];
@@ -144,9 +176,13 @@ export function splitAxis(x: VariableLike, indicesOrSections: number | readonly 
       throw new Error(`splitAxis: axis ${a} of x ${shapeStr(v.shape)} (size ${n}) cannot be split into ${k} equal sections`);
     }
     bounds = Array.from({ length: k - 1 }, (_, i) => ((i + 1) * n) / k);
-  } else {
+  } else if (Array.isArray(indicesOrSections)) {
+    const bad = indicesOrSections.findIndex((i) => !Number.isSafeInteger(i));
+    if (bad >= 0) throw new Error(`splitAxis: indices must be integers, got ${indicesOrSections[bad]} at position ${bad}`);
     bounds = indicesOrSections.map((i) => Math.min(Math.max(i < 0 ? i + n : i, 0), n));
     if (bounds.some((b, i) => i > 0 && b < bounds[i - 1])) throw new Error(`splitAxis: indices ${shapeStr(indicesOrSections)} must be increasing`);
+  } else {
+    throw new Error(`splitAxis: indicesOrSections must be a number of sections or a list of indices, got ${describeIndex(indicesOrSections)}`);
   }
   return new SplitAxis(bounds, a).apply([v]);
 }

@@ -6,6 +6,7 @@ import { shapeStr } from '../array/ndarray.js';
 import { elementwise as runElementwise, reduce } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { logSoftmax } from './activation.js';
+import { BOOLEAN, INTEGER, checkOptions, oneOf } from './options.js';
 import { mul, neg, sub } from './arithmetic.js';
 import { selectItem } from './indexing.js';
 import { reshape, sum, transpose } from './shape.js';
@@ -24,6 +25,7 @@ export interface SoftmaxCrossEntropyOptions {
  * with the classes on axis 1; t is int32 (N,) or (N, d1, ...).
  */
 export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: SoftmaxCrossEntropyOptions = {}): Variable {
+  checkOptions('softmaxCrossEntropy', opts, { normalize: BOOLEAN, ignoreLabel: INTEGER, reduce: oneOf('mean', 'no') });
   const { normalize = true, ignoreLabel = -1, reduce: mode = 'mean' } = opts;
   const xv = argVariable(x, 'softmaxCrossEntropy', 'x'), tv = argVariable(t, 'softmaxCrossEntropy', 't');
   if (tv.dtype !== 'int32') {

@@ -1,7 +1,7 @@
 // Matrix products: matmul (batched, with transpose flags) and linear, composed from it.
 
 import { deviceOf } from '../array/backend.js';
-import { NDArray, shapeStr } from '../array/ndarray.js';
+import { NDArray, shapeStr, sizeOf } from '../array/ndarray.js';
 import { matmul as matmulArray } from '../array/xp.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { add } from './arithmetic.js';
@@ -41,6 +41,9 @@ class MatMul extends FunctionNode {
  * leading (batch) axes must be equal.
  */
 export function matmul(a: VariableLike, b: VariableLike, transA = false, transB = false): Variable {
+  if (typeof transA !== 'boolean' || typeof transB !== 'boolean') {
+    throw new Error(`matmul: transA and transB must be booleans, got ${typeof transA} and ${typeof transB}`);
+  }
   return new MatMul(transA, transB).apply([argVariable(a, 'matmul', 'a'), argVariable(b, 'matmul', 'b')])[0];
 }
 
@@ -52,7 +55,8 @@ export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Vari
   const xv = argVariable(x, 'linear', 'x'), Wv = argVariable(W, 'linear', 'W');
   if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);
   if (xv.ndim < 1) throw new Error(`linear: x must have a batch axis, got x ${shapeStr(xv.shape)}`);
-  const inSize = xv.ndim === 1 ? xv.size : xv.size / xv.shape[0];
+  // counted from the feature axes, not size / batch: an empty batch has 0 / 0 = NaN of those
+  const inSize = xv.ndim === 1 ? xv.size : sizeOf(xv.shape.slice(1));
   if (inSize !== Wv.shape[1]) {
     throw new Error(`linear: x ${shapeStr(xv.shape)} has ${inSize} features per sample but W ${shapeStr(Wv.shape)} expects ${Wv.shape[1]}`);
   }

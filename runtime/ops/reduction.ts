@@ -3,14 +3,16 @@
 import { input } from '../../compiler/expr.js';
 import { NDArray } from '../array/ndarray.js';
 import { argmax as argmaxArray, argmin as argminArray, elementwise, reduce } from '../array/xp.js';
-import { normAxis } from '../array/ndarray.js';
+import { normAxis, shapeStr } from '../array/ndarray.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { mul } from './arithmetic.js';
+import { checkKeepdims } from './options.js';
 import { broadcastTo, normAxes, reshape, sum } from './shape.js';
 
 /** Mean over `axis` (all axes when omitted). */
 export function mean(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
   const v = argVariable(x, 'mean', 'x');
+  checkKeepdims(keepdims, 'mean');
   const axes = normAxes(axis, v.ndim, 'mean');
   const n = axes.reduce((p, a) => p * v.shape[a], 1);
   return mul(sum(v, axes, keepdims), 1 / n);
@@ -35,23 +37,37 @@ class Extremum extends FunctionNode {
 /** Max over `axis` (all axes when omitted). */
 export function max(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
   const v = argVariable(x, 'max', 'x');
+  checkKeepdims(keepdims, 'max');
   return new Extremum('max', normAxes(axis, v.ndim, 'max'), keepdims).apply([v])[0];
 }
 
 /** Min over `axis` (all axes when omitted). */
 export function min(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
   const v = argVariable(x, 'min', 'x');
+  checkKeepdims(keepdims, 'min');
   return new Extremum('min', normAxes(axis, v.ndim, 'min'), keepdims).apply([v])[0];
 }
 
-/** Index of the max along `axis` (int32, not differentiable). */
-export function argmax(x: VariableLike, axis = 0): Variable {
-  const v = argVariable(x, 'argmax', 'x');
-  return new Variable(argmaxArray(v.data, normAxis(axis, v.ndim, 'argmax')), { requiresGrad: false });
+/**
+ * The array argReduce runs over: x itself, or x flattened when no axis is given (NumPy's and
+ * Chainer's argmax(x) is over all elements, giving a 0-d index into the flat array).
+ */
+function argOperand(op: 'argmax' | 'argmin', x: VariableLike, axis: number | undefined): [NDArray, number] {
+  const v = argVariable(x, op, 'x');
+  if (v.size === 0) throw new Error(`${op}: x ${shapeStr(v.shape)} is empty; the ${op} of no elements is undefined`);
+  if (axis === undefined || axis === null) return [v.data.reshape([v.size]), 0];
+  if (typeof axis !== 'number') throw new Error(`${op}: axis must be an integer, got ${typeof axis}`);
+  return [v.data, normAxis(axis, v.ndim, op)];
 }
 
-/** Index of the min along `axis` (int32, not differentiable). */
-export function argmin(x: VariableLike, axis = 0): Variable {
-  const v = argVariable(x, 'argmin', 'x');
-  return new Variable(argminArray(v.data, normAxis(axis, v.ndim, 'argmin')), { requiresGrad: false });
+/** Index of the max along `axis`, or into the flattened x when no axis is given (int32, not differentiable); the first NaN wins. */
+export function argmax(x: VariableLike, axis?: number): Variable {
+  const [a, ax] = argOperand('argmax', x, axis);
+  return new Variable(argmaxArray(a, ax), { requiresGrad: false });
+}
+
+/** Index of the min along `axis`, or into the flattened x when no axis is given (int32, not differentiable); the first NaN wins. */
+export function argmin(x: VariableLike, axis?: number): Variable {
+  const [a, ax] = argOperand('argmin', x, axis);
+  return new Variable(argminArray(a, ax), { requiresGrad: false });
 }

@@ -1,7 +1,8 @@
 // Shape ops and sum: reshape, transpose, broadcastTo and its adjoint sum/sumTo.
 
-import { NDArray, broadcastShapes, checkAxes, inferShape, normAxis, shapeStr } from '../array/ndarray.js';
+import { NDArray, broadcastShapes, checkAxes, checkShape, inferShape, normAxis, shapeStr, showShape } from '../array/ndarray.js';
 import { reduce } from '../array/xp.js';
+import { checkKeepdims } from './options.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
@@ -17,10 +18,10 @@ class Reshape extends FunctionNode {
   backward(_: readonly number[], [gy]: readonly Variable[]): Variable[] { return [reshape(gy, this.inShape)]; }
 }
 
-/** y = x viewed with a new shape (one entry may be -1). */
-export function reshape(x: VariableLike, shape: readonly number[]): Variable {
+/** y = x viewed with a new shape (one entry may be -1); `reshape(x, 6)` is `reshape(x, [6])`. */
+export function reshape(x: VariableLike, shape: readonly number[] | number): Variable {
   const v = argVariable(x, 'reshape', 'x');
-  const target = inferShape(shape, v.size, 'reshape');
+  const target = inferShape(typeof shape === 'number' ? [shape] : shape, v.size, 'reshape');
   if (sameShape(target, v.shape)) return v;
   return new Reshape(target).apply([v])[0];
 }
@@ -39,6 +40,7 @@ class Transpose extends FunctionNode {
 /** Permute axes (reverse them when `axes` is omitted). */
 export function transpose(x: VariableLike, axes?: readonly number[]): Variable {
   const v = argVariable(x, 'transpose', 'x');
+  if (axes !== undefined && !Array.isArray(axes)) throw new Error(`transpose: axes must be a list of axes, got ${showShape(axes)}`);
   const order = axes ?? v.shape.map((_, i) => v.ndim - 1 - i);
   checkAxes(order.map((a) => normAxis(a, v.ndim, 'transpose')), v.ndim, 'transpose');
   return new Transpose(order.map((a) => normAxis(a, v.ndim, 'transpose'))).apply([v])[0];
@@ -67,6 +69,7 @@ class BroadcastTo extends FunctionNode {
 /** y = x broadcast to `shape` (a view; backward sums over the broadcast axes). */
 export function broadcastTo(x: VariableLike, shape: readonly number[]): Variable {
   const v = argVariable(x, 'broadcastTo', 'x');
+  checkShape(shape, 'broadcastTo');
   if (sameShape(v.shape, shape)) return v;
   return new BroadcastTo(shape.slice()).apply([v])[0];
 }
@@ -85,6 +88,7 @@ class Sum extends FunctionNode {
 /** Normalise an `axis` argument (a number, a list, or all axes when omitted). */
 export function normAxes(axis: number | readonly number[] | undefined, ndim: number, op: string): number[] {
   if (axis === undefined) return Array.from({ length: ndim }, (_, i) => i);
+  if (typeof axis !== 'number' && !Array.isArray(axis)) throw new Error(`${op}: axis must be a number or a list of numbers, got ${showShape(axis)}`);
   const list = typeof axis === 'number' ? [axis] : axis;
   const out = list.map((a) => normAxis(a, ndim, op));
   if (new Set(out).size !== out.length) throw new Error(`${op}: repeated axis in ${shapeStr(list)}`);
@@ -94,11 +98,14 @@ export function normAxes(axis: number | readonly number[] | undefined, ndim: num
 /** Sum over `axis` (all axes when omitted). */
 export function sum(x: VariableLike, axis?: number | readonly number[], keepdims = false): Variable {
   const v = argVariable(x, 'sum', 'x');
+  checkKeepdims(keepdims, 'sum');
   return new Sum(normAxes(axis, v.ndim, 'sum'), keepdims).apply([v])[0];
 }
 
 /** Sum `x` down to `shape` (the adjoint of broadcasting to x's shape). */
-export function sumTo(x: Variable, shape: readonly number[]): Variable {
+export function sumTo(xIn: VariableLike, shape: readonly number[]): Variable {
+  const x = argVariable(xIn, 'sumTo', 'x');
+  checkShape(shape, 'sumTo');
   if (sameShape(x.shape, shape)) return x;
   const lead = x.ndim - shape.length;
   // checked here: the reshape below would otherwise fail with an error naming reshape
@@ -113,6 +120,7 @@ export function sumTo(x: Variable, shape: readonly number[]): Variable {
 /** Insert a size-1 axis at `axis`. */
 export function expandDims(x: VariableLike, axis: number): Variable {
   const v = argVariable(x, 'expandDims', 'x');
+  if (typeof axis !== 'number') throw new Error(`expandDims: axis must be an integer, got ${showShape(axis)}`);
   // the new axis may also go after the last one: -(ndim + 1) <= axis <= ndim
   if (!Number.isInteger(axis) || axis < -(v.ndim + 1) || axis > v.ndim) {
     throw new Error(`expandDims: axis ${axis} out of range for x ${shapeStr(v.shape)}: expected ${-(v.ndim + 1)} <= axis <= ${v.ndim}`);

@@ -3,7 +3,7 @@
 import { input, scalar } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
 import type { Parameter } from '../links/link.js';
-import { Optimizer, updateInPlace } from './optimizer.js';
+import { Optimizer, POSITIVE, UNIT, checkSetting, updateInPlace } from './optimizer.js';
 
 export { Optimizer, WeightDecay, GradientClipping, type OptimizerHook } from './optimizer.js';
 
@@ -11,7 +11,11 @@ const W = input(0), G = input(1), M = input(2), V = input(3);
 
 /** W -= lr * g */
 export class SGD extends Optimizer {
-  constructor(public lr = 0.01) { super(); }
+  constructor(public lr = 0.01) {
+    super();
+    this.checkSettings();
+  }
+  protected override checkSettings(): void { checkSetting('SGD', 'lr', this.lr, ...POSITIVE); }
   protected updateOne(p: Parameter, g: NDArray): void {
     updateInPlace([W.sub(scalar(0).mul(G))], [p.data, g], [this.lr], [p.data]);
   }
@@ -20,7 +24,14 @@ export class SGD extends Optimizer {
 /** v = momentum v - lr g; W += v */
 export class MomentumSGD extends Optimizer {
   protected override readonly stateNames = ['v'];
-  constructor(public lr = 0.01, public momentum = 0.9) { super(); }
+  constructor(public lr = 0.01, public momentum = 0.9) {
+    super();
+    this.checkSettings();
+  }
+  protected override checkSettings(): void {
+    checkSetting('MomentumSGD', 'lr', this.lr, ...POSITIVE);
+    checkSetting('MomentumSGD', 'momentum', this.momentum, ...UNIT);
+  }
   protected updateOne(p: Parameter, g: NDArray): void {
     const { v } = this.state(p, ['v']);
     const vNew = scalar(1).mul(M).sub(scalar(0).mul(G));
@@ -34,7 +45,16 @@ export class MomentumSGD extends Optimizer {
  */
 export class Adam extends Optimizer {
   protected override readonly stateNames = ['m', 'v'];
-  constructor(public alpha = 0.001, public beta1 = 0.9, public beta2 = 0.999, public eps = 1e-8) { super(); }
+  constructor(public alpha = 0.001, public beta1 = 0.9, public beta2 = 0.999, public eps = 1e-8) {
+    super();
+    this.checkSettings();
+  }
+  protected override checkSettings(): void {
+    checkSetting('Adam', 'alpha', this.alpha, ...POSITIVE);
+    checkSetting('Adam', 'beta1', this.beta1, ...UNIT);
+    checkSetting('Adam', 'beta2', this.beta2, ...UNIT);
+    checkSetting('Adam', 'eps', this.eps, ...POSITIVE);
+  }
 
   /** The bias-corrected step size at the current step. */
   get alphaT(): number {

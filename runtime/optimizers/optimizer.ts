@@ -3,8 +3,9 @@
 import { input, scalar, type Expr } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
 import { pin } from '../array/pin.js';
+import { stepScope } from '../devices.js';
 import { elementwise, reduce, zerosLike } from '../array/xp.js';
-import type { Variable } from '../graph/variable.js';
+import { Variable, describe } from '../graph/variable.js';
 import type { Link, Parameter } from '../links/link.js';
 import type { Serializer } from '../serializers/serializer.js';
 
@@ -108,20 +109,59 @@ export abstract class Optimizer {
    * One step. With a loss function: clear gradients, compute `lossFn(...args)`, backprop,
    * then update (Chainer's `optimizer.update(lossfun, *args)`). Without: update from the
    * gradients already present.
+   *
+   * With a loss function on a GPU, the step gives back the memory of every array it created
+   * as it returns, except the loss and what the model holds (parameters, their gradients,
+   * other fields), and the previous step's gradients once this step replaced them: a loop
+   * stays flat without any await. Keep an array from inside lossFn by returning it as the
+   * loss or storing it on the model; copy a gradient you want past the next update.
    */
   update<A extends unknown[]>(lossFn?: (...args: A) => Variable, ...args: A): void {
     if (this.target === null) throw new Error('Optimizer: call setup(model) before update()');
+    const name = this.constructor.name;
+    // checked every step: settings are public fields a schedule may change between steps
+    this.checkSettings();
     if (lossFn !== undefined) {
-      this.target.cleargrads();
-      lossFn(...args).backward();
+      if (typeof lossFn !== 'function') throw new Error(`${name}.update: lossFn must be a function returning the loss Variable, got ${describe(lossFn)}`);
+      const target = this.target;
+      // The step owns what it creates: on a GPU its temporaries (and the last step's
+      // gradients, which cleargrads dropped) go back at once, so no loop needs an await.
+      stepScope(this, () => {
+        target.cleargrads();
+        const loss: unknown = lossFn(...args);
+        if (!(loss instanceof Variable)) {
+          const seen = loss instanceof Promise ? 'a Promise (update is synchronous: compute the loss without await)' : loss === undefined ? 'undefined (did it forget to return the loss?)' : describe(loss);
+          throw new Error(`${name}.update: lossFn returned ${seen}; expected the loss as a Variable`);
+        }
+        loss.backward();
+        this.applyUpdate();
+        return loss;
+      }, () => [...target.namedLinks()].map(([, link]) => Object.values(link)));
+      return;
     }
+    this.applyUpdate();
+  }
+
+  private applyUpdate(): void {
     this.t += 1;
     for (const h of this.hooks) h.apply(this);
     for (const p of this.paramsWithGrad()) this.updateOne(p, p.grad!);
   }
 
   protected abstract updateOne(p: Parameter, g: NDArray): void;
+
+  /** Throw naming the optimizer and the setting when a hyperparameter is out of range. */
+  protected checkSettings(): void {}
 }
+
+/** `Adam: alpha must be a finite number > 0, got NaN` unless `ok`. */
+export function checkSetting(owner: string, name: string, value: unknown, ok: (v: number) => boolean, expected: string): void {
+  if (typeof value !== 'number' || !ok(value)) throw new Error(`${owner}: ${name} must be ${expected}, got ${String(value)}`);
+}
+export const POSITIVE = [(v: number) => Number.isFinite(v) && v > 0, 'a finite number > 0'] as const;
+export const NON_NEGATIVE = [(v: number) => Number.isFinite(v) && v >= 0, 'a finite number >= 0'] as const;
+const THRESHOLD = [(v: number) => v > 0, 'a number > 0'] as const;
+export const UNIT = [(v: number) => v >= 0 && v < 1, 'in [0, 1)'] as const;
 
 /**
  * A hook's new gradient as a fresh array. Not written in place: a gradient may be a view
@@ -135,8 +175,9 @@ function hookResult(roots: readonly Expr[], inputs: readonly NDArray[], scalars:
 /** g += rate * W for every parameter (L2 regularisation). */
 export class WeightDecay implements OptimizerHook {
   readonly name = 'WeightDecay';
-  constructor(readonly rate: number) {}
+  constructor(readonly rate: number) { checkSetting('WeightDecay', 'rate', rate, ...NON_NEGATIVE); }
   apply(opt: Optimizer): void {
+    checkSetting('WeightDecay', 'rate', this.rate, ...NON_NEGATIVE);
     for (const p of opt.paramsWithGrad()) {
       p.grad = hookResult([input(0).add(scalar(0).mul(input(1)))], [p.grad!, p.data], [this.rate], 'WeightDecay');
     }
@@ -146,8 +187,10 @@ export class WeightDecay implements OptimizerHook {
 /** Rescale all gradients together so that their L2 norm is at most `threshold`. */
 export class GradientClipping implements OptimizerHook {
   readonly name = 'GradientClipping';
-  constructor(readonly threshold: number) {}
+  // Infinity is allowed: it clips nothing; zero or less would flip or erase every gradient
+  constructor(readonly threshold: number) { checkSetting('GradientClipping', 'threshold', threshold, ...THRESHOLD); }
   apply(opt: Optimizer): void {
+    checkSetting('GradientClipping', 'threshold', this.threshold, ...THRESHOLD);
     // The norm stays on the gradients' device: scale = min(1, threshold / norm) as a 0-d
     // array, so clipping on a GPU needs no read back.
     const squares = [...opt.paramsWithGrad()].map((p) => reduce('sum', p.grad!, undefined, false, input(0).mul(input(0))));

@@ -22,6 +22,9 @@ export type Concatenated<T> = T extends readonly unknown[] ? { -readonly [K in k
  * ```
  */
 export function concatExamples<T>(batch: readonly T[], device: Device = 'cpu'): Concatenated<T> {
+  if (device !== 'cpu' && device !== 'webgpu') {
+    throw new Error(`concatExamples: unknown device ${typeof device === 'string' ? `'${device}'` : String(device)}; expected 'cpu' or 'webgpu'`);
+  }
   const stacked = stackExamples(batch);
   if (device === 'cpu') return stacked;
   return (Array.isArray(stacked) ? stacked.map((a: NDArray) => a.to(device)) : (stacked as NDArray).to(device)) as Concatenated<T>;

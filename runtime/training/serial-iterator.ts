@@ -1,7 +1,8 @@
 // SerialIterator: minibatches of a dataset in order or shuffled, counting epochs (Chainer's).
 
-import { random as globalRandom, type RandomState } from '../array/random.js';
+import { RandomState, random as globalRandom } from '../array/random.js';
 import { NDArray } from '../array/ndarray.js';
+import { BOOLEAN, checkOptions } from '../ops/options.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { asDataset, type Dataset, type DatasetLike } from './dataset.js';
 
@@ -49,6 +50,7 @@ export class SerialIterator<T> implements Iterable<T[]> {
     if (!Number.isInteger(batchSize) || batchSize <= 0) {
       throw new Error(`SerialIterator: batchSize must be a positive integer, got ${batchSize}`);
     }
+    checkOptions('SerialIterator', opts, { repeat: BOOLEAN, shuffle: BOOLEAN, rng: { test: (v) => v instanceof RandomState, expected: 'a RandomState' } });
     if (this.dataset.length === 0) throw new Error('SerialIterator: dataset is empty; expected at least one example');
     this.repeat = opts.repeat ?? true;
     this.shuffle = opts.shuffle ?? this.repeat;
@@ -76,7 +78,8 @@ export class SerialIterator<T> implements Iterable<T[]> {
     this.isNewEpoch = false;
     while (batch.length < this.batchSize) {
       const stop = Math.min(n, this.currentPosition + this.batchSize - batch.length);
-      batch.push(...this.take(this.currentPosition, stop));
+      // a loop, not push(...): a spread of a 150,000-example batch overflows the stack
+      this.take(this.currentPosition, stop, batch);
       this.currentPosition = stop;
       if (stop < n) break;
       // an epoch ends here; a repeating iterator completes the batch from the next one
@@ -128,9 +131,7 @@ export class SerialIterator<T> implements Iterable<T[]> {
     return this.shuffle ? this.rng.permutation(this.dataset.length) : null;
   }
 
-  private take(from: number, to: number): T[] {
-    const out: T[] = [];
+  private take(from: number, to: number, out: T[]): void {
     for (let k = from; k < to; k++) out.push(this.dataset.get(this.order === null ? k : this.order[k]));
-    return out;
   }
 }

@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { constant, input, scalar, select } from '../../compiler/expr.js';
+import { constant, input, isIntegerExpr, scalar, select } from '../../compiler/expr.js';
 import {
   dispatchSize, fnv1a, packElementwiseParams, packParams, renderElementwise, renderReduce, splitReduce,
 } from '../../compiler/wgsl.js';
@@ -67,7 +67,7 @@ test('comparisons select 1.0 or 0.0, select takes its arguments as (false, true,
 test('literals: floats always have a point, NaN and Inf come from bits, not literals', (t) => {
   const x = input(0);
   const src = renderElementwise([x.add(3), x.mul(-2), x.div(constant(-0)), x.max(NaN), x.min(Infinity), x.sub(-Infinity), x.mul(1e39), x.mul(1.5e-7)], 1, 1, { maxStorageBuffers: 9 }).source;
-  for (const lit of ['x0 + 3.0', 'x0 * (-2.0)', 'x0 / (-0.0)', 'max(x0, bitcast<f32>(NAN_BITS))', 'min(x0, bitcast<f32>(INF_BITS))',
+  for (const lit of ['x0 + 3.0', 'x0 * (-2.0)', 'div_real(x0, (-0.0))', 'max_nan(x0, bitcast<f32>(NAN_BITS))', 'min_nan(x0, bitcast<f32>(INF_BITS))',
     'x0 - (-bitcast<f32>(INF_BITS))', 'x0 * bitcast<f32>(INF_BITS)', 'x0 * 1.5e-7']) {
     t.true(src.includes(lit), lit);
   }
@@ -145,4 +145,16 @@ test('a kernel over more storage buffers than the device allows is refused by na
   const sum = [0, 1, 2, 3, 4, 5, 6, 7].map(input).reduce((a, b) => a.add(b));
   t.throws(() => renderElementwise([sum], 8, 1), { message: /8 inputs \+ 1 outputs need 9 storage buffers; the device allows 8/ });
   t.notThrows(() => renderElementwise([sum], 8, 1, { maxStorageBuffers: 10 }));
+});
+
+test('int32 operands with integer primitives render i32 arithmetic: no f32 round trip, i32 scalars', (t) => {
+  const x = input(0), y = input(1);
+  const k = renderElementwise([x.add(y).mul(scalar(0)).max(-(2 ** 31))], 2, 1, { types: ['i32', 'i32', 'i32'], intMath: true });
+  t.regex(k.source, /let x0 = A0\[p\.o0 \+ i0 \* p\.s0_0\];/);
+  t.regex(k.source, /c0: i32,/);
+  t.regex(k.source, /max\(t1, \(-2147483647i - 1i\)\)/);
+  t.notRegex(k.source, /f32\(|to_i32|is_nan/);
+  t.true(isIntegerExpr([x.add(y).mul(scalar(0))]));
+  t.false(isIntegerExpr([x.div(y)]));
+  t.false(isIntegerExpr([x.add(0.5)]));
 });

@@ -173,5 +173,6 @@ devices.each('argmax/argmin: int32 indices equal a plain-JS scan along every axi
 devices.each('argmax/argmin: default axis 0, first index wins on ties', async (t, device) => {
   t.deepEqual(Array.from(await F.argmax(on(device, array([1, 7, 7, 2]))).data.data()), [1]);
   t.deepEqual(Array.from(await F.argmin(on(device, array([3, 0, 5, 0]))).data.data()), [1]);
-  t.deepEqual(Array.from(await F.argmax(on(device, array([[1, 9], [4, 2]]))).data.data()), [1, 0]);
+  t.deepEqual(Array.from(await F.argmax(on(device, array([[1, 9], [4, 2]]))).data.data()), [1]);
+  t.deepEqual(Array.from(await F.argmax(on(device, array([[1, 9], [4, 2]])), 0).data.data()), [1, 0]);
 });

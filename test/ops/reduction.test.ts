@@ -116,7 +116,9 @@ for (const { op, axis } of product({ op: ['argmax', 'argmin'] as const, axis: [0
 test('argmax/argmin: default axis 0, first index wins on ties', (t) => {
   t.deepEqual(F.argmax(array([1, 7, 7, 2])).data.toArray(), 1);
   t.deepEqual(F.argmin(array([3, 0, 5, 0])).data.toArray(), 1);
-  t.deepEqual(F.argmax(array([[1, 9], [4, 2]])).data.toArray(), [1, 0]);
+  // no axis: over the flattened array, as numpy.argmax([[1, 9], [4, 2]]) == 1
+  t.deepEqual(F.argmax(array([[1, 9], [4, 2]])).data.toArray(), 1);
+  t.deepEqual(F.argmax(array([[1, 9], [4, 2]]), 0).data.toArray(), [1, 0]);
 });
 
 // ---- bad inputs --------------------------------------------------------------------------

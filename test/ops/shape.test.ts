@@ -150,7 +150,7 @@ test('reshape: bad input names the op, the size of x and the requested shape', (
   const x = uniform([2, 3], 0);
   t.throws(() => F.reshape(x, [4]), { message: /^reshape: cannot reshape size 6 into \(4,\)$/ });
   t.throws(() => F.reshape(x, [4, -1]), { message: /^reshape: cannot reshape size 6 into \(4, -1\)$/ });
-  t.throws(() => F.reshape(x, [-1, -1]), { message: /^reshape: invalid shape \(-1, -1\)$/ });
+  t.throws(() => F.reshape(x, [-1, -1]), { message: /^reshape: invalid shape \(-1, -1\): expected non-negative integers and at most one -1$/ });
 });
 
 test('transpose/swapaxes: bad input names the op and the axes', (t) => {

@@ -1,6 +1,7 @@
 // CPU kernels on typed arrays: generated elementwise/reduction loops and hand-written matmul.
 
 import type { Expr } from '../../../compiler/expr.js';
+import { intArithmetic } from '../backend.js';
 import { collapse, compileLoop, renderLoop, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
 import { NDArray, TYPED, contiguousStrides, sizeOf, type DType } from '../ndarray.js';
 import { wasmElementwise } from './wasm-elementwise.js';
@@ -45,8 +46,11 @@ export function elementwise(
   // float32 over contiguous or simply broadcast operands, big enough to pay for staging:
   // SIMD WebAssembly; anything else (or KUSARI_NO_WASM=1, setWasm(false)) the JS loop
   if (dtype === 'float32' && wasmElementwise(roots, buffers, scalars, layout)) return results.slice();
-  const fn = loopFor(roots, inputs.length, layout.shape.length, 'store', () =>
-    renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store' }));
+  // int32 outputs saturate (NaN to 0), as WGSL's conversion does, not wrap as Int32Array would
+  const ints = results.map((r) => r.dtype === 'int32');
+  const intMath = intArithmetic(roots, inputs, scalars, results);
+  const fn = loopFor(roots, inputs.length, layout.shape.length, `store${ints.map(Number).join('')}${intMath ? 'i' : ''}`, () =>
+    renderLoop(roots, inputs.length, layout.shape.length, { kind: 'store', ints, intMath }));
   fn(buffers, scalars, layout.shape, layout.strides, layout.offsets);
   return results.slice();
 }
@@ -68,7 +72,9 @@ export function reduce(
 ): NDArray {
   const outShape = shape.map((n, d) => (axes.includes(d) ? 1 : n));
   const accDtype: DType = op === 'sum' ? 'float64' : dtype;
-  const acc = new NDArray(new TYPED[accDtype](sizeOf(outShape)).fill(INIT[op]), outShape);
+  // an Int32Array cannot hold -Infinity (fill would store 0): start from int32's own extremes
+  const init = accDtype === 'int32' && op !== 'sum' ? (op === 'max' ? -(2 ** 31) : 2 ** 31 - 1) : INIT[op];
+  const acc = new NDArray(new TYPED[accDtype](sizeOf(outShape)).fill(init), outShape);
   const accStrides = acc.strides.map((s, d) => (axes.includes(d) ? 0 : s));
   const operands = inputs.map((x) => x.broadcastTo(shape));
   const layout = collapse({
@@ -92,7 +98,10 @@ export function argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): 
   const out = new Int32Array(sizeOf(outShape));
   const n = x.shape[axis], step = x.strides[axis];
   const others = x.shape.map((_, d) => d).filter((d) => d !== axis);
-  const better = kind === 'argmax' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
+  // numpy: the first of equal values stays, and the first NaN wins (nothing beats it)
+  const better = kind === 'argmax'
+    ? (a: number, b: number) => b === b && (a > b || a !== a)
+    : (a: number, b: number) => b === b && (a < b || a !== a);
   let o = 0;
   const walk = (i: number, p: number) => {
     if (i === others.length) {

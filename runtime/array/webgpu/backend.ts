@@ -5,7 +5,7 @@ import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
   packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
 } from '../../../compiler/wgsl.js';
-import { BACKENDS, type Backend } from '../backend.js';
+import { BACKENDS, intArithmetic, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import * as kernels from './kernels.js';
@@ -28,8 +28,10 @@ function elementwise(
   });
   const types = operands.map((a) => elementType(a.dtype));
   const maxStorageBuffers = currentDevice().limits.maxStorageBuffersPerShaderStage;
-  const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}`;
-  const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers }));
+  // all int32 and integer primitives: i32 arithmetic, exact past 2^24 and wrapping as on the CPU
+  const intMath = intArithmetic(roots, inputs, scalars, results);
+  const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}|${intMath}`;
+  const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers, intMath }));
   const n = sizeOf(shape);
   if (n > 0) launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
   return results.slice();
@@ -46,8 +48,9 @@ function reduce(
     { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) },
     { strides: out.strides, offset: 0 });
   const types = [...operands.map((a) => elementType(a.dtype)), elementType(out.dtype)];
-  const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
-  const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
+  const intMath = op !== 'sum' && intArithmetic([map], inputs, scalars, [out]);
+  const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}|${intMath}`;
+  const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types, intMath }));
   const n = sizeOf(outShape);
   if (n > 0) launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
   return out;

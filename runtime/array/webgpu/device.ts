@@ -92,6 +92,9 @@ export function getDevice(): Promise<GpuContext> {
   return pending;
 }
 
+/** The device in use, or null: no throw, for checks on every kernel launch. */
+export const liveContext = (): GpuContext | null => current;
+
 /** The device if one has been acquired (synchronous ops need it to exist already). */
 export function currentDevice(): GpuContext {
   if (current === null) throw new Error('webgpu: no device yet; call `await kusari.initWebGpu()` (or x.toGpu(), which is async) first');

@@ -2,6 +2,7 @@
 
 import './backend.js';
 import { getDevice, releaseDevice as destroyDevice, useDevice as adoptDevice, type GpuContext } from './device.js';
+import { clearBindGroups } from './launch.js';
 import { collect, dropPool, memory } from './memory.js';
 import { clearPipelines } from './pipelines.js';
 import { flush, resetQueue } from './queue.js';
@@ -30,6 +31,7 @@ export function releaseWebGpu(): void {
     // no device: nothing queued
   }
   resetQueue();
+  clearBindGroups();
   dropPool();
   clearPipelines();
   destroyDevice();

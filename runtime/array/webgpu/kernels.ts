@@ -22,7 +22,9 @@ export function argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): 
   const type = elementType(x.dtype);
   const kern = cached(`${kind}|${type}|${rank}`, () => {
     const params: Params = [u32('n'), u32('len'), u32('step'), u32('xo'), ...range(rank).flatMap((d) => [u32(`n${d}`), u32(`s${d}`)])];
-    // CPU semantics: `v > best` (or <), so the first of equal values stays and NaN never wins
+    // numpy's semantics, as on the CPU: the first of equal values stays, and the first NaN
+    // wins (tested on the bits, which no fast-math folding can assume away)
+    const nan = (v: string) => (type === 'i32' ? 'false' : `((bitcast<u32>(${v}) & 0x7fffffffu) > 0x7f800000u)`);
     const body = `${flatMain(WG)}
 ${decompose('i', 'i', rank, 'n')}
   let base = p.xo + ${range(rank).map((d) => `i${d} * p.s${d}`).join(' + ')};
@@ -30,7 +32,7 @@ ${decompose('i', 'i', rank, 'n')}
   var bv = X[base];
   for (var j = 1u; j < p.len; j++) {
     let v = X[base + j * p.step];
-    let better = v ${kind === 'argmax' ? '>' : '<'} bv;
+    let better = !${nan('bv')} && (v ${kind === 'argmax' ? '>' : '<'} bv || ${nan('v')});
     bv = select(bv, v, better);
     best = select(best, j, better);
   }

@@ -30,12 +30,40 @@ export function cached(key: string, render: () => WgslKernel): WgslKernel {
 /** Bind `operands` (by binding number) and the params, and record a dispatch of `groups` workgroups. */
 export function launchGrid(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, groups: readonly [number, number, number]): void {
   const p = pipeline(kernel.name, kernel.source);
-  const entries: GPUBindGroupEntry[] = kernel.bindings.map((b) => ({
-    binding: b.binding,
-    resource: b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() },
-  }));
-  dispatch(p, currentDevice().device.createBindGroup({ layout: layoutOf(p), entries }), groups);
+  const resources = kernel.bindings.map((b) => (b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() }));
+  dispatch(p, bindGroup(kernel, p, resources), groups);
 }
+
+// Bind groups, reused. The pool hands a training loop the same buffers in the same order
+// every step, and the uniform arena the same offsets, so a step's bind groups repeat. Making
+// a fresh one per dispatch costs time, and a loop that never waits for the GPU exhausted
+// lavapipe's descriptor pools after ~65,000 of them (a crash in Dawn, not an error).
+const BIND_GROUP_CACHE = 4096;
+const bindGroups = new Map<string, GPUBindGroup>();
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+
+function bindGroup(kernel: WgslKernel, p: GPUComputePipeline, resources: readonly GPUBufferBinding[]): GPUBindGroup {
+  let key = kernel.name;
+  for (const r of resources) {
+    let id = bufferIds.get(r.buffer);
+    if (id === undefined) bufferIds.set(r.buffer, (id = nextBufferId++));
+    key += `|${id}:${r.offset ?? 0}:${r.size ?? ''}`;
+  }
+  let g = bindGroups.get(key);
+  if (g !== undefined) {
+    bindGroups.delete(key); // most recently used last: the oldest go first when full
+  } else {
+    const entries = kernel.bindings.map((b, i): GPUBindGroupEntry => ({ binding: b.binding, resource: resources[i] }));
+    g = currentDevice().device.createBindGroup({ layout: layoutOf(p), entries });
+    if (bindGroups.size >= BIND_GROUP_CACHE) bindGroups.delete(bindGroups.keys().next().value!);
+  }
+  bindGroups.set(key, g);
+  return g;
+}
+
+/** Forget every bind group (their buffers and pipelines die with the device). */
+export function clearBindGroups(): void { bindGroups.clear(); }
 
 /** launchGrid for a 1-D kernel of `invocations` invocations. */
 export function launch(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, invocations: number): void {

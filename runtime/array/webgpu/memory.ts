@@ -1,7 +1,7 @@
 // GPU memory: a size-bucketed buffer pool; buffers return to it when their arrays are garbage.
 
 import type { DType, DeviceStorage } from '../ndarray.js';
-import { currentDevice } from './device.js';
+import { currentDevice, liveContext, type GpuContext } from './device.js';
 
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -19,16 +19,27 @@ export function bucketSize(bytes: number): number {
 /** Device memory behind a GPU NDArray; shared by all views of it. */
 export class GpuStorage implements DeviceStorage {
   readonly device = 'webgpu' as const;
-  /** Set once the buffer went back to the pool (scope exit); any later use is an error. */
-  released = false;
+  /** Set to who gave the buffer back early (scope() at its exit); any later use is an error. */
+  released: string | null = null;
   /** Long-lived state (parameters, optimizer moments): never given back early by a scope. */
   pinned = false;
 
-  constructor(readonly buffer: GPUBuffer, readonly dtype: DType, readonly length: number, readonly bytes: number) {}
+  constructor(
+    readonly buffer: GPUBuffer, readonly dtype: DType, readonly length: number, readonly bytes: number,
+    /** The device the buffer belongs to: after releaseWebGpu() it is gone, and so is the buffer. */
+    readonly context: GpuContext,
+  ) {}
 
-  /** The buffer, or a clear error if a scope already released it. */
+  /** The buffer, or a clear error if a scope released it or its device is gone. */
   use(): GPUBuffer {
-    if (this.released) throw new Error('webgpu: this array was released by scope() and can no longer be used; return it from the scope to keep it');
+    if (this.released !== null) {
+      const keep = this.released === 'scope()' ? 'return it from the scope to keep it' : 'return it as the loss or store it on the model to keep it; copy a gradient to keep it past the next update';
+      throw new Error(`webgpu: this array was released by ${this.released} and can no longer be used; ${keep}`);
+    }
+    if (this.context !== liveContext()) {
+      // its buffer was destroyed with its device: reading it would give Dawn errors and zeros
+      throw new Error(`webgpu: this array lives on the device ${describe(this.context)}, which releaseWebGpu() released; arrays do not move to a new device: copy it to the CPU (await x.toCpu()) before releasing, and upload it again after initWebGpu()`);
+    }
     return this.buffer;
   }
 }
@@ -42,16 +53,24 @@ interface PoolStats {
   created: number;
 }
 
+const describe = (ctx: GpuContext): string => `'${ctx.adapterName || 'unnamed adapter'}'`;
+
 const free = new Map<number, GPUBuffer[]>();
 const stats: PoolStats = { inUse: 0, pooled: 0, created: 0 };
+/** The device whose buffers the pool and the counters hold; null after releaseWebGpu(). */
+let poolContext: GpuContext | null = null;
 
 // When an array is garbage, its buffer goes back to the pool. Commands already recorded
 // that use it run before any later command can write it again: the queue is in order.
-const registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number }>((held) => {
-  giveBack(held.buffer, held.bytes);
+const registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number; context: GpuContext }>((held) => {
+  yielded = true;
+  giveBack(held.buffer, held.bytes, held.context);
 });
 
-function giveBack(buffer: GPUBuffer, bytes: number): void {
+function giveBack(buffer: GPUBuffer, bytes: number, context: GpuContext): void {
+  // A buffer of a released device was destroyed with it and is no longer counted: it must
+  // neither enter this device's pool nor be subtracted from its bytes in use.
+  if (context !== poolContext) return;
   stats.inUse -= bytes;
   // the live estimate follows bytes in use down as garbage comes back (see collectIfGrowing)
   if (stats.inUse < liveAfterLastGc) liveAfterLastGc = stats.inUse;
@@ -64,7 +83,9 @@ function giveBack(buffer: GPUBuffer, bytes: number): void {
 /** A buffer of at least `elements` 4-byte elements, from the pool when one is free. */
 export function allocate(elements: number, dtype: DType): GpuStorage {
   if (dtype === 'float64') throw new Error('webgpu: float64 arrays are not supported on the GPU (WGSL has no f64); cast to float32 first');
-  const { device, limits } = currentDevice();
+  const context = currentDevice();
+  const { device, limits } = context;
+  if (context !== poolContext) startPool(context);
   const bytes = bucketSize(elements * 4);
   if (bytes > limits.maxStorageBufferBindingSize || bytes > limits.maxBufferSize) {
     throw new Error(`webgpu: an array of ${elements} elements (${bytes} bytes) exceeds the device's largest buffer (${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes)`);
@@ -78,8 +99,8 @@ export function allocate(elements: number, dtype: DType): GpuStorage {
     stats.created++;
   }
   stats.inUse += bytes;
-  const storage = new GpuStorage(buffer, dtype, elements, bytes);
-  registry.register(storage, { buffer, bytes }, storage);
+  const storage = new GpuStorage(buffer, dtype, elements, bytes, context);
+  registry.register(storage, { buffer, bytes, context }, storage);
   for (const t of trackers) t.add(storage);
   return storage;
 }
@@ -93,7 +114,7 @@ const trackers: Set<GpuStorage>[] = [];
  * (computed after `fn`). Arrays released this way throw if used again, so this is for
  * code whose temporaries provably die with it (backward's internal gradients, scope()).
  */
-export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStorage>): T {
+export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStorage>, by = 'scope()'): T {
   const mine = new Set<GpuStorage>();
   trackers.push(mine);
   let result: T;
@@ -102,17 +123,18 @@ export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStora
   } finally {
     trackers.splice(trackers.indexOf(mine), 1);
   }
+  if (mine.size === 0) return result; // nothing allocated (the CPU): skip finding what to keep
   const kept = new Set(keep(result));
-  for (const s of mine) if (!kept.has(s) && !s.pinned) release(s);
+  for (const s of mine) if (!kept.has(s) && !s.pinned) release(s, by);
   return result;
 }
 
 /** Give a storage's buffer back now (scope exit), instead of waiting for the GC. */
-export function release(storage: GpuStorage): void {
-  if (storage.released) return;
-  storage.released = true;
+export function release(storage: GpuStorage, by = 'scope()'): void {
+  if (storage.released !== null) return;
+  storage.released = by;
   registry.unregister(storage);
-  giveBack(storage.buffer, storage.bytes);
+  giveBack(storage.buffer, storage.bytes, storage.context);
 }
 
 // ---- helping the garbage collector ------------------------------------------------------
@@ -125,11 +147,28 @@ let liveAfterLastGc = 0;
 export const GC_SLACK = 64 * 1024 * 1024;
 let gc: (() => void) | null | undefined;
 
+// Finalizers run between tasks, so a loop that never yields to the event loop (no await, or
+// only awaits of settled promises) gets no buffer back from its garbage however often we
+// collect. Growing again with no task run since the last collection means just that: say so,
+// once, naming the cures, rather than let the pool grow in silence.
+let yielded = true;
+let warned = false;
+
+/** @internal The warning a loop that outruns the collector gets (tests assert it). */
+export const OUTRUN_WARNING = 'webgpu: GPU memory in use keeps growing and this loop has not yielded to the event loop since the last garbage collection, so the buffers of arrays it dropped cannot come back (they return between tasks). Run each step in scope(() => { ... }) or as optimizer.update(lossFn), which give memory back at once, or await something each step (await loss.item()).';
+
 function collectIfGrowing(incoming: number): void {
   if (stats.inUse + incoming < 2 * liveAfterLastGc + GC_SLACK) return;
+  if (!yielded && !warned) {
+    warned = true;
+    console.warn(`${OUTRUN_WARNING} (${Math.round(stats.inUse / 2 ** 20)} MiB in use)`);
+  }
   const gcNow = findGc();
   if (gcNow === null) return;
   gcNow();
+  yielded = false;
+  const timer = setTimeout(() => { yielded = true; }, 0) as unknown as { unref?: () => void };
+  timer.unref?.();
   // Finalizers run in a later task; until then count everything as live, so that one
   // collection is not followed by another at once. As they return buffers, giveBack lowers
   // the estimate to what is really live: were it left high, each late round of finalizers
@@ -181,11 +220,21 @@ export function memory(): { inUse: number; pooled: number; buffersCreated: numbe
   return { inUse: stats.inUse, pooled: stats.pooled, buffersCreated: stats.created };
 }
 
-/** Destroy every pooled buffer (the device is going away). */
+/** Destroy every pooled buffer (the device is going away); its arrays are no longer counted. */
 export function dropPool(): void {
   for (const list of free.values()) for (const b of list) b.destroy();
+  startPool(null);
+}
+
+function startPool(context: GpuContext | null): void {
   free.clear();
   stats.pooled = 0;
   stats.inUse = 0;
   liveAfterLastGc = 0;
+  poolContext = context;
+}
+
+/** @internal The pooled buffers and the device they belong to (tests check that they are usable). */
+export function pooledBuffers(): { context: GpuContext | null; buffers: GPUBuffer[] } {
+  return { context: poolContext, buffers: [...free.values()].flat() };
 }
