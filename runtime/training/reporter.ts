@@ -1,6 +1,7 @@
 // The reporter: models call report() during a step; the Trainer and Evaluator collect the values.
 
 import { NDArray, shapeStr } from '../array/ndarray.js';
+import { pin } from '../array/pin.js';
 import { Variable } from '../graph/variable.js';
 import type { Serializer } from '../serializers/serializer.js';
 
@@ -105,7 +106,8 @@ function scalarOf(value: Reportable, key: string): number | NDArray {
     throw new Error(`report: value for '${key}' must be a number, an NDArray or a Variable, got ${value === null ? 'null' : typeof value}`);
   }
   if (data.size !== 1) throw new Error(`report: value for '${key}' must hold one element, got shape ${shapeStr(data.shape)}`);
-  return data;
+  // read after the step: optimizer.update(lossFn) must not give its GPU memory back with the step's temporaries
+  return pin(data);
 }
 
 /** The observation with every array read into a number (a GPU value is awaited). */
