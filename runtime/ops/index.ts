@@ -10,11 +10,14 @@ import * as shape from './shape.js';
 
 export * from './activation.js';
 export * from './arithmetic.js';
+export * from './embed-id.js';
 export * from './evaluation.js';
 export * from './indexing.js';
 export * from './loss.js';
+export * from './lstm.js';
 export * from './matmul.js';
 export * from './noise.js';
+export * from './normalization.js';
 export * from './reduction.js';
 export * from './shape.js';
 
