@@ -8,8 +8,7 @@ import {
 import { BACKENDS, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
-import * as kernels from './kernels.js';
-import { elementType } from './kernels/common.js';
+import { elementType } from './kernel.js';
 import { cached, empty, launch, storageOf } from './launch.js';
 import { clearBuffer, flush, readBuffer } from './queue.js';
 
@@ -89,11 +88,6 @@ export const webgpu: Backend = {
   full,
   elementwise,
   reduce,
-  argReduce: kernels.argReduce,
-  matmul: kernels.matmul,
-  selectItem: kernels.selectItem,
-  scatterItem: kernels.scatterItem,
-  randomUniform: kernels.randomUniform,
 };
 
 BACKENDS.webgpu = webgpu;
