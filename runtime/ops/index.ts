@@ -11,6 +11,7 @@ import * as shape from './shape.js';
 export * from './activation.js';
 export * from './arithmetic.js';
 export * from './convolution-2d.js';
+export * from './deconvolution-2d.js';
 export * from './embed-id.js';
 export * from './evaluation.js';
 export * from './indexing.js';
