@@ -18,6 +18,7 @@ export * from './indexing.js';
 export * from './loss.js';
 export * from './lstm.js';
 export * from './matmul.js';
+export * from './max-pooling-2d.js';
 export * from './noise.js';
 export * from './normalization.js';
 export * from './reduction.js';
