@@ -10,6 +10,7 @@ import * as shape from './shape.js';
 
 export * from './activation.js';
 export * from './arithmetic.js';
+export * from './average-pooling-2d.js';
 export * from './convolution-2d.js';
 export * from './deconvolution-2d.js';
 export * from './embed-id.js';
