@@ -13,6 +13,8 @@ export interface Geometry {
   readonly ph: number; readonly pw: number;
   readonly dy: number; readonly dx: number;
   readonly groups: number;
+  /** Round the output size up (Chainer's cover_all): unpooling's adjoint needs it; default false. */
+  readonly coverAll?: boolean;
 }
 
 /**

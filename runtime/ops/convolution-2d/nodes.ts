@@ -17,7 +17,7 @@ const channelsFirst = (x: NDArray): NDArray => contiguous(x.transpose([1, 0, 2, 
  */
 export function convArray(x: NDArray, W: NDArray, g: Geometry): NDArray {
   const [n, c, h, w] = x.shape, o = W.shape[0];
-  const ho = outSize(h, g.kh, g.sy, g.ph, g.dy), wo = outSize(w, g.kw, g.sx, g.pw, g.dx);
+  const ho = outSize(h, g.kh, g.sy, g.ph, g.dy, g.coverAll), wo = outSize(w, g.kw, g.sx, g.pw, g.dx, g.coverAll);
   const k = (c / g.groups) * g.kh * g.kw;
   const col = im2col(x, g, ho, wo).reshape([g.groups, k, n * ho * wo]);
   const y = matmulArray(dense(W).reshape([g.groups, o / g.groups, k]), col);
