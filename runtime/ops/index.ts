@@ -24,6 +24,7 @@ export * from './noise.js';
 export * from './normalization.js';
 export * from './reduction.js';
 export * from './shape.js';
+export * from './unpooling-2d.js';
 
 const { add, sub, mul, div, pow, neg } = arithmetic;
 
