@@ -16,6 +16,7 @@ export * from './deconvolution-2d.js';
 export * from './embed-id.js';
 export * from './evaluation.js';
 export * from './indexing.js';
+export * from './local-response-normalization.js';
 export * from './loss.js';
 export * from './lstm.js';
 export * from './matmul.js';
