@@ -1,15 +1,15 @@
 // The WebGPU backend: arrays in GPU buffers, elementwise and reduction kernels rendered from the IR.
 
-import { scalar, type Expr } from '../../../compiler/expr.js';
+import { input, scalar, type Expr } from '../../../compiler/expr.js';
 import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
-  packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce,
+  dispatchSize, packElementwiseParams, packReduceParams, renderElementwise, renderReduce, renderReduceTree, splitReduce,
 } from '../../../compiler/wgsl.js';
 import { BACKENDS, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
-import { cached, empty, launch, storageOf } from './launch.js';
+import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { clearBuffer, flush, readBuffer } from './queue.js';
 
 function elementwise(
@@ -34,23 +34,45 @@ function elementwise(
   return results.slice();
 }
 
+/** Reduced lengths from which a workgroup (tree) reduction beats one invocation's serial loop. */
+const TREE_FROM = 256;
+/** Invocations per workgroup of the tree reduction. */
+const TREE_WG = 128;
+
 function reduce(
   op: ReduceOp, map: Expr, inputs: readonly NDArray[], scalars: readonly number[],
   shape: readonly number[], axes: readonly number[], dtype: DType,
 ): NDArray {
   const outShape = shape.map((n, d) => (axes.includes(d) ? 1 : n));
   const out = empty(outShape, dtype);
+  const n = sizeOf(outShape), m = sizeOf(shape) / Math.max(n, 1);
+  if (n === 0) return out;
   const operands = inputs.map((x) => x.broadcastTo(shape));
-  const { kept, reduced } = splitReduce(shape, axes,
-    { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) },
-    { strides: out.strides, offset: 0 });
   const types = [...operands.map((a) => elementType(a.dtype)), elementType(out.dtype)];
-  const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
-  const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
-  const n = sizeOf(outShape);
-  if (n > 0) launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
-  return out;
+  const ins = { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) };
+  if (m < TREE_FROM) {
+    // short reductions (softmax over classes, a loss over a batch): one invocation per output
+    const { kept, reduced } = splitReduce(shape, axes, ins, { strides: out.strides, offset: 0 });
+    const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
+    const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
+    launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
+    return out;
+  }
+  // Long ones: a workgroup per output; few outputs (a full sum, a bias gradient) also split
+  // each into chunks, so that enough workgroups run, and combine the chunks in a second pass.
+  const groups = n >= 512 ? 1 : Math.max(1, Math.min(Math.ceil(m / (TREE_WG * 32)), Math.floor(2048 / n)));
+  const target = groups === 1 ? out : empty([n, groups], dtype);
+  // the chunks of output i lie at i * groups + g: the kept strides of `out`, times groups
+  const { kept, reduced } = splitReduce(shape, axes, ins, { strides: out.strides.map((s) => s * groups), offset: 0 });
+  const key = `tree|${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
+  const kernel = cached(key, () => renderReduceTree(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types, workgroupSize: TREE_WG }));
+  const params = packReduceParams(kernel, kept, reduced, scalars, { groups, chunk: Math.ceil(m / groups), gs: 1 });
+  launchGrid(kernel, [...operands, target], params, dispatchSize(n * groups * TREE_WG, TREE_WG));
+  if (groups === 1) return out;
+  return reduce(op, COPY, [target], [], [n, groups], [1], dtype).reshape(outShape);
 }
+
+const COPY = input(0);
 
 function fromHost(data: TypedArray, shape: readonly number[]): NDArray {
   const x = empty(shape, data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : 'float32');
