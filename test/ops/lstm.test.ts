@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, refStrides, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, refStrides, uniform, useDevices } from '../helpers.js';
 
 const devices = await useDevices(test);
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
@@ -48,6 +48,11 @@ for (const { cShape, xShape } of [
 test('lstm: checkBackward through c and h, equal and shorter batches', (t) => {
   checkOpBackward('lstm', (lstm) => (a, b) => lstm(a, b), [uniform([2, 3], 3), uniform([2, 12], 4, -2, 2)]);
   checkOpBackward('lstm', (lstm) => (a, b) => lstm(a, b), [uniform([3, 2], 5), uniform([2, 8], 6, -2, 2)]);
+  t.pass();
+});
+
+test("lstm: double backward (composed of differentiable ops, as Chainer's has it)", (t) => {
+  checkOpDoubleBackward('lstm', (lstm) => (a, b) => lstm(a, b), [uniform([2, 3], 11), uniform([2, 12], 12, -2, 2)], [uniform([2, 3], 13), uniform([2, 3], 14)]);
   t.pass();
 });
 

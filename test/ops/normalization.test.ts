@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, refStrides, uniform, unravel, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, refStrides, uniform, unravel, useDevices } from '../helpers.js';
 
 const devices = await useDevices(test);
 
@@ -72,6 +72,13 @@ test('batchNormalization, fixedBatchNormalization: checkBackward for every input
   checkOpBackward('batchNormalization', (bn) => (a, g, b) => bn(a, g, b, { axis: [0, 2] }), [x, gamma, beta]);
   const mean = uniform([3], 15), vari = uniform([3], 16, 0.5, 2);
   checkOpBackward('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, mean, vari]);
+  t.pass();
+});
+
+test('batchNormalization, fixedBatchNormalization: double backward', (t) => {
+  const x = uniform([4, 3], 17), gamma = uniform([3], 18, 0.5, 1.5), beta = uniform([3], 19);
+  checkOpDoubleBackward('batchNormalization', (bn) => (a, g, b) => bn(a, g, b), [x, gamma, beta], [uniform([4, 3], 20)]);
+  checkOpDoubleBackward('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, uniform([3], 21), uniform([3], 22, 0.5, 2)], [uniform([4, 3], 23)]);
   t.pass();
 });
 

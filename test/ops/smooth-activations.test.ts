@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, product, refStrides, uniform, unravel, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, product, refStrides, uniform, unravel, useDevices } from '../helpers.js';
 
 const devices = await useDevices(test);
 
@@ -76,6 +76,13 @@ test('logSumExp: large inputs do not overflow; several axes; checkBackward', (t)
   allclose(t, F.logSumExp(x, [0, 2]).data, logSumExpRef(x, [0, 2]).data, { atol: 1e-12, rtol: 1e-10 });
   checkOpBackward('logSumExp', (logSumExp) => (a) => logSumExp(a, 1), [x]);
   checkOpBackward('logSumExp', (logSumExp) => (a) => logSumExp(a), [uniform([3, 2], 10)]);
+});
+
+test('gelu, swish, logSumExp: double backward', (t) => {
+  checkOpDoubleBackward('gelu', (gelu) => (a) => gelu(a), [uniform([5], 30, -3, 3)], [uniform([5], 31)]);
+  checkOpDoubleBackward('swish', (swish) => (a, b) => swish(a, b), [uniform([2, 3], 32), uniform([3], 33, 0.5, 2)], [uniform([2, 3], 34)]);
+  checkOpDoubleBackward('logSumExp', (logSumExp) => (a) => logSumExp(a, 1), [uniform([2, 4], 35)], [uniform([2], 36)]);
+  t.pass();
 });
 
 test('hardSigmoid, gelu, swish, logSumExp: bad inputs name the op, the argument and the shapes', (t) => {
