@@ -62,34 +62,43 @@ function im2colCpu(x: NDArray, g: Geometry, ho: number, wo: number): NDArray {
 
 const GEOMETRY_PARAMS = ['kh', 'kw', 'sy', 'sx', 'ph', 'pw', 'dy', 'dx'] as const;
 
+/** Columns of one row (fixed c, i, j, n, oy) each invocation of the WGSL im2col fills. */
+const IM2COL_RUN = 4;
+
 function im2colWebgpu(x: NDArray, g: Geometry, ho: number, wo: number): NDArray {
   const [n, c, h, w] = x.shape;
   const out = empty([c * g.kh * g.kw, n * ho * wo], x.dtype);
   if (out.size === 0) return out;
+  // a negative stride (a reversed view) cannot go through u32 params: copy such a view first
+  if (x.strides.some((s) => s < 0)) return im2colWebgpu(contiguous(x), g, ho, wo);
   const type = elementType(x.dtype);
+  // invocation i fills IM2COL_RUN neighbouring columns of one patch row: the index
+  // arithmetic (a dozen divisions) is shared by them, and neighbouring invocations still
+  // write neighbouring cells
   const kern = cached(`im2col|${type}`, () => kernel('im2col', [{ name: 'X', type, role: 'input' }, { name: 'Y', type, role: 'output' }],
-    [u32('n'), u32('nb'), u32('h'), u32('w'), u32('ho'), u32('wo'), ...GEOMETRY_PARAMS.map(u32), u32('xo'), u32('s0'), u32('s1'), u32('s2'), u32('s3')], WG, `${flatMain(WG)}
-  let np = p.nb * p.ho * p.wo;
-  let q = i % np;
-  let r = i / np;
-  let ox = q % p.wo;
-  let oy = (q / p.wo) % p.ho;
-  let b = q / (p.wo * p.ho);
+    [u32('n'), u32('runs'), u32('nb'), u32('h'), u32('w'), u32('ho'), u32('wo'), ...GEOMETRY_PARAMS.map(u32), u32('xo'), u32('s0'), u32('s1'), u32('s2'), u32('s3')], WG, `${flatMain(WG)}
+  let row = i / p.runs;
+  let ox0 = (i % p.runs) * ${IM2COL_RUN}u;
+  let oy = row % p.ho;
+  let b = (row / p.ho) % p.nb;
+  let r = row / (p.ho * p.nb);
   let j = r % p.kw;
   let ki = (r / p.kw) % p.kh;
   let ci = r / (p.kw * p.kh);
   let y = i32(oy * p.sy + ki * p.dy) - i32(p.ph);
-  let xx = i32(ox * p.sx + j * p.dx) - i32(p.pw);
-  var v = ${type}();
-  if (y >= 0 && u32(y) < p.h && xx >= 0 && u32(xx) < p.w) {
-    v = X[p.xo + b * p.s0 + ci * p.s1 + u32(y) * p.s2 + u32(xx) * p.s3];
+  let inRow = y >= 0 && u32(y) < p.h;
+  let base = p.xo + b * p.s0 + ci * p.s1 + u32(max(y, 0)) * p.s2;
+  let at = row * p.wo;
+  for (var ox = ox0; ox < min(ox0 + ${IM2COL_RUN}u, p.wo); ox++) {
+    let xx = i32(ox * p.sx + j * p.dx) - i32(p.pw);
+    var v = ${type}();
+    if (inRow && xx >= 0 && u32(xx) < p.w) { v = X[base + u32(xx) * p.s3]; }
+    Y[at + ox] = v;
   }
-  Y[i] = v;
 }`));
   const [s0, s1, s2, s3] = x.strides;
-  // a negative stride (a reversed view) cannot go through u32 params: copy such a view first
-  if ([s0, s1, s2, s3].some((s) => s < 0)) return im2colWebgpu(contiguous(x), g, ho, wo);
-  launch(kern, [x, out], packParams(kern, { n: out.size, nb: n, h, w, ho, wo, ...pick(g), xo: x.offset, s0, s1, s2, s3 }), out.size);
+  const runs = Math.ceil(wo / IM2COL_RUN), count = c * g.kh * g.kw * n * ho * runs;
+  launch(kern, [x, out], packParams(kern, { n: count, runs, nb: n, h, w, ho, wo, ...pick(g), xo: x.offset, s0, s1, s2, s3 }), count);
   return out;
 }
 

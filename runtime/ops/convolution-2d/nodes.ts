@@ -15,13 +15,13 @@ const channelsFirst = (x: NDArray): NDArray => contiguous(x.transpose([1, 0, 2, 
  * whole batch: W_g (O/g, K) @ col_g (K, N ho wo), K = C/g kh kw, so even a batch of small
  * images makes one large product; the result is returned as an (N, O, ho, wo) view of it.
  */
-export function convArray(x: NDArray, W: NDArray, g: Geometry): NDArray {
+export function convArray(x: NDArray, W: NDArray, g: Geometry): { y: NDArray; col: NDArray } {
   const [n, c, h, w] = x.shape, o = W.shape[0];
   const ho = outSize(h, g.kh, g.sy, g.ph, g.dy, g.coverAll), wo = outSize(w, g.kw, g.sx, g.pw, g.dx, g.coverAll);
   const k = (c / g.groups) * g.kh * g.kw;
   const col = im2col(x, g, ho, wo).reshape([g.groups, k, n * ho * wo]);
   const y = matmulArray(dense(W).reshape([g.groups, o / g.groups, k]), col);
-  return y.reshape([o, n, ho, wo]).transpose([1, 0, 2, 3]);
+  return { y: y.reshape([o, n, ho, wo]).transpose([1, 0, 2, 3]), col };
 }
 
 /**
@@ -36,11 +36,14 @@ export function convTransposeArray(x: NDArray, W: NDArray, g: Geometry, outH: nu
   return col2im(gcol.reshape([co * g.kh * g.kw, n * h * w]), [n, co, outH, outW], g, h, w);
 }
 
-/** gW (O, C/g, kh, kw) of y = conv(x, W) given gy (N, O, ho, wo): gy_g (O/g, N ho wo) @ col_g^T. */
-export function convGradWArray(x: NDArray, gy: NDArray, g: Geometry): NDArray {
+/**
+ * gW (O, C/g, kh, kw) of y = conv(x, W) given gy (N, O, ho, wo): gy_g (O/g, N ho wo) @ col_g^T,
+ * `col` being im2col(x) when the forward pass kept it.
+ */
+export function convGradWArray(x: NDArray, gy: NDArray, g: Geometry, kept?: NDArray): NDArray {
   const [n, c] = x.shape, [, o, ho, wo] = gy.shape;
   const k = (c / g.groups) * g.kh * g.kw;
-  const col = im2col(x, g, ho, wo).reshape([g.groups, k, n * ho * wo]);
+  const col = kept ?? im2col(x, g, ho, wo).reshape([g.groups, k, n * ho * wo]);
   const gyt = channelsFirst(gy).reshape([g.groups, o / g.groups, n * ho * wo]);
   return matmulArray(gyt, col, false, true).reshape([o, c / g.groups, g.kh, g.kw]);
 }
@@ -48,13 +51,22 @@ export function convGradWArray(x: NDArray, gy: NDArray, g: Geometry): NDArray {
 /** y = conv(x, W); inputs checked by the public function. */
 export class Convolution2DNode extends FunctionNode {
   readonly label = 'convolution2d';
+  /** im2col(x), kept for gW: the patch matrix is the costliest part to remake. Handed over once. */
+  private col: NDArray | null = null;
   constructor(readonly geometry: Geometry) { super(); }
-  forward([x, W]: readonly NDArray[]): NDArray[] { return [convArray(x, W, this.geometry)]; }
+  forward([x, W]: readonly NDArray[]): NDArray[] {
+    const { y, col } = convArray(x, W, this.geometry);
+    this.col = col;
+    return [y];
+  }
   backward(targets: readonly number[], [gy]: readonly Variable[]): Variable[] {
     const [x, W] = this.inputs, g = this.geometry;
+    // the gW node holds the patches from here on (a second backward remakes them)
+    const col = this.col ?? undefined;
+    this.col = null;
     return targets.map((i) => (i === 0
       ? new Deconvolution2DNode(g, x.shape[2], x.shape[3]).apply([gy, W])[0]
-      : new Convolution2DGradW(g).apply([x, gy])[0]));
+      : new Convolution2DGradW(g, col).apply([x, gy])[0]));
   }
 }
 
@@ -75,8 +87,8 @@ export class Deconvolution2DNode extends FunctionNode {
 /** gW of conv(x, W) from (x, gy); bilinear, so its own backward is a conv and a transposed conv. */
 export class Convolution2DGradW extends FunctionNode {
   readonly label = 'convolution2dGradW';
-  constructor(readonly geometry: Geometry) { super(); }
-  forward([x, gy]: readonly NDArray[]): NDArray[] { return [convGradWArray(x, gy, this.geometry)]; }
+  constructor(readonly geometry: Geometry, private readonly col?: NDArray) { super(); }
+  forward([x, gy]: readonly NDArray[]): NDArray[] { return [convGradWArray(x, gy, this.geometry, this.col)]; }
   backward(targets: readonly number[], [ggW]: readonly Variable[]): Variable[] {
     const [x, gy] = this.inputs, g = this.geometry;
     return targets.map((i) => (i === 0
