@@ -144,15 +144,24 @@ function col2imWebgpu(col: NDArray, shape: readonly number[], g: Geometry, ho: n
   if (out.size === 0) return out;
   const src = dense(col);
   const type = elementType(col.dtype);
-  // a gather: one invocation per image cell sums the patch cells that read it, so no atomics
-  const kern = cached(`col2im|${type}`, () => kernel('col2im', [{ name: 'C', type, role: 'input' }, { name: 'Y', type, role: 'output' }],
-    [u32('n'), u32('nb'), u32('c'), u32('h'), u32('w'), u32('ho'), u32('wo'), ...GEOMETRY_PARAMS.map(u32), u32('co')], WG, `${flatMain(WG)}
-  let xx = i % p.w;
-  let y = (i / p.w) % p.h;
-  let ci = (i / (p.w * p.h)) % p.c;
-  let b = i / (p.w * p.h * p.c);
-  let np = p.nb * p.ho * p.wo;
-  var acc = ${type}();
+  // a gather: one invocation per image cell sums the patch cells that read it, so no atomics.
+  // Undilated windows walk the output rows and columns that cover the cell (kh / sy of them,
+  // no divisibility test); dilated ones test every tap.
+  const undilated = g.dy === 1 && g.dx === 1;
+  const loops = undilated ? `
+  let ty = i32(y + p.ph);
+  let tx = i32(xx + p.pw);
+  let oy0 = select(0, (ty - i32(p.kh) + i32(p.sy)) / i32(p.sy), ty + 1 > i32(p.kh));
+  let ox0 = select(0, (tx - i32(p.kw) + i32(p.sx)) / i32(p.sx), tx + 1 > i32(p.kw));
+  let oy1 = min(i32(p.ho) - 1, ty / i32(p.sy));
+  let ox1 = min(i32(p.wo) - 1, tx / i32(p.sx));
+  for (var oy = oy0; oy <= oy1; oy++) {
+    let ki = u32(ty - oy * i32(p.sy));
+    for (var ox = ox0; ox <= ox1; ox++) {
+      let kj = u32(tx - ox * i32(p.sx));
+      acc += C[p.co + ((ci * p.kh + ki) * p.kw + kj) * np + (b * p.ho + u32(oy)) * p.wo + u32(ox)];
+    }
+  }` : `
   for (var ki = 0u; ki < p.kh; ki++) {
     let ty = i32(y + p.ph) - i32(ki * p.dy);
     if (ty < 0 || u32(ty) % p.sy != 0u) { continue; }
@@ -165,7 +174,15 @@ function col2imWebgpu(col: NDArray, shape: readonly number[], g: Geometry, ho: n
       if (ox >= p.wo) { continue; }
       acc += C[p.co + ((ci * p.kh + ki) * p.kw + kj) * np + (b * p.ho + oy) * p.wo + ox];
     }
-  }
+  }`;
+  const kern = cached(`col2im|${type}|${undilated}`, () => kernel('col2im', [{ name: 'C', type, role: 'input' }, { name: 'Y', type, role: 'output' }],
+    [u32('n'), u32('nb'), u32('c'), u32('h'), u32('w'), u32('ho'), u32('wo'), ...GEOMETRY_PARAMS.map(u32), u32('co')], WG, `${flatMain(WG)}
+  let xx = i % p.w;
+  let y = (i / p.w) % p.h;
+  let ci = (i / (p.w * p.h)) % p.c;
+  let b = i / (p.w * p.h * p.c);
+  let np = p.nb * p.ho * p.wo;
+  var acc = ${type}();${loops}
   Y[i] = acc;
 }`));
   launch(kern, [src, out], packParams(kern, { n: out.size, nb: n, c, h, w, ho, wo, ...pick(g), co: src.offset }), out.size);
