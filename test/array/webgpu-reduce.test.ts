@@ -16,8 +16,8 @@ try {
 test.after.always(() => releaseWebGpu());
 const gpuTest = gpuTestGate(reason);
 
-// lengths on both sides of the tree threshold (256), few and many outputs (the chunked path below 512)
-const SHAPES: readonly (readonly number[])[] = [[1000, 1000], [3, 700, 5], [20, 30, 576], [7, 300], [2, 5000], [4096, 3]];
+// lengths on both sides of the tree threshold (256), outputs on both sides of 512 (serial above), one chunk and many
+const SHAPES: readonly (readonly number[])[] = [[1000, 1000], [3, 700, 5], [20, 30, 576], [7, 300], [2, 5000], [4096, 3], [3, 40000]];
 
 gpuTest('[webgpu] sum, max and min over every axis set equal the CPU, tree and serial kernels alike', async (t) => {
   for (const [k, shape] of SHAPES.entries()) {

@@ -36,6 +36,8 @@ function elementwise(
 
 /** Reduced lengths from which a workgroup (tree) reduction beats one invocation's serial loop. */
 const TREE_FROM = 256;
+/** Outputs from which one invocation per output already keeps the device busy. */
+const TREE_BELOW = 512;
 /** Invocations per workgroup of the tree reduction. */
 const TREE_WG = 128;
 
@@ -50,17 +52,20 @@ function reduce(
   const operands = inputs.map((x) => x.broadcastTo(shape));
   const types = [...operands.map((a) => elementType(a.dtype)), elementType(out.dtype)];
   const ins = { strides: operands.map((a) => a.strides), offsets: operands.map((a) => a.offset) };
-  if (m < TREE_FROM) {
-    // short reductions (softmax over classes, a loss over a batch): one invocation per output
+  if (m < TREE_FROM || n >= TREE_BELOW) {
+    // short reductions (softmax over classes, a loss over a batch), or enough outputs to
+    // fill the device (barriers cost lavapipe more than the serial loop): one invocation per output
     const { kept, reduced } = splitReduce(shape, axes, ins, { strides: out.strides, offset: 0 });
     const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
     const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types }));
     launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
     return out;
   }
-  // Long ones: a workgroup per output; few outputs (a full sum, a bias gradient) also split
-  // each into chunks, so that enough workgroups run, and combine the chunks in a second pass.
-  const groups = n >= 512 ? 1 : Math.max(1, Math.min(Math.ceil(m / (TREE_WG * 32)), Math.floor(2048 / n)));
+  // Long ones over few outputs (a full sum, a bias gradient): a workgroup per output, each
+  // split into chunks of 256 elements per invocation so that enough workgroups run, the chunks
+  // combined in a second pass. Chunk size and TREE_BELOW were tuned on lavapipe (bench/reduction.ts);
+  // a discrete GPU has not measured them.
+  const groups = Math.max(1, Math.min(Math.ceil(m / (TREE_WG * 256)), Math.floor(2048 / n)));
   const target = groups === 1 ? out : empty([n, groups], dtype);
   // the chunks of output i lie at i * groups + g: the kept strides of `out`, times groups
   const { kept, reduced } = splitReduce(shape, axes, ins, { strides: out.strides.map((s) => s * groups), offset: 0 });
