@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { RandomState, array, type NDArray } from 'kusari';
-import { matmul } from '../runtime/array/xp.js';
+import { matmulArray as matmul } from '../runtime/ops/matmul/kernels.js';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
   contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,

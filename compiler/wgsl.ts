@@ -252,6 +252,68 @@ export function renderReduce(
   return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops });
 }
 
+/**
+ * A reduction by workgroups: workgroup w reduces chunk g = w % p.groups of output i =
+ * w / p.groups, its invocations striding over the chunk and then combining their partial
+ * values in a tree in workgroup memory (log2 steps, not one invocation's serial loop), so a
+ * long reduction spreads over the whole GPU. With p.groups > 1 each chunk's value goes to
+ * its own cell (p.gs apart) and a second pass combines them. Params as renderReduce's, plus
+ * groups, chunk and gs.
+ */
+export function renderReduceTree(
+  map: Expr, nInputs: number, keptRank: number, reducedRank: number, op: ReduceOp, opts: WgslOptions = {},
+): WgslKernel {
+  const wg = opts.workgroupSize ?? 128;
+  const nScalars = countScalars([map]);
+  const params: WgslKernel['params'] = [
+    u32('n'), u32('m'), ...range(keptRank).map((d) => u32(`n${d}`)), ...range(reducedRank).map((d) => u32(`m${d}`)),
+    ...range(nInputs).flatMap((k) => [
+      u32(`o${k}`), ...range(keptRank).map((d) => u32(`s${k}_${d}`)), ...range(reducedRank).map((d) => u32(`r${k}_${d}`)),
+    ]),
+    u32(`o${nInputs}`), ...range(keptRank).map((d) => u32(`s${nInputs}_${d}`)),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: 'f32' as const })),
+    u32('groups'), u32('chunk'), u32('gs'),
+  ];
+  const needs: Needs = { nan: false, inf: false, pow: false };
+  const body = renderBody([map], leafName, wgsl(needs));
+  const base = (k: number) => [`p.o${k}`, ...range(keptRank).map((d) => `i${d} * p.s${k}_${d}`)].join(' + ');
+  const B: string[] = [...decompose('i', keptRank, (d) => `p.n${d}`)];
+  for (let k = 0; k < nInputs; k++) B.push(`let b${k} = ${base(k)};`);
+  B.push(`var acc = ${literal(REDUCE_INIT[op], needs)};`);
+  B.push('let start = g * p.chunk;', 'let end = min(p.m, start + p.chunk);');
+  B.push(`for (var j = start + lid; j < end; j += ${wg}u) {`);
+  const L: string[] = [...decompose('j', reducedRank, (d) => `p.m${d}`)];
+  for (let k = 0; k < nInputs; k++) {
+    L.push(`let x${k} = ${load(k, [`b${k}`, ...range(reducedRank).map((d) => `j${d} * p.r${k}_${d}`)].join(' + '), opts)};`);
+  }
+  L.push(...body.lines, `acc = ${REDUCE_COMBINE[op](body.results[0])};`);
+  B.push(...L.map((l) => `  ${l}`), '}');
+  B.push('sh[lid] = acc;');
+  B.push(`for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {`, '  workgroupBarrier();', `  if (lid < s) { ${REDUCE_PAIR[op]('sh[lid]', 'sh[lid + s]')} }`, '}');
+  if (op !== 'sum') needs.isNan = true;
+  B.push(`if (lid == 0u) { ${store(nInputs, `${base(nInputs)} + g * p.gs`, 'sh[0]', opts, needs)} }`);
+  const ops = opts.ops ?? [...primitives([map]), op];
+  const head = [
+    `var<workgroup> sh: array<f32, ${wg}>;`,
+    '',
+    `@compute @workgroup_size(${wg})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
+    // the same for every invocation of a workgroup, so the barriers below stay in uniform control flow
+    '  let w = wid.x + wid.y * nwg.x;',
+    '  if (w >= p.n * p.groups) { return; }',
+    '  let i = w / p.groups;',
+    '  let g = w % p.groups;',
+  ];
+  return assemble(params, nInputs, 1, [map], needs, B, { ...opts, ops, workgroupSize: wg }, head);
+}
+
+/** `a = combine(a, b)` between two partial values, the NaN rule as REDUCE_COMBINE's. */
+const REDUCE_PAIR: { [O in ReduceOp]: (a: string, b: string) => string } = {
+  sum: (a, b) => `${a} = ${a} + ${b};`,
+  max: (a, b) => `${a} = select(${a}, ${b}, (${b} > ${a} && !is_nan(${a})) || is_nan(${b}));`,
+  min: (a, b) => `${a} = select(${a}, ${b}, (${b} < ${a} && !is_nan(${a})) || is_nan(${b}));`,
+};
+
 const REDUCE_INIT: { [O in ReduceOp]: number } = { sum: 0, max: -Infinity, min: Infinity };
 const REDUCE_COMBINE: { [O in ReduceOp]: (v: string) => string } = {
   sum: (v) => `acc + ${v}`,
@@ -306,8 +368,8 @@ export function packElementwiseParams(kernel: WgslKernel, layout: Layout, scalar
   return buf;
 }
 
-/** The Params block for a reduction kernel (layouts from splitReduce). */
-export function packReduceParams(kernel: WgslKernel, kept: Layout, reduced: Layout, scalars: readonly number[]): ArrayBuffer {
+/** The Params block for a reduction kernel (layouts from splitReduce; `extra`: renderReduceTree's groups, chunk, gs). */
+export function packReduceParams(kernel: WgslKernel, kept: Layout, reduced: Layout, scalars: readonly number[], extra: Readonly<Record<string, number>> = {}): ArrayBuffer {
   const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
   const v: Record<string, number> = { n: size(kept.shape), m: size(reduced.shape) };
   kept.shape.forEach((n, d) => (v[`n${d}`] = n));
@@ -316,7 +378,7 @@ export function packReduceParams(kernel: WgslKernel, kept: Layout, reduced: Layo
   kept.strides.forEach((s, k) => s.forEach((x, d) => (v[`s${k}_${d}`] = x)));
   reduced.strides.forEach((s, k) => s.forEach((x, d) => (v[`r${k}_${d}`] = x)));
   scalars.forEach((c, i) => (v[`c${i}`] = c));
-  return packParams(kernel, v);
+  return packParams(kernel, { ...v, ...extra });
 }
 
 /**
@@ -348,6 +410,7 @@ export function dispatchSize(n: number, workgroupSize = 64): [number, number, nu
 function assemble(
   params: WgslKernel['params'], nInputs: number, nOutputs: number, roots: readonly Expr[],
   needs: Needs, body: string[], opts: WgslOptions,
+  head?: readonly string[],
 ): WgslKernel {
   const wg = opts.workgroupSize ?? 64;
   const limit = opts.maxStorageBuffers ?? 8;
@@ -380,11 +443,13 @@ function assemble(
   if (needs.div) S.push(DIV_REAL, '');
   if (needs.toI32) S.push(TO_I32, '');
   S.push(
-    `@compute @workgroup_size(${wg})`,
-    'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
-    // a second grid dimension carries launches past 65535 workgroups (see dispatchSize)
-    `  let i = gid.x + gid.y * nwg.x * ${wg}u;`,
-    '  if (i >= p.n) { return; }',
+    ...(head ?? [
+      `@compute @workgroup_size(${wg})`,
+      'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+      // a second grid dimension carries launches past 65535 workgroups (see dispatchSize)
+      `  let i = gid.x + gid.y * nwg.x * ${wg}u;`,
+      '  if (i >= p.n) { return; }',
+    ]),
   );
   // a loop, not push(...body): a body of thousands of lines would overflow the stack
   for (const l of body) S.push(`  ${l}`);

@@ -3,6 +3,8 @@
 import { input, scalar, select, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import { NDArray, normAxis, type DType, type Device } from './ndarray.js';
+import { matmulArray } from '../ops/matmul/kernels.js';
+import { argmaxArray } from '../ops/reduction/arg-reduce.js';
 import * as xp from './xp.js';
 
 type Operand = NDArray | number;
@@ -91,8 +93,8 @@ function makeModule(device: Device): ArrayModule {
       return apply('mean', (a, n) => a.div(n), [s, x.size / s.size]);
     },
     // no axis: over the flattened array, as numpy.argmax
-    argmax: (x, axis) => (axis === undefined ? xp.argmax(x.reshape([x.size]), 0) : xp.argmax(x, normAxis(axis, x.ndim, 'argmax'))),
-    matmul: (a, b) => xp.matmul(a, b),
+    argmax: (x, axis) => (axis === undefined ? argmaxArray(x.reshape([x.size]), 0) : argmaxArray(x, normAxis(axis, x.ndim, 'argmax'))),
+    matmul: (a, b) => matmulArray(a, b),
   } satisfies ArrayModule);
 }
 

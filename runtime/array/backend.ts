@@ -1,13 +1,15 @@
-// The op table each device implements: the array primitives every op is built from.
+// The device interface (memory, copies, and the generic elementwise/reduce kernels) and per-op kernel tables.
 
 import { isIntegerExpr, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import type { Device, DType, NDArray, TypedArray } from './ndarray.js';
-import type { RandomState } from './random.js';
 
 /**
- * A device's primitives. Arrays passed in are views on that device (shape, strides,
- * offset); arrays returned are fresh and contiguous unless written into `outs`.
+ * What a device is: memory in and out, and the two kernels generated from the expression IR
+ * (elementwise, reduce), which every elementwise op, fused chain and user kernel runs on.
+ * Anything op-specific (matmul, conv, indexing...) is not here: its kernels live in the op's
+ * own module, in a DeviceKernels table. Arrays passed in are views on this device (shape,
+ * strides, offset); arrays returned are fresh and contiguous unless written into `outs`.
  */
 export interface Backend {
   readonly device: Device;
@@ -20,16 +22,6 @@ export interface Backend {
   elementwise(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], dtype: DType, outs?: readonly NDArray[]): NDArray[];
   /** Reduce map(inputs) over `axes` of `shape`; the result keeps reduced dims as size 1. */
   reduce(op: ReduceOp, map: Expr, inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], axes: readonly number[], dtype: DType): NDArray;
-  /** int32 index of the max/min along `axis` (axis removed); first wins on ties. */
-  argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): NDArray;
-  /** a (..., m, k) @ b (..., k, n), transposes expressed by strides. */
-  matmul(a: NDArray, b: NDArray, dtype: DType): NDArray;
-  /** y[i] = x[i, t[i]] for x (N, C), t int32 (N,); out-of-range t gives 0. */
-  selectItem(x: NDArray, t: NDArray): NDArray;
-  /** zeros of `shape` (N, C) with gy[i] at [i, t[i]]. */
-  scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): NDArray;
-  /** U[low, high) samples; the CPU draws from `rng`, a GPU seeds its own generator from it. */
-  randomUniform(shape: readonly number[], low: number, high: number, dtype: DType, rng: RandomState): NDArray;
 }
 
 /**
@@ -61,4 +53,16 @@ export function deviceOf(arrays: readonly NDArray[], op: string, names?: readonl
 export function intArithmetic(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], outs: readonly NDArray[]): boolean {
   return outs.every((o) => o.dtype === 'int32') && inputs.every((x) => x.dtype === 'int32')
     && scalars.every((c) => Number.isInteger(c) && c >= -(2 ** 31) && c < 2 ** 31) && isIntegerExpr(roots);
+}
+
+/**
+ * One op's kernel on every device, kept in the op's module beside its checks and backward.
+ * Mapped over Device, so a device without a kernel is a compile error, not a runtime miss.
+ */
+export type DeviceKernels<K> = { readonly [D in Device]: K };
+
+/** The kernel in `kernels` for `device`; an error if that device's backend is not loaded. */
+export function kernelFor<K>(kernels: DeviceKernels<K>, device: Device): K {
+  backendOf(device);
+  return kernels[device];
 }

@@ -5,6 +5,7 @@ import type { ReduceOp } from '../../compiler/js.js';
 import { backendOf, deviceOf } from './backend.js';
 import './cpu/backend.js';
 import { NDArray, TYPED, broadcastShapes, bumpVersion, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
+import { randomUniformOn } from './random-uniform.js';
 import { random as globalRandom, type RandomState } from './random.js';
 
 export type NestedArray = number | NestedArray[];
@@ -125,10 +126,10 @@ export function randomUniform(shape: readonly number[], low = 0, high = 1, opts:
   if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high)) {
     throw new Error(`randomUniform: low and high must be finite with low <= high, got low ${low}, high ${high}`);
   }
-  return backendOf(opts.device ?? 'cpu').randomUniform(shape, low, high, opts.dtype ?? 'float32', opts.rng ?? globalRandom);
+  return randomUniformOn(opts.device ?? 'cpu', shape, low, high, opts.dtype ?? 'float32', opts.rng ?? globalRandom);
 }
 
-// ---- primitives (the op table a backend implements) ------------------------------------
+// ---- the generic kernels every device has -----------------------------------------------
 
 /** The float dtype shared by `xs`; mixing float32 and float64 is an error naming the op. */
 export function resultDtype(xs: readonly NDArray[], op: string): DType {
@@ -160,25 +161,6 @@ export function reduce(op: ReduceOp, x: NDArray, axes?: readonly number[], keepd
   const dtype = x.dtype === 'int32' && op === 'sum' ? 'float32' : x.dtype;
   const y = backendOf(x.device).reduce(op, map, [x], [], x.shape, ax, dtype);
   return keepdims ? y : y.reshape(x.shape.filter((_, d) => !ax.includes(d)));
-}
-
-export const argmax = (x: NDArray, axis: number): NDArray => backendOf(x.device).argReduce('argmax', x, axis);
-export const argmin = (x: NDArray, axis: number): NDArray => backendOf(x.device).argReduce('argmin', x, axis);
-
-/** Batched matmul with optional transposes of the last two axes (shapes already checked). */
-export function matmul(a: NDArray, b: NDArray, transA = false, transB = false): NDArray {
-  const swap = (x: NDArray) => x.transpose([...x.shape.keys()].map((i, _, all) =>
-    i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
-  const device = deviceOf([a, b], 'matmul', ['a', 'b']);
-  return backendOf(device).matmul(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
-}
-
-export function selectItem(x: NDArray, t: NDArray): NDArray {
-  return backendOf(deviceOf([x, t], 'selectItem', ['x', 't'])).selectItem(x, t);
-}
-
-export function scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): NDArray {
-  return backendOf(deviceOf([gy, t], 'scatterItem', ['gy', 't'])).scatterItem(gy, t, shape);
 }
 
 const COPY = input(0);

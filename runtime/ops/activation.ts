@@ -1,12 +1,13 @@
-// Activations: elementwise ones as IR expressions, softmax family composed of other ops.
+// Activations: elementwise ones as IR expressions, softmax family and logSumExp composed of other ops.
 
 import { select } from '../../compiler/expr.js';
 import { reduce } from '../array/xp.js';
 import { Variable, asVariable, argVariable, type VariableLike } from '../graph/variable.js';
-import { exp, log, sub, div } from './arithmetic.js';
+import { shapeStr } from '../array/ndarray.js';
+import { add, exp, log, sub, div } from './arithmetic.js';
 import { elementwise } from './elementwise.js';
 import { checkFinite } from './options.js';
-import { normAxes, sum } from './shape.js';
+import { normAxes, reshape, sum } from './shape.js';
 
 /**
  * y = max(x, 0). Written as a select, not max(x, 0): the gradient at 0 is 0, as in Chainer;
@@ -67,4 +68,49 @@ export function logSoftmax(x: VariableLike, axis = 1): Variable {
   normAxes(axis, v.ndim, 'logSoftmax');
   const shifted = sub(v, stopGradientMax(v, axis));
   return sub(shifted, log(sum(exp(shifted), axis, true)));
+}
+
+/**
+ * y = clip(0.2 x + 0.5, 0, 1) (Chainer's hard sigmoid). Selects, not max/min, so the
+ * gradient is 0.2 strictly inside (-2.5, 2.5) and 0 at and beyond the corners, as in Chainer.
+ */
+export const hardSigmoid = elementwise('hardSigmoid', ['x'], (x) => select(x.le(-2.5), 0, select(x.ge(2.5), 1, x.mul(0.2).add(0.5))));
+
+const swishOp = elementwise('swish', ['x', 'beta'], (x, b) => x.mul(x.mul(b).mul(0.5).tanh().mul(0.5).add(0.5)));
+/**
+ * y = x sigmoid(beta x) (Chainer's F.swish). `beta` is a number, or an array whose shape is
+ * x.shape[1 : 1 + beta.ndim] (one trainable beta per channel, broadcast over the rest).
+ */
+export function swish(x: VariableLike, beta: VariableLike): Variable {
+  const v = argVariable(x, 'swish', 'x');
+  if (typeof beta === 'number') return swishOp(v, beta);
+  const b = argVariable(beta, 'swish', 'beta');
+  const want = v.shape.slice(1, 1 + b.ndim);
+  if (v.ndim < 1 + b.ndim || b.shape.some((n, i) => n !== want[i])) {
+    throw new Error(`swish: beta ${shapeStr(b.shape)} must match x ${shapeStr(v.shape)} from axis 1: expected beta ${shapeStr(want)}`);
+  }
+  // trailing ones so that NumPy's right-aligned broadcasting lines beta up with axis 1
+  return swishOp(v, reshape(b, [...b.shape, ...new Array<number>(v.ndim - 1 - b.ndim).fill(1)]));
+}
+
+/**
+ * y = x Phi(x) in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Hendrycks
+ * and Gimpel's approximation, as in BERT and GPT-2): the expression IR has no erf, and this
+ * form stays one fused elementwise kernel on both devices. It differs from the erf form by < 1e-3.
+ */
+export const gelu = elementwise('gelu', ['x'], (x) =>
+  x.mul(0.5).mul(x.mul(x).mul(x).mul(0.044715).add(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1)));
+
+/**
+ * y = log(sum(exp(x))) over `axis` (all axes when omitted), computed as m + log(sum(exp(x - m)))
+ * with m the max, so large inputs do not overflow. The gradient is softmax(x) over `axis`.
+ */
+export function logSumExp(x: VariableLike, axis?: number | readonly number[]): Variable {
+  const v = argVariable(x, 'logSumExp', 'x');
+  const axes = normAxes(axis, v.ndim, 'logSumExp');
+  if (v.size === 0) throw new Error(`logSumExp: x ${shapeStr(v.shape)} is empty; the log-sum-exp of no elements is -Infinity`);
+  // m is a constant: log-sum-exp is shift-invariant, so no gradient is lost through it
+  const m = reduce('max', v.data, axes, true);
+  const s = log(sum(exp(sub(v, m)), axes));
+  return add(s, m.reshape(s.shape));
 }

@@ -3,8 +3,9 @@
 import { deviceOf } from '../array/backend.js';
 import { shapeStr } from '../array/ndarray.js';
 import { constant, input, scalar } from '../../compiler/expr.js';
-import { argmax, elementwise, reduce } from '../array/xp.js';
+import { elementwise, reduce } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
+import { argmaxArray } from './reduction/arg-reduce.js';
 
 /**
  * Fraction of samples whose argmax over axis 1 of y equals t; samples labelled
@@ -21,7 +22,7 @@ export function accuracy(y: VariableLike, t: VariableLike, ignoreLabel?: number)
   deviceOf([yv.data, tv.data], 'accuracy', ['y', 't']);
   // computed with array ops on y's device, so evaluating on a GPU needs no read back
   const dtype = yv.dtype === 'float64' ? 'float64' : 'float32';
-  const pred = argmax(yv.data, 1);
+  const pred = argmaxArray(yv.data, 1);
   const valid = ignoreLabel === undefined ? constant(1) : input(1).ne(scalar(0));
   const [hits, counted] = elementwise([input(0).eq(input(1)).mul(valid), valid], [pred, tv.data], [ignoreLabel ?? 0], { dtype })
     .map((a) => reduce('sum', a));

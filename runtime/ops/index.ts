@@ -10,13 +10,22 @@ import * as shape from './shape.js';
 
 export * from './activation.js';
 export * from './arithmetic.js';
+export * from './average-pooling-2d.js';
+export * from './convolution-2d.js';
+export * from './deconvolution-2d.js';
+export * from './embed-id.js';
 export * from './evaluation.js';
 export * from './indexing.js';
+export * from './local-response-normalization.js';
 export * from './loss.js';
+export * from './lstm.js';
 export * from './matmul.js';
+export * from './max-pooling-2d.js';
 export * from './noise.js';
+export * from './normalization.js';
 export * from './reduction.js';
 export * from './shape.js';
+export * from './unpooling-2d.js';
 
 const { add, sub, mul, div, pow, neg } = arithmetic;
 

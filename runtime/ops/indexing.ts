@@ -1,9 +1,10 @@
-// Indexing and joining: getItem (basic slicing), concat, splitAxis, selectItem.
+// Indexing and joining: getItem (basic slicing), concat, splitAxis, selectItem (kernels in indexing/select-item.ts).
 
 import { deviceOf } from '../array/backend.js';
 import { NDArray, normAxis, shapeStr } from '../array/ndarray.js';
-import { assign, concat as concatArrays, scatterItem, selectItem as selectItemArray, sliceAxis, zeros } from '../array/xp.js';
+import { assign, concat as concatArrays, sliceAxis, zeros } from '../array/xp.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
+import { scatterItemArray, selectItemArray } from './indexing/select-item.js';
 
 /** A Python-style slice: `slice(1, 5)`, `slice(null, null, -1)`. */
 export interface Slice { readonly start: number | null; readonly stop: number | null; readonly step: number | null }
@@ -199,7 +200,7 @@ class SelectItem extends FunctionNode {
 class ScatterItem extends FunctionNode {
   readonly label = 'scatterItem';
   constructor(private readonly shape: readonly number[]) { super(); }
-  forward([gy, t]: readonly NDArray[]): NDArray[] { return [scatterItem(gy, t, this.shape)]; }
+  forward([gy, t]: readonly NDArray[]): NDArray[] { return [scatterItemArray(gy, t, this.shape)]; }
   backward(targets: readonly number[], [ggx]: readonly Variable[]): (Variable | null)[] {
     return targets.map((i) => (i === 0 ? selectItem(ggx, this.inputs[1]) : null));
   }

@@ -1,10 +1,10 @@
-// Matrix products: matmul (batched, with transpose flags) and linear, composed from it.
+// Matrix products: matmul (batched, with transpose flags; kernels under matmul/) and linear, composed from it.
 
 import { deviceOf } from '../array/backend.js';
 import { NDArray, shapeStr, sizeOf } from '../array/ndarray.js';
-import { matmul as matmulArray } from '../array/xp.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { add } from './arithmetic.js';
+import { matmulArray } from './matmul/kernels.js';
 import { reshape } from './shape.js';
 
 class MatMul extends FunctionNode {

@@ -1,12 +1,13 @@
-// Reductions beyond sum: mean (composed), max/min (their own nodes), argmax/argmin.
+// Reductions beyond sum: mean (composed), max/min (their own nodes), argmax/argmin (kernels in reduction/arg-reduce.ts).
 
 import { input } from '../../compiler/expr.js';
 import { NDArray } from '../array/ndarray.js';
-import { argmax as argmaxArray, argmin as argminArray, elementwise, reduce } from '../array/xp.js';
+import { elementwise, reduce } from '../array/xp.js';
 import { normAxis, shapeStr } from '../array/ndarray.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { mul } from './arithmetic.js';
 import { checkKeepdims } from './options.js';
+import { argmaxArray, argminArray } from './reduction/arg-reduce.js';
 import { broadcastTo, normAxes, reshape, sum } from './shape.js';
 
 /** Mean over `axis` (all axes when omitted). */

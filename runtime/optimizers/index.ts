@@ -1,4 +1,4 @@
-// Optimizers: SGD, MomentumSGD and Adam, each one in-place update kernel per parameter.
+// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter.
 
 import { input, scalar } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
@@ -6,6 +6,11 @@ import type { Parameter } from '../links/link.js';
 import { Optimizer, POSITIVE, UNIT, checkSetting, updateInPlace } from './optimizer.js';
 
 export { Optimizer, WeightDecay, GradientClipping, type OptimizerHook } from './optimizer.js';
+export { AdaDelta } from './ada-delta.js';
+export { AdaGrad } from './ada-grad.js';
+export { NesterovAG } from './nesterov-ag.js';
+export { RMSprop, type RMSpropOptions } from './rms-prop.js';
+export { GradientHardClipping } from './gradient-hard-clipping.js';
 
 const W = input(0), G = input(1), M = input(2), V = input(3);
 

@@ -3,8 +3,9 @@
 import test, { type ExecutionContext, type ImplementationFn } from 'ava';
 import { NDArray, type DType } from '../../runtime/array/ndarray.js';
 import { RandomState } from '../../runtime/array/random.js';
-import { matmulWith, type Tiling } from '../../runtime/array/webgpu/kernels/matmul.js';
-import { array, matmul } from '../../runtime/array/xp.js';
+import { array } from '../../runtime/array/xp.js';
+import { matmulArray as matmul } from '../../runtime/ops/matmul/kernels.js';
+import { matmulWith, type Tiling } from '../../runtime/ops/matmul/webgpu.js';
 
 export type GpuTest = (title: string, fn: ImplementationFn<[]>) => void;
 

@@ -4,7 +4,10 @@ import test from 'ava';
 import type { NDArray } from '../../runtime/array/ndarray.js';
 import { RandomState } from '../../runtime/array/random.js';
 import { initWebGpu, releaseWebGpu } from '../../runtime/array/webgpu/index.js';
-import { argmax, argmin, array, matmul, randomUniform, scatterItem, selectItem } from '../../runtime/array/xp.js';
+import { array, randomUniform } from '../../runtime/array/xp.js';
+import { scatterItemArray as scatterItem, selectItemArray as selectItem } from '../../runtime/ops/indexing/select-item.js';
+import { matmulArray as matmul } from '../../runtime/ops/matmul/kernels.js';
+import { argmaxArray as argmax, argminArray as argmin } from '../../runtime/ops/reduction/arg-reduce.js';
 import { both, close, data, gpuTestGate, matmulTests } from './webgpu-cases.js';
 
 // The device is made once for the file (and released at the end, or Dawn keeps Node alive).

@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { releaseWebGpu, useDevice } from '../../runtime/array/webgpu/index.js';
-import { subgroupsUsable } from '../../runtime/array/webgpu/kernels/matmul.js';
+import { subgroupsUsable } from '../../runtime/ops/matmul/webgpu.js';
 import { gpuTestGate, matmulTests } from './webgpu-cases.js';
 
 // Dawn crashes if its instance or adapter is collected while the device lives: hold them

@@ -5,7 +5,8 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Tile } from '../../compiler/wasm/matmul.js';
-import { dispatchStats, matmul } from '../../runtime/array/cpu/kernels.js';
+import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
+import { matmulCpu as matmul } from '../../runtime/ops/matmul/cpu.js';
 import { setWasm, simdSupported, wasmEnabled, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
 import { NDArray, type DType } from '../../runtime/array/ndarray.js';
 

@@ -1,4 +1,4 @@
-// The CPU backend: typed arrays in this process, kernels from cpu/kernels.ts.
+// The CPU backend: typed arrays in this process, generated loops from cpu/kernels.ts.
 
 import { BACKENDS, type Backend } from '../backend.js';
 import { NDArray, TYPED, sizeOf } from '../ndarray.js';
@@ -11,15 +11,6 @@ export const cpu: Backend = {
   full: (shape, value, dtype) => new NDArray(new TYPED[dtype](sizeOf(shape)).fill(value), shape.slice()),
   elementwise: kernels.elementwise,
   reduce: kernels.reduce,
-  argReduce: kernels.argReduce,
-  matmul: kernels.matmul,
-  selectItem: kernels.selectItem,
-  scatterItem: kernels.scatterItem,
-  randomUniform(shape, low, high, dtype, rng) {
-    const out = new TYPED[dtype](sizeOf(shape));
-    for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * rng.uniform();
-    return new NDArray(out, shape.slice());
-  },
 };
 
 BACKENDS.cpu = cpu;

@@ -1,11 +1,10 @@
-// CPU kernels on typed arrays: generated elementwise/reduction loops and hand-written matmul.
+// CPU kernels on typed arrays: the generated elementwise and reduction loops.
 
 import type { Expr } from '../../../compiler/expr.js';
 import { intArithmetic } from '../backend.js';
-import { collapse, compileLoop, renderLoop, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
+import { collapse, compileLoop, renderLoop, type Layout, type LoopFn, type ReduceOp } from '../../../compiler/js.js';
 import { NDArray, TYPED, contiguousStrides, sizeOf, type DType } from '../ndarray.js';
 import { wasmElementwise } from './wasm-elementwise.js';
-import { wasmEnabled, wasmMatmul } from './wasm-matmul.js';
 
 /** Kernel launches so far; tests count them to prove a chain ran as one loop. */
 export const dispatchStats = { count: 0 };
@@ -72,8 +71,8 @@ export function reduce(
 ): NDArray {
   const outShape = shape.map((n, d) => (axes.includes(d) ? 1 : n));
   const accDtype: DType = op === 'sum' ? 'float64' : dtype;
-  // an Int32Array cannot hold -Infinity (fill would store 0): start from int32's own extremes
-  const init = accDtype === 'int32' && op !== 'sum' ? (op === 'max' ? -(2 ** 31) : 2 ** 31 - 1) : INIT[op];
+  // an Int32Array stores -Infinity as 0: an int32 max (min) starts from the smallest (largest) int32
+  const init = accDtype === 'int32' && op !== 'sum' ? (op === 'max' ? -0x80000000 : 0x7fffffff) : INIT[op];
   const acc = new NDArray(new TYPED[accDtype](sizeOf(outShape)).fill(init), outShape);
   const accStrides = acc.strides.map((s, d) => (axes.includes(d) ? 0 : s));
   const operands = inputs.map((x) => x.broadcastTo(shape));
@@ -87,159 +86,92 @@ export function reduce(
   const fn = loopFor([map], inputs.length, rank, `${op}${innerStays}`, () =>
     renderLoop([map], inputs.length, rank, { kind: 'reduce', op, innerStays }));
   dispatchStats.count++;
-  if (sizeOf(shape) > 0) fn([...operands.map((a) => a.buffer), acc.buffer], scalars, layout.shape, layout.strides, layout.offsets);
+  const plain = inputs.length === 1 && map.op === 'input' && map.value === 0;
+  if (sizeOf(shape) > 0 && !(plain && runsReduce(op, operands[0].buffer, acc.buffer, layout))) {
+    fn([...operands.map((a) => a.buffer), acc.buffer], scalars, layout.shape, layout.strides, layout.offsets);
+  }
   if (accDtype === dtype) return acc;
   return new NDArray(new TYPED[dtype](acc.buffer), outShape);
 }
 
-/** Index of the max (or min) along `axis`; first one wins on ties, as in numpy. */
-export function argReduce(kind: 'argmax' | 'argmin', x: NDArray, axis: number): NDArray {
-  const outShape = x.shape.filter((_, d) => d !== axis);
-  const out = new Int32Array(sizeOf(outShape));
-  const n = x.shape[axis], step = x.strides[axis];
-  const others = x.shape.map((_, d) => d).filter((d) => d !== axis);
-  // numpy: the first of equal values stays, and the first NaN wins (nothing beats it)
-  const better = kind === 'argmax'
-    ? (a: number, b: number) => b === b && (a > b || a !== a)
-    : (a: number, b: number) => b === b && (a < b || a !== a);
-  let o = 0;
-  const walk = (i: number, p: number) => {
-    if (i === others.length) {
-      let best = 0, bv = x.buffer[p];
-      for (let j = 1; j < n; j++) {
-        const v = x.buffer[p + j * step];
-        if (better(v, bv)) { bv = v; best = j; }
-      }
-      out[o++] = best;
-      return;
-    }
-    const d = others[i];
-    for (let j = 0; j < x.shape[d]; j++) walk(i + 1, p + j * x.strides[d]);
-  };
-  walk(0, x.offset);
-  return new NDArray(out, outShape);
-}
+// ---- unrolled loops for plain reductions over contiguous runs -------------------------------
 
-type FloatArray = Float32Array | Float64Array;
+/** Inner runs shorter than this stay on the generated loop: the calls below cost more than they save. */
+const RUN_FROM = 32;
+
+type Buf = Float32Array | Float64Array | Int32Array;
 
 /**
- * Copy an (rows x k) strided matrix into panels of 4 rows, k-major within a panel
- * (panel[p * 4 + r] = X[4 * block + r, p]), zero-padding the last panel. Packing makes
- * the micro-kernel's loads contiguous whatever the source strides (transposes included).
+ * sum/max/min of x over contiguous runs, written out by hand: four independent
+ * accumulators break the add latency chain a single `acc += x[i]` waits on (about 3x on
+ * V8), and a kept contiguous inner axis adds whole rows into the accumulator. Handles a
+ * collapsed layout whose input has unit inner stride; false (nothing written) otherwise.
  */
-function pack4(x: FloatArray, off: number, sRow: number, sCol: number, rows: number, k: number, out: FloatArray): void {
-  const blocks = Math.ceil(rows / 4);
-  for (let blk = 0; blk < blocks; blk++) {
-    const base = blk * k * 4;
-    for (let r = 0; r < 4; r++) {
-      const i = blk * 4 + r;
-      if (i >= rows) {
-        for (let p = 0; p < k; p++) out[base + p * 4 + r] = 0;
-        continue;
-      }
-      const row = off + i * sRow;
-      for (let p = 0; p < k; p++) out[base + p * 4 + r] = x[row + p * sCol];
+function runsReduce(op: ReduceOp, x: Buf, acc: Buf, layout: Layout): boolean {
+  const rank = layout.shape.length, inner = rank - 1;
+  const [xs, as] = layout.strides, len = layout.shape[inner];
+  if (xs[inner] !== 1 || len < RUN_FROM) return false;
+  const reduceRun = as[inner] === 0;
+  if (!reduceRun && as[inner] !== 1) return false;
+  // an odometer over the outer dims
+  const idx = new Array<number>(inner).fill(0);
+  let xo = layout.offsets[0], ao = layout.offsets[1];
+  // rows summed into the same accumulator row (a reduced axis just outside): four at a time
+  const rows4 = !reduceRun && op === 'sum' && inner >= 1 && as[inner - 1] === 0;
+  for (;;) {
+    let step = 1;
+    if (reduceRun) acc[ao] = combine(op, acc[ao], runOf(op, x, xo, len));
+    else if (rows4 && idx[inner - 1] + 4 <= layout.shape[inner - 1]) {
+      addRows4(x, xo, xs[inner - 1], acc, ao, len);
+      step = 4;
+    } else addRow(op, x, xo, acc, ao, len);
+    let d = inner - 1;
+    for (; d >= 0; d--, step = 1) {
+      xo += xs[d] * step;
+      ao += as[d] * step;
+      if ((idx[d] += step) < layout.shape[d]) break;
+      xo -= xs[d] * layout.shape[d];
+      ao -= as[d] * layout.shape[d];
+      idx[d] = 0;
     }
+    if (d < 0) return true;
   }
 }
 
-/**
- * C (m x n, row-major at cOff) = A @ B from packed panels. Each 4x4 tile of C lives in
- * sixteen locals across the whole k loop: 8 loads feed 16 multiply-adds and nothing is
- * stored until the end, which is what makes a scalar JS matmul run at a few GFLOP/s.
- */
-function gemmPacked(ap: FloatArray, bp: FloatArray, c: FloatArray, cOff: number, m: number, n: number, k: number): void {
-  const mb = Math.ceil(m / 4), nb = Math.ceil(n / 4);
-  for (let ib = 0; ib < mb; ib++) {
-    for (let jb = 0; jb < nb; jb++) {
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-      let pa = ib * k * 4, pb = jb * k * 4;
-      for (let p = 0; p < k; p++, pa += 4, pb += 4) {
-        const a0 = ap[pa], a1 = ap[pa + 1], a2 = ap[pa + 2], a3 = ap[pa + 3];
-        const b0 = bp[pb], b1 = bp[pb + 1], b2 = bp[pb + 2], b3 = bp[pb + 3];
-        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-      }
-      const i0 = ib * 4, j0 = jb * 4;
-      if (i0 + 4 <= m && j0 + 4 <= n) {
-        let o = cOff + i0 * n + j0;
-        c[o] = c00; c[o + 1] = c01; c[o + 2] = c02; c[o + 3] = c03; o += n;
-        c[o] = c10; c[o + 1] = c11; c[o + 2] = c12; c[o + 3] = c13; o += n;
-        c[o] = c20; c[o + 1] = c21; c[o + 2] = c22; c[o + 3] = c23; o += n;
-        c[o] = c30; c[o + 1] = c31; c[o + 2] = c32; c[o + 3] = c33;
-      } else {
-        const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
-        for (let r = 0; r < 4 && i0 + r < m; r++) {
-          for (let q = 0; q < 4 && j0 + q < n; q++) c[cOff + (i0 + r) * n + j0 + q] = tile[r * 4 + q];
-        }
-      }
+// `v !== v` keeps a NaN once seen, as the generated loop (and numpy) does
+const combine = (op: ReduceOp, a: number, v: number): number =>
+  op === 'sum' ? a + v : op === 'max' ? (v > a || v !== v ? v : a) : (v < a || v !== v ? v : a);
+
+function runOf(op: ReduceOp, x: Buf, o: number, n: number): number {
+  const end = o + n - (n % 4);
+  if (op === 'sum') {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let i = o; i < end; i += 4) { s0 += x[i]; s1 += x[i + 1]; s2 += x[i + 2]; s3 += x[i + 3]; }
+    for (let i = end; i < o + n; i++) s0 += x[i];
+    return (s0 + s1) + (s2 + s3);
+  }
+  let m = x[o];
+  for (let i = o + 1; i < o + n; i++) m = combine(op, m, x[i]);
+  return m;
+}
+
+function addRow(op: ReduceOp, x: Buf, xo: number, acc: Buf, ao: number, n: number): void {
+  if (op === 'sum') {
+    const end = n - (n % 4);
+    for (let j = 0; j < end; j += 4) {
+      acc[ao + j] += x[xo + j]; acc[ao + j + 1] += x[xo + j + 1];
+      acc[ao + j + 2] += x[xo + j + 2]; acc[ao + j + 3] += x[xo + j + 3];
     }
+    for (let j = end; j < n; j++) acc[ao + j] += x[xo + j];
+    return;
   }
+  for (let j = 0; j < n; j++) acc[ao + j] = combine(op, acc[ao + j], x[xo + j]);
 }
 
-/**
- * Batched matmul over the leading dims (already equal): a (..., m, k), b (..., k, n) as
- * views, transposes expressed by their strides (packing absorbs them).
- */
-export function matmul(a: NDArray, b: NDArray, dtype: DType): NDArray {
-  // float32 runs the SIMD WebAssembly kernel; float64 (gradient checks) and engines
-  // without SIMD (or KUSARI_NO_WASM=1, setWasm(false)) run the JS kernel below
-  if (dtype === 'float32' && a.buffer instanceof Float32Array && b.buffer instanceof Float32Array && wasmEnabled()) {
-    const y = wasmMatmul(a, b); // undefined when too big for a WebAssembly memory
-    if (y !== undefined) {
-      dispatchStats.count++;
-      return y;
-    }
+/** acc[ao + j] += x[xo + j] + x[xo + s + j] + ... over four rows `s` apart: one accumulator load and store per four elements. */
+function addRows4(x: Buf, xo: number, s: number, acc: Buf, ao: number, n: number): void {
+  for (let j = 0; j < n; j++) {
+    const a = xo + j;
+    acc[ao + j] += (x[a] + x[a + s]) + (x[a + 2 * s] + x[a + 3 * s]);
   }
-  const r = a.ndim;
-  const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
-  const batch = a.shape.slice(0, r - 2);
-  const outShape = [...batch, m, n];
-  const out = new NDArray(new TYPED[dtype](sizeOf(outShape)), outShape);
-  dispatchStats.count++;
-  const Packed = dtype === 'float64' ? Float64Array : Float32Array;
-  const ap = new Packed(Math.ceil(m / 4) * 4 * k), bp = new Packed(Math.ceil(n / 4) * 4 * k);
-  const nb = sizeOf(batch);
-  const bStrides = contiguousStrides(batch);
-  for (let t = 0; t < nb; t++) {
-    let ao = a.offset, bo = b.offset;
-    for (let d = 0; d < batch.length; d++) {
-      const idx = Math.floor(t / bStrides[d]) % batch[d];
-      ao += idx * a.strides[d];
-      bo += idx * b.strides[d];
-    }
-    pack4(a.buffer as FloatArray, ao, a.strides[r - 2], a.strides[r - 1], m, k, ap);
-    // B^T's rows are B's columns: pack B as (n x k) with its strides swapped
-    pack4(b.buffer as FloatArray, bo, b.strides[r - 1], b.strides[r - 2], n, k, bp);
-    gemmPacked(ap, bp, out.buffer as FloatArray, t * m * n, m, n, k);
-  }
-  return out;
 }
-
-/** y[i, ...] = x[i, t[i, ...], ...] along axis 1 (Chainer's select_item, generalised). */
-export function selectItem(x: NDArray, t: NDArray): NDArray {
-  const [n, c] = x.shape;
-  const out = new TYPED[x.dtype](n);
-  const tv = t.toFlat();
-  for (let i = 0; i < n; i++) {
-    const j = tv[i];
-    out[i] = j >= 0 && j < c ? x.buffer[x.offset + i * x.strides[0] + j * x.strides[1]] : 0;
-  }
-  return new NDArray(out, [n]);
-}
-
-/** The adjoint of selectItem: zeros of `shape` with gy[i] placed at [i, t[i]]. */
-export function scatterItem(gy: NDArray, t: NDArray, shape: readonly number[]): NDArray {
-  const [n, c] = shape;
-  const out = new TYPED[gy.dtype](n * c);
-  const tv = t.toFlat(), g = gy.toFlat();
-  for (let i = 0; i < n; i++) {
-    const j = tv[i];
-    if (j >= 0 && j < c) out[i * c + j] = g[i];
-  }
-  return new NDArray(out, shape);
-}
-

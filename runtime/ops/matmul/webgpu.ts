@@ -1,11 +1,11 @@
 // matmul on the GPU: C = A @ B from vec4 loads into register blocks; operands it cannot read as they lie are packed first.
 
-import { collapse } from '../../../../compiler/js.js';
-import { packParams, type WgslKernel } from '../../../../compiler/wgsl.js';
-import { NDArray, type DType } from '../../ndarray.js';
-import { cached, empty, launch, launchGrid } from '../launch.js';
-import { currentDevice } from '../device.js';
-import { MAX_GROUPS, flatMain, kernel, range, u32, type Params } from './common.js';
+import { collapse } from '../../../compiler/js.js';
+import { packParams, type WgslKernel } from '../../../compiler/wgsl.js';
+import { NDArray, type DType } from '../../array/ndarray.js';
+import { currentDevice } from '../../array/webgpu/device.js';
+import { MAX_GROUPS, flatMain, kernel, range, u32, type Params } from '../../array/webgpu/kernel.js';
+import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
 
 // Three kernels from one renderer, picked per device (chooseTiling). Each invocation keeps a
 // tm x 4*tn4 block of C in registers and reads A and B as vec4s, so a loaded A value feeds
@@ -76,7 +76,7 @@ function chooseTiling(n: number): Tiling {
 }
 
 /** a (..., m, k) @ b (..., k, n), strided views with equal batch dims; C is fresh and contiguous. */
-export function matmul(a: NDArray, b: NDArray, dtype: DType): NDArray {
+export function matmulWebgpu(a: NDArray, b: NDArray, dtype: DType): NDArray {
   if (dtype !== 'float32' || a.dtype !== 'float32' || b.dtype !== 'float32') {
     throw new Error(`matmul: the GPU multiplies float32 matrices, got a ${a.dtype} and b ${b.dtype}; cast them first`);
   }

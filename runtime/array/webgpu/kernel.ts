@@ -1,7 +1,7 @@
 // What the hand-written WGSL kernels share: assembly with a content-hashed name, and small helpers.
 
-import { fnv1a, type ElementType, type WgslBinding, type WgslKernel } from '../../../../compiler/wgsl.js';
-import type { DType } from '../../ndarray.js';
+import { fnv1a, type ElementType, type WgslBinding, type WgslKernel } from '../../../compiler/wgsl.js';
+import type { DType } from '../ndarray.js';
 
 /** One storage buffer of a kernel, bound at its index in the operand list. */
 export interface Operand { name: string; type: ElementType | 'vec4<f32>'; role: 'input' | 'output' }
@@ -26,7 +26,7 @@ export function kernel(op: string, operands: readonly Operand[], params: Params,
   const name = `${op}_${fnv1a(source)}`;
   return {
     name,
-    source: `// ${name}: hand-written in runtime/array/webgpu/kernels; do not edit.\n${source}`,
+    source: `// ${name}: hand-written in kusari's runtime; do not edit.\n${source}`,
     entryPoint: 'main',
     workgroupSize,
     bindings,

@@ -1,0 +1,162 @@
+// Chainer's PTB word-level LSTM language model, on the Brown Corpus: embedding, LSTM, linear; truncated BPTT.
+// Usage: npx tsx examples/ptb/train.ts [--epochs 4] [--units 64] [--batchsize 20] [--bptt 35]
+//        [--train-tokens 30000] [--eval-tokens 5000] [--lr 1] [--gradclip 5] [--dropout 0.5]
+//        [--seed 0] [--device cpu|webgpu]
+
+import { parseArgs } from 'node:util';
+import {
+  F, L, NDArray, initWebGpu, noBackprop, optimizers, randomUniform, releaseWebGpu, seed, testMode,
+  type Device, type Variable,
+} from 'kusari';
+import { VOCAB_SIZE, loadCorpus } from './data.js';
+
+const FLAGS = {
+  epochs: { type: 'string', default: '4' },
+  units: { type: 'string', default: '64' },
+  batchsize: { type: 'string', default: '20' },
+  bptt: { type: 'string', default: '35' },
+  'train-tokens': { type: 'string', default: '30000' },
+  'eval-tokens': { type: 'string', default: '5000' },
+  lr: { type: 'string', default: '1' },
+  gradclip: { type: 'string', default: '5' },
+  dropout: { type: 'string', default: '0.5' },
+  seed: { type: 'string', default: '0' },
+  device: { type: 'string', default: 'cpu' },
+} as const;
+
+/** Chainer's RNNLM with one LSTM layer: ids -> embedding -> dropout -> LSTM -> dropout -> scores. */
+class RNNLM extends L.Chain {
+  embed: L.EmbedID;
+  rnn: L.LSTM;
+  out: L.Linear;
+
+  constructor(vocab: number, units: number, readonly dropout: number) {
+    super();
+    this.embed = new L.EmbedID(vocab, units);
+    this.rnn = new L.LSTM(units, units);
+    this.out = new L.Linear(units, vocab);
+    // as Chainer's example does: every parameter drawn from U(-0.1, 0.1)
+    for (const p of this.params()) p.data = randomUniform(p.shape, -0.1, 0.1);
+  }
+
+  resetState(): void { this.rnn.resetState(); }
+
+  forward(x: NDArray): Variable {
+    const h0 = F.dropout(this.embed.forward(x), this.dropout);
+    const h1 = this.rnn.forward(h0);
+    return this.out.forward(F.dropout(h1, this.dropout));
+  }
+}
+
+const opts = parseOptions(process.argv.slice(2));
+seed(opts.seed);
+
+const loadStart = performance.now();
+const corpus = loadCorpus();
+const train = corpus.train.subarray(0, opts.trainTokens);
+const valid = corpus.valid.subarray(0, opts.evalTokens), test = corpus.test.subarray(0, opts.evalTokens);
+console.log(`Brown Corpus: ${corpus.train.length} / ${corpus.valid.length} / ${corpus.test.length} tokens in ${corpus.files.train} / ${corpus.files.valid} / ${corpus.files.test} files, vocabulary ${VOCAB_SIZE} (${Math.round(performance.now() - loadStart)} ms)`);
+console.log(`using ${train.length} training and ${valid.length} / ${test.length} validation / test tokens; units ${opts.units}, batch ${opts.batchsize}, bptt ${opts.bptt}, device ${opts.device}`);
+
+if (opts.device === 'webgpu') await initWebGpu();
+const model = new RNNLM(VOCAB_SIZE, opts.units, opts.dropout);
+if (opts.device === 'webgpu') model.toGpu();
+const optimizer = new optimizers.SGD(opts.lr).setup(model);
+optimizer.addHook(new optimizers.GradientClipping(opts.gradclip));
+
+for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+  const start = performance.now();
+  const trainPerplexity = await runEpoch(train, true);
+  const seconds = (performance.now() - start) / 1000;
+  const validPerplexity = await runEpoch(valid, false);
+  console.log(`epoch ${epoch}  train perplexity ${trainPerplexity.toFixed(2)}  validation perplexity ${validPerplexity.toFixed(2)}  ${seconds.toFixed(1)} s/epoch  ${Math.round(train.length / seconds)} tokens/s`);
+}
+console.log(`test perplexity ${(await runEpoch(test, false)).toFixed(2)}`);
+if (opts.device === 'webgpu') releaseWebGpu();  // Dawn keeps Node alive while a device lives
+
+/**
+ * One pass over `ids` laid out as `batchsize` parallel streams (row b is the b-th contiguous
+ * slice), `bptt` steps at a time. Training accumulates the loss over the steps, then
+ * backprops, cuts the graph behind the state (truncated BPTT) and updates. Returns the perplexity.
+ */
+async function runEpoch(ids: Int32Array, training: boolean): Promise<number> {
+  const B = opts.batchsize, len = Math.floor((ids.length - 1) / B);
+  if (len < 1) fail(`a split of ${ids.length} tokens is too short for batch ${B}`);
+  const column = (j: number) => new NDArray(Int32Array.from({ length: B }, (_, b) => ids[b * len + j]), [B]).to(opts.device);
+  model.resetState();
+  const losses: Variable[] = [];
+  let steps = 0, total = 0;
+  const drain = async () => {
+    for (const l of losses.splice(0)) total += await l.item();
+  };
+  for (let start = 0; start < len; start += opts.bptt) {
+    const n = Math.min(opts.bptt, len - start);
+    const chunk = () => {
+      let loss: Variable | null = null;
+      for (let j = start; j < start + n; j++) {
+        const l = F.softmaxCrossEntropy(model.forward(column(j)), column(j + 1));
+        loss = loss === null ? l : F.add(loss, l);
+      }
+      return loss!;
+    };
+    if (training) {
+      const loss = chunk();
+      model.cleargrads();
+      loss.backward();
+      loss.unchainBackward();
+      optimizer.update();
+      losses.push(loss);
+    } else {
+      losses.push(testMode(() => noBackprop(chunk)));
+    }
+    steps += n;
+    // read now and then, so a GPU queue stays bounded without waiting on every chunk
+    if (losses.length >= 8) await drain();
+    // Let the event loop turn once per chunk: the graph's nodes hold their outputs by WeakRef,
+    // and the engine keeps every WeakRef target made in a turn alive until the turn ends; a
+    // loop that only awaits promises never ends its turn, and its memory would grow every step.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await drain();
+  return Math.exp(total / steps);
+}
+
+interface Options {
+  epochs: number; units: number; batchsize: number; bptt: number; trainTokens: number; evalTokens: number;
+  lr: number; gradclip: number; dropout: number; seed: number; device: Device;
+}
+
+/** The command line, checked: a bad flag ends the program with a message saying what was expected. */
+function parseOptions(argv: string[]): Options {
+  const values = (() => {
+    try {
+      return parseArgs({ args: argv, options: FLAGS }).values;
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+  })();
+  const int = (name: keyof typeof FLAGS, min: number) => {
+    const text = values[name] as string, v = Number(text);
+    if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got '${text}'`);
+    return v;
+  };
+  const num = (name: keyof typeof FLAGS, ok: (v: number) => boolean, what: string) => {
+    const text = values[name] as string, v = Number(text);
+    if (!ok(v)) fail(`--${name} must be ${what}, got '${text}'`);
+    return v;
+  };
+  if (values.device !== 'cpu' && values.device !== 'webgpu') fail(`--device must be cpu or webgpu, got '${values.device}'`);
+  return {
+    epochs: int('epochs', 1), units: int('units', 1), batchsize: int('batchsize', 1), bptt: int('bptt', 1),
+    trainTokens: int('train-tokens', 2), evalTokens: int('eval-tokens', 2),
+    lr: num('lr', (v) => v > 0 && Number.isFinite(v), 'a positive number'),
+    gradclip: num('gradclip', (v) => v > 0 && Number.isFinite(v), 'a positive number'),
+    dropout: num('dropout', (v) => v >= 0 && v < 1, 'in [0, 1)'),
+    seed: int('seed', 0), device: values.device,
+  };
+}
+
+function fail(message: string): never {
+  console.error(`train: ${message}`);
+  process.exit(2);
+}

@@ -1,0 +1,68 @@
+// convolution2d: Chainer's 2-D convolution (stride, pad, dilate, groups); kernels and the nodes' backward in convolution-2d/.
+
+import { deviceOf } from '../array/backend.js';
+import { shapeStr } from '../array/ndarray.js';
+import { argVariable, type Variable, type VariableLike } from '../graph/variable.js';
+import { add } from './arithmetic.js';
+import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
+import { Convolution2DNode } from './convolution-2d/nodes.js';
+import { reshape } from './shape.js';
+
+type Pair = number | readonly [number, number];
+
+export interface Convolution2DOptions {
+  /** Step of the window along (h, w); default 1. */
+  stride?: Pair;
+  /** Zeros added on each side along (h, w); default 0. */
+  pad?: Pair;
+  /** Spacing between the kernel's taps along (h, w); default 1 (no dilation). */
+  dilate?: Pair;
+  /** Channel groups: input and output channels split into this many independent convolutions; default 1. */
+  groups?: number;
+}
+
+/**
+ * y[n, o, i, j] = b[o] + sum over c in o's group, p, q of
+ * W[o, c, p, q] x[n, g(o) C/G + c, i sy - ph + p dy, j sx - pw + q dx] (zero outside x),
+ * for x (N, C, H, W), W (O, C/G, kh, kw), b (O,) or omitted; output size
+ * floor((H + 2 ph - ((kh - 1) dy + 1)) / sy) + 1, likewise for the width.
+ *
+ * Its gradients are a transposed convolution (gx) and a convolution of x with gy (gW), both
+ * differentiable, so double backward works.
+ *
+ * ```ts
+ * const y = F.convolution2d(x, W, b, { stride: 2, pad: 1 }); // x (N, 3, 32, 32), W (16, 3, 3, 3)
+ * ```
+ */
+export function convolution2d(x: VariableLike, W: VariableLike, b?: VariableLike, opts: Convolution2DOptions = {}): Variable {
+  const op = 'convolution2d';
+  const xv = argVariable(x, op, 'x'), Wv = argVariable(W, op, 'W');
+  const bv = b === undefined ? undefined : argVariable(b, op, 'b');
+  if (xv.ndim !== 4) throw new Error(`${op}: x must be 4-D (N, C, H, W), got x ${shapeStr(xv.shape)}`);
+  if (Wv.ndim !== 4) throw new Error(`${op}: W must be 4-D (out, in / groups, kh, kw), got W ${shapeStr(Wv.shape)}`);
+  const groups = opts.groups ?? 1;
+  const [n, c, h, w] = xv.shape, [o, cg, kh, kw] = Wv.shape;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0 || o % groups !== 0) {
+    throw new Error(`${op}: groups must be a positive integer dividing x's ${c} channels and W's ${o} output channels, got ${groups}`);
+  }
+  if (cg !== c / groups) {
+    throw new Error(`${op}: x ${shapeStr(xv.shape)} has ${c} channels, so W needs ${c / groups} input channels per group (groups ${groups}), got W ${shapeStr(Wv.shape)}`);
+  }
+  if (bv !== undefined && (bv.ndim !== 1 || bv.shape[0] !== o)) {
+    throw new Error(`${op}: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)}: expected b (${o},)`);
+  }
+  const all = bv === undefined ? [xv, Wv] : [xv, Wv, bv];
+  if (all.some((v) => v.dtype === 'int32')) throw new Error(`${op}: expected float arrays, got ${all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ')}`);
+  if (all.some((v) => v.dtype !== xv.dtype)) throw new Error(`${op}: dtypes differ: ${all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ')}`);
+  deviceOf(all.map((v) => v.data), op, ['x', 'W', 'b']);
+  const [sy, sx] = pair(op, 'stride', opts.stride ?? 1, 1);
+  const [ph, pw] = pair(op, 'pad', opts.pad ?? 0, 0);
+  const [dy, dx] = pair(op, 'dilate', opts.dilate ?? 1, 1);
+  const ho = outSize(h, kh, sy, ph, dy), wo = outSize(w, kw, sx, pw, dx);
+  if (ho < 1 || wo < 1 || n === 0) {
+    throw new Error(`${op}: x ${shapeStr(xv.shape)} with W ${shapeStr(Wv.shape)}, stride (${sy}, ${sx}), pad (${ph}, ${pw}), dilate (${dy}, ${dx}) gives an empty output (${n}, ${o}, ${Math.max(0, ho)}, ${Math.max(0, wo)})`);
+  }
+  const g: Geometry = { kh, kw, sy, sx, ph, pw, dy, dx, groups };
+  const y = new Convolution2DNode(g).apply([xv, Wv])[0];
+  return bv === undefined ? y : add(y, reshape(bv, [1, o, 1, 1]));
+}

@@ -1,0 +1,108 @@
+// batchNormalization and fixedBatchNormalization: plain-JS references, running statistics, gradient checks, bad inputs, both devices.
+
+import test from 'ava';
+import { NDArray, array, F } from '../../runtime/index.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, refStrides, uniform, unravel, useDevices } from '../helpers.js';
+
+const devices = await useDevices(test);
+
+/** The channel (gamma's flat index) of each element of x, for gamma over the axes not in `axes`. */
+function channelOf(shape: readonly number[], axes: readonly number[]): number[] {
+  const kept = shape.filter((_, d) => !axes.includes(d)), ks = refStrides(kept);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, (_, i) => unravel(i, shape).filter((_, d) => !axes.includes(d)).reduce((p, j, d) => p + j * ks[d], 0));
+}
+
+/** Batch normalization from its definition: per-channel mean and biased variance, two passes. */
+function refBatchNorm(x: NDArray, gamma: NDArray, beta: NDArray, axes: number[], eps: number) {
+  const ch = channelOf(x.shape, axes), xs = Array.from(x.toFlat()), C = gamma.size;
+  const mean = new Array<number>(C).fill(0), vari = new Array<number>(C).fill(0), count = new Array<number>(C).fill(0);
+  xs.forEach((v, i) => { mean[ch[i]] += v; count[ch[i]]++; });
+  mean.forEach((_, c) => (mean[c] /= count[c]));
+  xs.forEach((v, i) => { vari[ch[i]] += (v - mean[ch[i]]) ** 2; });
+  vari.forEach((_, c) => (vari[c] /= count[c]));
+  const g = Array.from(gamma.toFlat()), b = Array.from(beta.toFlat());
+  return { y: xs.map((v, i) => g[ch[i]] * (v - mean[ch[i]]) / Math.sqrt(vari[ch[i]] + eps) + b[ch[i]]), mean, vari, m: count[0] };
+}
+
+function refFixed(x: NDArray, gamma: NDArray, beta: NDArray, mean: NDArray, vari: NDArray, axes: number[], eps: number): number[] {
+  const ch = channelOf(x.shape, axes), [g, b, m, v] = [gamma, beta, mean, vari].map((a) => Array.from(a.toFlat()));
+  return Array.from(x.toFlat(), (val, i) => g[ch[i]] * (val - m[ch[i]]) / Math.sqrt(v[ch[i]] + eps) + b[ch[i]]);
+}
+
+const CASES: { x: number[]; gamma: number[]; axes: number[]; axis?: number | number[] }[] = [
+  { x: [5, 3], gamma: [3], axes: [0] },
+  { x: [4, 3, 2, 2], gamma: [3], axes: [0, 2, 3] },  // NCHW, per channel: Chainer's default rule
+  { x: [4, 3, 2], gamma: [3, 2], axes: [0] },
+  { x: [3, 4, 2], gamma: [4], axes: [0, 2], axis: [0, 2] },
+  { x: [2, 3, 4], gamma: [2, 3], axes: [2], axis: 2 },
+];
+
+for (const { x: xShape, gamma: gShape, axes, axis } of CASES) {
+  test(`batchNormalization: forward and running statistics match the definition, x (${xShape}), gamma (${gShape}), axis ${axis}`, (t) => {
+    const x = uniform(xShape, 1, -2, 3), gamma = uniform(gShape, 2, 0.5, 1.5), beta = uniform(gShape, 3);
+    const ref = refBatchNorm(x, gamma, beta, axes, 1e-3);
+    const runningMean = uniform(gShape, 4), runningVar = uniform(gShape, 5, 0.5, 1.5);
+    const [rm0, rv0] = [Array.from(runningMean.toFlat()), Array.from(runningVar.toFlat())];
+    const y = F.batchNormalization(x, gamma, beta, { eps: 1e-3, runningMean, runningVar, decay: 0.8, axis });
+    t.deepEqual(y.shape, xShape);
+    allclose(t, y.data, ref.y, { atol: 1e-12, rtol: 1e-10 });
+    allclose(t, runningMean, rm0.map((r, c) => 0.8 * r + 0.2 * ref.mean[c]), { atol: 1e-12, rtol: 1e-10 });
+    allclose(t, runningVar, rv0.map((r, c) => 0.8 * r + 0.2 * ref.vari[c] * ref.m / (ref.m - 1)), { atol: 1e-12, rtol: 1e-10 });
+  });
+
+  test(`fixedBatchNormalization: forward matches the definition, x (${xShape}), gamma (${gShape}), axis ${axis}`, (t) => {
+    const x = uniform(xShape, 6), gamma = uniform(gShape, 7), beta = uniform(gShape, 8), mean = uniform(gShape, 9), vari = uniform(gShape, 10, 0.5, 2);
+    const y = F.fixedBatchNormalization(x, gamma, beta, mean, vari, { axis });
+    allclose(t, y.data, refFixed(x, gamma, beta, mean, vari, axes, 2e-5), { atol: 1e-12, rtol: 1e-10 });
+  });
+}
+
+test('batchNormalization: default eps is 2e-5 and decay 0.9, as in Chainer', (t) => {
+  const x = uniform([6, 2], 11), gamma = array([1, 2], [2], 'float64'), beta = array([0, 1], [2], 'float64');
+  const rm = array([0, 0], [2], 'float64'), rv = array([1, 1], [2], 'float64');
+  const ref = refBatchNorm(x, gamma, beta, [0], 2e-5);
+  allclose(t, F.batchNormalization(x, gamma, beta, { runningMean: rm, runningVar: rv }).data, ref.y, { atol: 1e-12, rtol: 1e-10 });
+  allclose(t, rm, ref.mean.map((m) => 0.1 * m), { atol: 1e-12, rtol: 1e-10 });
+});
+
+test('batchNormalization, fixedBatchNormalization: checkBackward for every input', (t) => {
+  const x = uniform([4, 3, 2], 12), gamma = uniform([3], 13, 0.5, 1.5), beta = uniform([3], 14);
+  checkOpBackward('batchNormalization', (bn) => (a, g, b) => bn(a, g, b), [x, gamma, beta]);
+  checkOpBackward('batchNormalization', (bn) => (a, g, b) => bn(a, g, b, { axis: [0, 2] }), [x, gamma, beta]);
+  const mean = uniform([3], 15), vari = uniform([3], 16, 0.5, 2);
+  checkOpBackward('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, mean, vari]);
+  t.pass();
+});
+
+test('batchNormalization, fixedBatchNormalization: double backward', (t) => {
+  const x = uniform([4, 3], 17), gamma = uniform([3], 18, 0.5, 1.5), beta = uniform([3], 19);
+  checkOpDoubleBackward('batchNormalization', (bn) => (a, g, b) => bn(a, g, b), [x, gamma, beta], [uniform([4, 3], 20)]);
+  checkOpDoubleBackward('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, uniform([3], 21), uniform([3], 22, 0.5, 2)], [uniform([4, 3], 23)]);
+  t.pass();
+});
+
+test('batchNormalization, fixedBatchNormalization: bad inputs name the op, the argument and the shapes', (t) => {
+  const x = uniform([4, 3, 2], 1), g = uniform([3], 2);
+  t.throws(() => F.batchNormalization(x, uniform([2], 2), uniform([2], 3)), { message: 'batchNormalization: gamma (2,) does not match x (4, 3, 2) reduced over axes (0, 2): expected gamma (3,)' });
+  t.throws(() => F.batchNormalization(x, g, uniform([3, 1], 3)), { message: 'batchNormalization: beta (3, 1) does not match x (4, 3, 2) reduced over axes (0, 2): expected beta (3,)' });
+  t.throws(() => F.batchNormalization(x, g, g, { runningMean: uniform([2], 4) }), { message: "batchNormalization: runningMean (2,) must have gamma's shape (3,)" });
+  t.throws(() => F.batchNormalization(x, g, g, { eps: 0 }), { message: 'batchNormalization: eps must be a positive finite number, got 0' });
+  t.throws(() => F.batchNormalization(x, g, g, { decay: 1.5 }), { message: 'batchNormalization: decay must be in [0, 1], got 1.5' });
+  t.throws(() => F.fixedBatchNormalization(x, g, g, g, uniform([4], 5)), { message: 'fixedBatchNormalization: var (4,) does not match x (4, 3, 2) reduced over axes (0, 2): expected var (3,)' });
+});
+
+devices.each('batchNormalization, fixedBatchNormalization: forward, running statistics and gradients against the float64 CPU run and the definition', async (t, device) => {
+  const x = uniform([4, 3, 2, 2], 21, -2, 3), gamma = uniform([3], 22, 0.5, 1.5), beta = uniform([3], 23);
+  const ref = refBatchNorm(x, gamma, beta, [0, 2, 3], 2e-5);
+  await checkOnDevices('batchNormalization', (bn) => (a, g, b) => bn(a, g, b), [x, gamma, beta], { device, expected: [ref.y], atol: 1e-4 });
+  const rm = new NDArray(new Float32Array(3), [3]).to(device), rv = new NDArray(new Float32Array([1, 1, 1]), [3]).to(device);
+  const xd = new NDArray(new Float32Array(x.toFlat()), x.shape).to(device);
+  F.batchNormalization(xd, new NDArray(new Float32Array(gamma.toFlat()), [3]).to(device), new NDArray(new Float32Array(beta.toFlat()), [3]).to(device), { runningMean: rm, runningVar: rv });
+  t.is(rm.device, device);
+  allclose(t, await rm.data(), ref.mean.map((m) => 0.1 * m), { atol: 1e-5, rtol: 1e-5 });
+  allclose(t, await rv.data(), ref.vari.map((v) => 0.9 + 0.1 * v * ref.m / (ref.m - 1)), { atol: 1e-5, rtol: 1e-5 });
+  const mean = uniform([3], 24), vari = uniform([3], 25, 0.5, 2);
+  await checkOnDevices('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, mean, vari],
+    { device, expected: [refFixed(x, gamma, beta, mean, vari, [0, 2, 3], 2e-5)] });
+});
