@@ -62,9 +62,10 @@ let poolContext: GpuContext | null = null;
 
 // When an array is garbage, its buffer goes back to the pool. Commands already recorded
 // that use it run before any later command can write it again: the queue is in order.
-const registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number; context: GpuContext }>((held) => {
+const registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number; context: GpuContext } | { sentinel: () => void }>((held) => {
   yielded = true;
-  giveBack(held.buffer, held.bytes, held.context);
+  if ('sentinel' in held) held.sentinel();
+  else giveBack(held.buffer, held.bytes, held.context);
 });
 
 function giveBack(buffer: GPUBuffer, bytes: number, context: GpuContext): void {
@@ -187,8 +188,13 @@ export async function collect(): Promise<void> {
   let before: number;
   do {
     before = stats.inUse;
+    // A sentinel dies in the same collection as the garbage, and one cleanup task reports
+    // every death: once it has reported, so have they. A fixed number of ticks was not
+    // enough on a busy machine, where the cleanup task can come late.
+    let reported = false;
+    registry.register({}, { sentinel: () => { reported = true; } });
     gcNow();
-    await new Promise((r) => setTimeout(r, 0));
+    for (let i = 0; !reported && i < 200; i++) await new Promise((r) => setTimeout(r, i === 0 ? 0 : 5));
     await new Promise((r) => setTimeout(r, 0));
   } while (stats.inUse < before);
   liveAfterLastGc = stats.inUse;
