@@ -1,5 +1,5 @@
 # The same recipe as examples/ptb/train.ts in PyTorch (Debian's python3-torch), for comparison.
-# Usage: /usr/bin/python3 examples/ptb/reference.py [--epochs 4] [--units 64] ... (the flags of train.ts)
+# Usage: /usr/bin/python3 examples/ptb/reference.py [--epochs 5] [--units 64] ... (the flags of train.ts)
 #
 # Written independently of kusari: the corpus preparation (files, split, tokens, vocabulary),
 # the model (EmbedID, Chainer's LSTM with interleaved gates, Linear, dropout 0.5, every
@@ -86,8 +86,8 @@ class RNNLM(torch.nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    for name, default, kind in [('epochs', 4, int), ('units', 64, int), ('batchsize', 20, int), ('bptt', 35, int),
-                                ('train-tokens', 30000, int), ('eval-tokens', 5000, int), ('lr', 1.0, float),
+    for name, default, kind in [('epochs', 5, int), ('units', 64, int), ('batchsize', 20, int), ('bptt', 35, int),
+                                ('train-tokens', 60000, int), ('eval-tokens', 10000, int), ('lr', 1.0, float),
                                 ('gradclip', 5.0, float), ('dropout', 0.5, float), ('seed', 0, int), ('threads', 1, int)]:
         ap.add_argument('--' + name, type=kind, default=default)
     args = ap.parse_args()

@@ -1,6 +1,6 @@
 // Chainer's PTB word-level LSTM language model, on the Brown Corpus: embedding, LSTM, linear; truncated BPTT.
-// Usage: npx tsx examples/ptb/train.ts [--epochs 4] [--units 64] [--batchsize 20] [--bptt 35]
-//        [--train-tokens 30000] [--eval-tokens 5000] [--lr 1] [--gradclip 5] [--dropout 0.5]
+// Usage: npx tsx examples/ptb/train.ts [--epochs 5] [--units 64] [--batchsize 20] [--bptt 35]
+//        [--train-tokens 60000] [--eval-tokens 10000] [--lr 1] [--gradclip 5] [--dropout 0.5]
 //        [--seed 0] [--device cpu|webgpu]
 
 import { parseArgs } from 'node:util';
@@ -11,12 +11,12 @@ import {
 import { VOCAB_SIZE, loadCorpus } from './data.js';
 
 const FLAGS = {
-  epochs: { type: 'string', default: '4' },
+  epochs: { type: 'string', default: '5' },
   units: { type: 'string', default: '64' },
   batchsize: { type: 'string', default: '20' },
   bptt: { type: 'string', default: '35' },
-  'train-tokens': { type: 'string', default: '30000' },
-  'eval-tokens': { type: 'string', default: '5000' },
+  'train-tokens': { type: 'string', default: '60000' },
+  'eval-tokens': { type: 'string', default: '10000' },
   lr: { type: 'string', default: '1' },
   gradclip: { type: 'string', default: '5' },
   dropout: { type: 'string', default: '0.5' },
