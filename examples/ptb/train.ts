@@ -112,10 +112,6 @@ async function runEpoch(ids: Int32Array, training: boolean): Promise<number> {
     steps += n;
     // read now and then, so a GPU queue stays bounded without waiting on every chunk
     if (losses.length >= 8) await drain();
-    // Let the event loop turn once per chunk: the graph's nodes hold their outputs by WeakRef,
-    // and the engine keeps every WeakRef target made in a turn alive until the turn ends; a
-    // loop that only awaits promises never ends its turn, and its memory would grow every step.
-    await new Promise((resolve) => setImmediate(resolve));
   }
   await drain();
   return Math.exp(total / steps);

@@ -105,10 +105,8 @@ export class Trainer implements Serializable {
         const raw: RawObservation = {};
         this.reporter.scope(raw, () => this.updater.update());
         this.observation = await readObservation(raw);
-        // A macrotask turn each step. On the CPU every await above resolves as a microtask, and
-        // a loop made only of microtasks never ends its job, so the engine keeps every object a
-        // WeakRef was made to during the run (each step's outputs, with their arrays) alive:
-        // memory grew by kilobytes per step until the loop yielded to the event loop.
+        // A macrotask turn each step: finalizers run only between tasks, and on a GPU the buffers
+        // of dropped arrays that no scope released (reported values, say) come back through them.
         await new Promise<void>((resolve) => nextTask(resolve));
         for (const { extension, trigger } of entries) {
           if (trigger.call(this)) await extension.call(this);
