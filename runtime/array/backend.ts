@@ -22,7 +22,23 @@ export interface Backend {
   elementwise(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], dtype: DType, outs?: readonly NDArray[]): NDArray[];
   /** Reduce map(inputs) over `axes` of `shape`; the result keeps reduced dims as size 1. */
   reduce(op: ReduceOp, map: Expr, inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], axes: readonly number[], dtype: DType): NDArray;
+  /**
+   * Prepare, before any call, everything `elementwise(roots, ...)` needs for inputs and
+   * outputs of these dtypes whatever their shapes, ranks (up to 6) and broadcast patterns:
+   * on WebGPU the chain's pipelines, made with createComputePipelineAsync. Resolves to how
+   * many pipelines were created now (0 when all existed, always 0 on the CPU, whose loops
+   * compile in microseconds). `pipelineStats.created` (webgpu/pipelines.ts) counts them all.
+   * Not covered: an input that is also an output's buffer (an in-place update), whose kernel
+   * reads it through the output's binding and is made at its first call.
+   */
+  precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number>;
 }
+
+/**
+ * Kernel launches so far on every device (elementwise, reductions and op kernels): tests
+ * count them to prove a chain ran as one kernel.
+ */
+export const dispatchStats = { count: 0 };
 
 /**
  * Backends by device, filled in by each backend's module when it is imported. A record

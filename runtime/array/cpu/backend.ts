@@ -11,6 +11,8 @@ export const cpu: Backend = {
   full: (shape, value, dtype) => new NDArray(new TYPED[dtype](sizeOf(shape)).fill(value), shape.slice()),
   elementwise: kernels.elementwise,
   reduce: kernels.reduce,
+  // generated JS loops and wasm modules compile at first use in well under a millisecond
+  precompile: async () => 0,
 };
 
 BACKENDS.cpu = cpu;
