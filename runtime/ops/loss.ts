@@ -84,10 +84,13 @@ export interface SigmoidCrossEntropyOptions {
  * so neither tail overflows. The two kinks at 0 take the x >= 0 side together (selects, not
  * max/abs), so the gradient there is sigmoid(0) - t, as in Chainer. Labels of -1 count for nothing.
  */
-const sigmoidCrossEntropyOp = elementwise('sigmoidCrossEntropy', ['x', 't'], (x, t) => {
-  const pos = x.ge(0);
-  const loss = select(pos, x, 0).sub(x.mul(t)).add(select(pos, x.neg(), x).exp().add(1).log());
-  return select(t.ne(-1), loss, 0);
+const sigmoidCrossEntropyOp = elementwise({
+  name: 'sigmoidCrossEntropy', args: ['x', 't'],
+  build: (x, t) => {
+    const pos = x.ge(0);
+    const loss = select(pos, x, 0).sub(x.mul(t)).add(select(pos, x.neg(), x).exp().add(1).log());
+    return select(t.ne(-1), loss, 0);
+  },
 });
 
 /**
