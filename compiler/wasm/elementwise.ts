@@ -5,6 +5,7 @@
 import { topoSort, type BinaryOp, type Expr, type Op, type UnaryOp } from '../expr.js';
 import { fnv1a } from '../wgsl.js';
 import { encodeModule, func, type Code, type Local } from './encoder.js';
+import { emitTranscendental, transcendentalConstants, type Consts } from './transcendental.js';
 
 /**
  * How an operand is laid out in wasm memory over a (rows, cols) iteration space
@@ -18,12 +19,14 @@ export type OperandKind = 'full' | 'row' | 'col' | 'scalar';
 export const OPERAND_KINDS: readonly OperandKind[] = ['full', 'row', 'col', 'scalar'];
 
 /**
- * Primitives rendered in wasm. exp, log, tanh and pow have no SIMD instruction, and a float32
- * polynomial would not round like Math.* does: expressions using them stay on the JS loop.
+ * Primitives rendered in wasm. exp, log and tanh have no SIMD instruction: they are float32
+ * polynomials (compiler/wasm/transcendental.ts, within 2 ulp of Math.* rounded to float32,
+ * where the JS loop rounds once). pow has none: exp(b log a) in float32 would lose
+ * |b log a| ulps, so expressions using it stay on the JS loop.
  */
 const IN_WASM: { [O in Op]: boolean } = {
   input: true, scalar: true, const: true, select: true,
-  neg: true, abs: true, sqrt: true, sign: true, exp: false, log: false, tanh: false,
+  neg: true, abs: true, sqrt: true, sign: true, exp: true, log: true, tanh: true,
   add: true, sub: true, mul: true, div: true, max: true, min: true, pow: false,
   lt: true, le: true, gt: true, ge: true, eq: true, ne: true,
 };
@@ -96,8 +99,25 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
     }
     return l;
   };
+  const iConst = new Map<number, Local<'v128'>>();
+  const splatI32 = (v: number) => {
+    let l = iConst.get(v);
+    if (l === undefined) {
+      l = c.local('v128');
+      c.v128ConstI32([v, v, v, v]).set(l);
+      iConst.set(v, l);
+    }
+    return l;
+  };
+  const consts: Consts = { f: splat, i: splatI32 };
   const zero = splat(0), one = splat(1), minusOne = splat(-1);
   for (const n of order) if (n.op === 'const') splat(n.value);
+  for (const op of new Set(order.map((n) => n.op))) {
+    if (op !== 'exp' && op !== 'log' && op !== 'tanh') continue;
+    const { f, i } = transcendentalConstants(op);
+    f.forEach(splat);
+    i.forEach(splatI32);
+  }
   const sScalar = Array.from({ length: nScalars }, (_, i) => scalarParam(i));
   const vScalar = sScalar.map((p) => {
     const l = c.local('v128');
@@ -142,7 +162,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
           c.get(a).get(zero).f32x4Gt().get(a).get(zero).f32x4Lt().v128Or();
           c.v128Bitselect();
           return;
-        case 'exp': case 'log': case 'tanh': throw new Error(`no wasm ${op}`);
+        case 'exp': case 'log': case 'tanh': emitTranscendental(c, consts, op, a); return;
         default: op satisfies never;
       }
     },
@@ -172,6 +192,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
     store: (out, v) => void c.get(at(nIn + out)).get(i).i32Add().get(v).v128Store(0, 2),
   };
 
+  const tail = c.local('v128');
   const scalar: Lanes<'f32'> = {
     type: 'f32',
     leaf: (n) => {
@@ -191,7 +212,12 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
           c.f32Const(-1).get(a).get(a).f32Const(0).f32Lt().select();
           c.get(a).f32Const(0).f32Gt().select();
           return;
-        case 'exp': case 'log': case 'tanh': throw new Error(`no wasm ${op}`);
+        case 'exp': case 'log': case 'tanh':
+          // the vector code on a splat, so the tail rounds exactly as the main loop does
+          c.get(a).f32x4Splat().set(tail);
+          emitTranscendental(c, consts, op, tail);
+          c.f32x4ExtractLane(0);
+          return;
         default: op satisfies never;
       }
     },

@@ -72,6 +72,9 @@ function both(roots: readonly Expr[], inputs: NDArray[], scalars: number[], shap
   return { wasm, js, modulesAdded: wasmModuleCount() - before };
 }
 
+/** The primitives that are one float32 operation (exp, log and tanh are polynomials: test/cpu/wasm-transcendental.test.ts). */
+const EXACT = (e: Expr) => wasmRenders([e]) && !/exp|log|tanh/.test(String(e));
+
 /** Single ops: float32 single operations round the same from float32 or float64, so bit-exact. */
 test('every wasm primitive equals the JS loop bit for bit, NaN, infinities and signed zeros included', (t) => {
   if (!withWasm(true, wasmEnabled)) return t.pass('no WebAssembly SIMD here');
@@ -83,7 +86,7 @@ test('every wasm primitive equals the JS loop bit for bit, NaN, infinities and s
   const exprs = [
     ...UNARY_OPS.map((op) => x[op]()), ...BINARY_OPS.map((op) => x[op](y)),
     select(x, y, x.neg()), select(x.gt(y), x, 0), x.mul(scalar(0)), x.add(constant(-0)).min(constant(NaN)),
-  ].filter((e) => wasmRenders([e]));
+  ].filter(EXACT);
   t.true(exprs.length >= 17, 'neg abs sqrt sign, 12 binary ops, select...');
   for (const e of exprs) {
     const { wasm, js } = both([e], [a, b], [0.75], [n]);
@@ -92,22 +95,24 @@ test('every wasm primitive equals the JS loop bit for bit, NaN, infinities and s
   t.pass();
 });
 
-test('exp, log, tanh and pow are declined, and such expressions run the JS loop', (t) => {
-  for (const e of [x.exp(), x.log(), x.tanh(), x.pow(y), x.add(y).exp().mul(2)]) t.false(wasmRenders([e]), String(e));
-  t.throws(() => renderWasmElementwise([x.tanh()], ['full'], 0), { message: /no wasm rendering/ });
-  const a = new NDArray(values(100, 3, false), [100]);
+test('pow is declined, and expressions using it run the JS loop; exp, log and tanh render', (t) => {
+  for (const e of [x.pow(y), x.add(y).exp().pow(2).mul(2)]) t.false(wasmRenders([e]), String(e));
+  for (const e of [x.exp(), x.log(), x.tanh(), x.add(y).exp().mul(2)]) t.true(wasmRenders([e]), String(e));
+  t.throws(() => renderWasmElementwise([x.pow(y)], ['full', 'full'], 0), { message: /no wasm rendering/ });
+  const a = new NDArray(values(100, 3, false), [100]), b = new NDArray(values(100, 4, false), [100]);
   const before = wasmModuleCount();
-  const [y1] = withWasm(true, () => elementwise([x.tanh()], [a], [], [100], 'float32'));
+  const [y1] = withWasm(true, () => elementwise([x.abs().pow(y)], [a, b], [], [100], 'float32'));
   t.is(wasmModuleCount(), before);
-  t.is(y1.buffer[7], Math.fround(Math.tanh(a.buffer[7])));
+  t.is(y1.buffer[7], Math.fround(Math.abs(a.buffer[7]) ** b.buffer[7]));
 });
 
 /** A seeded random expression over the wasm primitives, with awkward literals among the leaves. */
 function randomExpr(seed: number, depth: number): Expr {
   let s = seed;
   const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
-  const un = UNARY_OPS.filter((op) => wasmRenders([x[op]()]));
-  const bin = BINARY_OPS.filter((op) => wasmRenders([x[op](y)]));
+  // exact primitives only: a polynomial's ulp, amplified through random chains, is no bug
+  const un = UNARY_OPS.filter((op) => EXACT(x[op]()));
+  const bin = BINARY_OPS.filter((op) => EXACT(x[op](y)));
   const leaves = [x, y, z, scalar(0), constant(0.5), constant(-2), constant(-0), constant(NaN), constant(Infinity), constant(-Infinity)];
   const go = (d: number): Expr => {
     const r = next();
