@@ -1,6 +1,6 @@
 // WebAssembly renderer for elementwise expressions: float32, f32x4 SIMD over the inner dim
-// with a scalar tail, over contiguous operands and the simple broadcasts (the host stages
-// operands in memory and copies results out: runtime/array/cpu/wasm-elementwise.ts).
+// with a scalar tail, over four operand layouts (the host stages operands in memory, gathering
+// strided views into them, and copies results out: runtime/array/cpu/wasm-elementwise.ts).
 
 import { topoSort, type BinaryOp, type Expr, type Op, type UnaryOp } from '../expr.js';
 import { fnv1a } from '../wgsl.js';

@@ -2,6 +2,8 @@
 // class, results equal to the JS loop over every layout class and tail, and the JS fallback.
 
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { BINARY_OPS, Expr, UNARY_OPS, constant, input, scalar, select } from '../../compiler/expr.js';
 import { renderWasmElementwise, wasmRenders } from '../../compiler/wasm/elementwise.js';
 import { dispatchStats, elementwise } from '../../runtime/array/cpu/kernels.js';
@@ -183,17 +185,67 @@ test('in-place outputs: writing over an input gives the result the JS loop gives
   t.pass();
 });
 
-test('layouts outside the classes, float64, and other dtypes among inputs run the JS loop', (t) => {
+test('float64, other dtypes among inputs, and non-contiguous outputs run the JS loop', (t) => {
   if (!withWasm(true, wasmEnabled)) return t.pass('no WebAssembly SIMD here');
-  const before = wasmModuleCount();
-  const m = new NDArray(values(12, 1), [3, 4]);
-  const [tr] = withWasm(true, () => elementwise([x.add(1)], [m.transpose([1, 0])], [], [4, 3], 'float32'));
-  t.deepEqual(Array.from(tr.toFlat()), Array.from(m.transpose([1, 0]).toFlat()).map((v) => Math.fround(v + 1)));
+  const before = wasmModuleCount(), runs = wasmElementwiseStats.count;
   const d = new NDArray(Float64Array.from([1, 2, 3]), [3]);
   t.deepEqual(Array.from(withWasm(true, () => elementwise([x.mul(3)], [d], [], [3], 'float64'))[0].toFlat()), [3, 6, 9]);
   const labels = new NDArray(Int32Array.from([1, 0, 2]), [3]);
   t.deepEqual(Array.from(withWasm(true, () => elementwise([x.eq(1)], [labels], [], [3], 'float32'))[0].toFlat()), [1, 0, 0]);
+  // an output written through a transposed view
+  const m = new NDArray(values(12, 1), [3, 4]), out = new NDArray(new Float32Array(12), [4, 3]);
+  withWasm(true, () => elementwise([x.add(1)], [m], [], [3, 4], 'float32', [out.transpose([1, 0])]));
+  t.deepEqual(Array.from(out.transpose([1, 0]).toFlat()), Array.from(m.toFlat()).map((v) => Math.fround(v + 1)));
   t.is(wasmModuleCount(), before);
+  t.is(wasmElementwiseStats.count, runs);
+});
+
+/** A seeded view of rank `rank` over fresh storage: a random permutation, steps (some negative), size-1 dims and broadcasts. */
+function randomView(shape: readonly number[], seed: number): NDArray {
+  let s = seed;
+  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  // broadcast some axes (extent 1 in the operand) and drop some leading ones
+  const own = shape.map((n) => (next() < 0.3 ? 1 : n));
+  const lead = Math.floor(next() * 2);
+  const viewShape = own.slice(lead);
+  // storage laid out in a random axis order with random steps, walked back to front on some axes
+  const perm = viewShape.map((_, i) => i).sort(() => next() - 0.5);
+  const steps = viewShape.map(() => 1 + Math.floor(next() * 2));
+  const strides = new Array<number>(viewShape.length);
+  let span = 1;
+  for (let j = perm.length - 1; j >= 0; j--) {
+    const d = perm[j];
+    strides[d] = span * steps[d];
+    span *= viewShape[d] * steps[d];
+  }
+  let offset = 0;
+  viewShape.forEach((n, d) => {
+    if (next() < 0.3) {
+      offset += (n - 1) * strides[d];
+      strides[d] = -strides[d];
+    }
+  });
+  return new NDArray(values(span, seed), [span]).view(viewShape, strides, offset);
+}
+
+test('strided, transposed, stepped and broadcast views of ranks 1 to 6 run in one wasm loop and equal the JS loop', (t) => {
+  if (!withWasm(true, wasmEnabled)) return t.pass('no WebAssembly SIMD here');
+  const roots = [x.mul(y).add(z.abs().sqrt()).tanh(), x.sub(z).mul(scalar(0)).exp().min(1e6), select(y.gt(0), x, z.neg())];
+  let cases = 0;
+  const gathered = wasmElementwiseStats.gathered;
+  for (let rank = 1; rank <= 6; rank++) {
+    for (let trial = 0; trial < 8; trial++) {
+      const seed = rank * 100 + trial;
+      let s = seed;
+      const shape = Array.from({ length: rank }, () => 1 + ((s = (Math.imul(s, 69069) + 1) >>> 0) % (rank > 4 ? 4 : 7)));
+      const inputs = [0, 1, 2].map((k) => randomView(shape, seed * 3 + k + 1));
+      const { wasm, js } = both(roots, inputs, [0.5], shape);
+      if (!compare(t, `rank ${rank} shape ${shape} strides ${inputs.map((a) => a.strides)}`, wasm, js, 1e-5, 1e-6)) return;
+      cases++;
+    }
+  }
+  t.is(cases, 48);
+  t.true(wasmElementwiseStats.gathered - gathered > 48, 'most of these inputs are gathered by strides');
 });
 
 test('the wasm path is one dispatch, like the JS loop', (t) => {
@@ -213,4 +265,23 @@ test('setWasm(false) forces the JS loop: no module compiled, same results', (t) 
   t.is(wasmModuleCount(), before, 'the fallback compiles nothing');
   const [w] = withWasm(true, () => elementwise([e], [a, b], [], [2000], 'float32'));
   t.true(compare(t, String(e), [w], [js], 1e-6, 1e-6));
+});
+
+test('KUSARI_NO_WASM=1 and KUSARI_WASM_MIN_SIZE choose the path elementwise kernels take', async (t) => {
+  // a 100-element tanh chain: under the default minimum size it runs the JS loop
+  const script = [
+    "const { input } = await import('./compiler/expr.ts');",
+    "const { elementwise } = await import('./runtime/array/cpu/kernels.ts');",
+    "const { wasmElementwiseStats } = await import('./runtime/array/cpu/wasm-elementwise.ts');",
+    "const { NDArray } = await import('./runtime/array/ndarray.ts');",
+    "elementwise([input(0).tanh().mul(2)], [new NDArray(new Float32Array(100).fill(0.5), [100])], [], [100], 'float32');",
+    'console.log(wasmElementwiseStats.count);',
+  ].join(' ');
+  const run = async (env: Record<string, string | undefined>) => (await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, KUSARI_NO_WASM: undefined, KUSARI_WASM_MIN_SIZE: undefined, ...env }, timeout: 30_000,
+  })).stdout.trim();
+  const simd = withWasm(true, wasmEnabled);
+  t.is(await run({}), '0', 'below the default minimum size');
+  t.is(await run({ KUSARI_WASM_MIN_SIZE: '0' }), simd ? '1' : '0');
+  t.is(await run({ KUSARI_WASM_MIN_SIZE: '0', KUSARI_NO_WASM: '1' }), '0');
 });
