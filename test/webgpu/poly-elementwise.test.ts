@@ -2,6 +2,7 @@
 
 import test from 'ava';
 import { input, scalar, type Expr } from '../../compiler/expr.js';
+import { vjp } from '../../compiler/grad.js';
 import { backendOf, dispatchStats } from '../../runtime/array/backend.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
 import { elementwise } from '../../runtime/array/xp.js';
@@ -88,4 +89,26 @@ devices.gpu('every WebGPU launch counts in dispatchStats, as CPU loops do', (t) 
   const before = dispatchStats.count;
   elementwise([x.exp(), x.neg()], [v]);
   t.is(dispatchStats.count - before, 1);
+});
+
+devices.each('reduceTo: broadcast-input gradients summed in the same call, 1 elementwise dispatch + 1 reduction each', async (t, device) => {
+  // the backward of B3 for a bias row a [1, 9] and a per-row b [5, 1] over x [5, 9]
+  const [dx, da, db] = vjp(B3, [0, 1, 2], input(3));
+  const vals = [uniform([5, 9], 21), uniform([1, 9], 22), uniform([5, 1], 23), uniform([5, 9], 24)];
+  const ins = device === 'cpu' ? vals : vals.map((v) => v.toGpu());
+  const be = backendOf(device);
+  let out: NDArray[] = [];
+  const n = countKernels(() => (out = be.elementwise([dx, da, db], ins, [], [5, 9], 'float32', undefined, [null, [1, 9], [5, 1]])));
+  t.is(n, 3, 'one elementwise dispatch and one reduction for each of the two broadcast inputs');
+  t.deepEqual(out.map((o) => o.shape), [[5, 9], [1, 9], [5, 1]]);
+  // reference: full-size gradients summed by hand in plain JS
+  const full = be.elementwise([da, db], ins, [], [5, 9], 'float32');
+  const fa = Array.from(await full[0].data()), fb = Array.from(await full[1].data());
+  const wantA = Array.from({ length: 9 }, (_, j) => [0, 1, 2, 3, 4].reduce((s, i) => s + fa[i * 9 + j], 0));
+  const wantB = Array.from({ length: 5 }, (_, i) => fb.slice(i * 9, i * 9 + 9).reduce((s, v) => s + v, 0));
+  allclose(t, await out[1].data(), wantA, { atol: 1e-5, rtol: 1e-4 });
+  allclose(t, await out[2].data(), wantB, { atol: 1e-5, rtol: 1e-4 });
+  t.throws(() => be.elementwise([da], ins, [], [5, 9], 'float32', undefined, [[2, 9]]), {
+    message: 'elementwise: cannot sum shape [5, 9] down to [2, 9]; the target must broadcast to it',
+  });
 });

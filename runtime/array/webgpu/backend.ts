@@ -6,7 +6,7 @@ import {
   POLY_RANK, dispatchSize, packElementwiseParams, packPolyParams, packReduceParams, polyGroups, polyIsVec4, renderElementwise,
   renderPolymorphic, renderReduce, renderReduceTree, splitReduce, type ElementType, type PolyVariant, type WgslKernel,
 } from '../../../compiler/wgsl.js';
-import { BACKENDS, intArithmetic, type Backend } from '../backend.js';
+import { BACKENDS, elementwiseReduced, intArithmetic, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
@@ -215,7 +215,9 @@ export const webgpu: Backend = {
   fromHost,
   toHost,
   full,
-  elementwise,
+  elementwise: (roots, inputs, scalars, shape, dtype, outs, reduceTo) => (reduceTo === undefined
+    ? elementwise(roots, inputs, scalars, shape, dtype, outs)
+    : elementwiseReduced(webgpu, elementwise, roots, inputs, scalars, shape, dtype, outs, reduceTo)),
   reduce,
   precompile,
 };
