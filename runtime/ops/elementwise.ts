@@ -167,8 +167,8 @@ export type ElementwiseOp<A extends readonly string[] = readonly string[]> = ((.
 /** Hooks fuse(fn) sets while it traces; null otherwise. @internal */
 export const TRACE: { hook: ((def: ElementwiseDef, expr: Expr, arrays: (Variable | NDArray)[], names: string[], scalars: number[]) => Variable) | null } = { hook: null };
 
-/** Every op declared with elementwise(), by name, in declaration order. */
-export const ELEMENTWISE_DEFS = new Map<string, ElementwiseDef>();
+/** Every op declared with elementwise(), by name, in declaration order: the op table. */
+export const ELEMENTWISE_OPS = new Map<string, ElementwiseOp>();
 
 /**
  * Declare an elementwise op once, as a row of the table. Array arguments become `input(k)`,
@@ -181,8 +181,7 @@ export const ELEMENTWISE_DEFS = new Map<string, ElementwiseDef>();
  */
 export function elementwise<const A extends readonly string[]>(def: ElementwiseDef<A>): ElementwiseOp<A> {
   const { name, args: argNames } = def;
-  if (ELEMENTWISE_DEFS.has(name)) throw new Error(`elementwise: op ${name} is declared twice`);
-  ELEMENTWISE_DEFS.set(name, def as unknown as ElementwiseDef);
+  if (ELEMENTWISE_OPS.has(name)) throw new Error(`elementwise: op ${name} is declared twice`);
   const build = def.build as (...a: Expr[]) => Expr;
   const exprs = new Map<string, Expr>(); // per pattern of array/number arguments
   const op = (...given: VariableLike[]): Variable => {
@@ -219,7 +218,9 @@ export function elementwise<const A extends readonly string[]>(def: ElementwiseD
     if (TRACE.hook !== null) return TRACE.hook(def as unknown as ElementwiseDef, expr, arrays, names, scalars);
     return new Elementwise(name, [expr], scalars, names, null, def.intClosed).apply(arrays)[0];
   };
-  return Object.assign(op as unknown as (...args: Args<A>) => Variable, { def });
+  const row = Object.assign(op as unknown as (...args: Args<A>) => Variable, { def });
+  ELEMENTWISE_OPS.set(name, row as unknown as ElementwiseOp);
+  return row;
 }
 
 /** An op's expression with every argument an array: what user kernels and fusion compose. */
