@@ -1,11 +1,11 @@
-// Matrix products: matmul (batched, with transpose flags; kernels under matmul/) and linear, composed from it.
+// Matrix products: matmul (batched, with transpose flags; kernels under matmul/) and linear, whose bias add rides in the matmul kernel.
 
 import { deviceOf } from '../array/backend.js';
 import { NDArray, shapeStr, sizeOf } from '../array/ndarray.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { add } from './arithmetic.js';
-import { matmulArray } from './matmul/kernels.js';
-import { reshape } from './shape.js';
+import { biasEpilogueFits, matmulArray } from './matmul/kernels.js';
+import { reshape, sum } from './shape.js';
 
 class MatMul extends FunctionNode {
   readonly label = 'matmul';
@@ -33,6 +33,26 @@ class MatMul extends FunctionNode {
     return targets.map((i) => i === 0
       ? (ta ? matmul(b, gy, tb, true) : matmul(gy, b, false, !tb))
       : (tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false)));
+  }
+}
+
+/**
+ * y = x W^T + b in ONE kernel: the matmul adds b as it stores (the epilogue), where the
+ * composed matmul + add took two and a temporary. Backward is matmul's and add's.
+ */
+class Linear extends FunctionNode {
+  readonly label = 'linear';
+
+  forward([x, W, b]: readonly NDArray[]): NDArray[] { return [matmulArray(x, W, false, true, b)]; }
+
+  // gx reads W, gW reads x, gb reads neither
+  protected override inputsReadByBackward(targets: readonly number[]): number[] {
+    return targets.flatMap((i) => (i === 0 ? [1] : i === 1 ? [0] : []));
+  }
+
+  backward(targets: readonly number[], [gy]: readonly Variable[]): Variable[] {
+    const [x, W] = this.inputs;
+    return targets.map((i) => (i === 0 ? matmul(gy, W) : i === 1 ? matmul(gy, x, true, false) : sum(gy, 0)));
   }
 }
 
@@ -67,6 +87,11 @@ export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Vari
   // checked here, or the error would name the matmul or add inside
   deviceOf(bv === undefined ? [xv.data, Wv.data] : [xv.data, Wv.data, bv.data], 'linear', ['x', 'W', 'b']);
   const x2 = xv.ndim === 2 ? xv : reshape(xv, [xv.ndim === 1 ? 1 : xv.shape[0], inSize]);
+  // the fused node where the device's matmul can add b as it stores; otherwise composed
+  // (mixed dtypes then fail in matmul with its own message)
+  if (bv !== undefined && xv.dtype === Wv.dtype && xv.dtype !== 'int32' && biasEpilogueFits(bv.data, Wv.shape[0], xv.dtype)) {
+    return new Linear().apply([x2, Wv, bv])[0];
+  }
   const y = matmul(x2, Wv, false, true);
   return bv === undefined ? y : add(y, bv);
 }
