@@ -10,6 +10,7 @@ import { currentDevice } from '../runtime/array/webgpu/device.js';
 import { flush, queueStats } from '../runtime/array/webgpu/queue.js';
 import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
 import { elementwise } from '../runtime/array/xp.js';
+import { fuse as fuseFromModule } from '../runtime/fusion/fuse.js';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
   rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
@@ -39,9 +40,9 @@ interface Workload {
   make(device: Device, jax: Jax | null, fuse: Fuse | null, gpu: WebGpu | null): Contender[];
 }
 
-/** `fuse(fn)` from runtime/fusion once it is exported; until then the fused rows are left out. */
+/** `fuse(fn)`: the package's export once runtime/index.ts has it, else runtime/fusion's own. */
 type Fuse = <T extends (...args: never[]) => unknown>(fn: T) => T;
-const fuse: Fuse | null = typeof (K as Record<string, unknown>).fuse === 'function' ? (K as unknown as { fuse: Fuse }).fuse : null;
+const fuse: Fuse | null = typeof (K as Record<string, unknown>).fuse === 'function' ? (K as unknown as { fuse: Fuse }).fuse : (fuseFromModule as unknown as Fuse);
 
 /** Wait for kusari's GPU work: submit what is recorded and wait until the queue has run it. */
 async function finished(device: Device): Promise<void> {
