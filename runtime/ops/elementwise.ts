@@ -110,6 +110,18 @@ export function applyExprs(label: string, roots: readonly Expr[], args: readonly
   return node.apply(used.map((k) => args[k]));
 }
 
+/**
+ * The kernel the backward of `roots` (outputs of `dtypes`, over n inputs) runs when every
+ * input wants a gradient: its roots and which of [...inputs, ...gys] it reads. What
+ * precompile() prepares; null when backward needs no kernel (every gradient is some gy).
+ */
+export function backwardRoots(roots: readonly Expr[], dtypes: readonly DType[], n: number): { roots: Expr[]; used: number[] } | null {
+  const grads = Array.from({ length: n }, (_, i) => gradExpr(roots, dtypes, i, n));
+  if (grads.every((r) => r.op === 'input' || r.isConst)) return null;
+  const { used, compact } = compacted(grads);
+  return { roots: compact, used };
+}
+
 /** One root: applyExprs for a single expression. */
 export function applyExpr(label: string, expr: Expr, args: readonly Variable[], scalars: readonly number[]): Variable {
   return applyExprs(label, [expr], args, scalars)[0]!;
