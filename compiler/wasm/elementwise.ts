@@ -3,7 +3,7 @@
 // strided views into them, and copies results out: runtime/array/cpu/wasm-elementwise.ts).
 
 import { topoSort, type BinaryOp, type Expr, type Op, type UnaryOp } from '../expr.js';
-import { fnv1a } from '../wgsl.js';
+import { hash64 } from '../wgsl.js';
 import { encodeModule, func, type Code, type Local } from './encoder.js';
 import { emitTranscendental, transcendentalConstants, type Consts } from './transcendental.js';
 
@@ -46,7 +46,7 @@ export function exprKey(roots: readonly Expr[]): string {
 }
 
 export interface WasmElementwise {
-  /** `fused_<ops>_<hash8>`, the hash over `key` */
+  /** `fused_<ops>_<hash>`, the 64-bit hash over `key` (the cache itself keys on `key`, so no collision can reuse a module) */
   readonly name: string;
   /** expression + operand kinds + scalar count: equal keys, equal modules */
   readonly key: string;
@@ -63,7 +63,7 @@ export function renderWasmElementwise(roots: readonly Expr[], kinds: readonly Op
   const nIn = kinds.length, nOut = roots.length;
   const key = `${exprKey(roots)}|${kinds.join(',')}|${nScalars}`;
   const ops = [...new Set(topoSort(roots).filter((n) => n.args.length > 0).map((n) => n.op))];
-  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${fnv1a(key)}`;
+  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${hash64(key)}`;
   const params = ['i32', 'i32', ...Array(nIn + nOut).fill('i32'), ...Array(nScalars).fill('f32')] as const;
   const main = func(params, [], (c) => body(c, roots, kinds, nScalars), 'main');
   return { name, key, bytes: encodeModule([main]) };
