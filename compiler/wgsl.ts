@@ -181,7 +181,7 @@ export interface WgslOptions {
   /** the device's maxStorageBuffersPerShaderStage (default 8, WebGPU's guaranteed minimum) */
   maxStorageBuffers?: number;
   /** element type of each operand, inputs then outputs (default f32); i32 converts on load/store */
-  types?: readonly ElementType[];
+  types?: readonly (ElementType | 'vec4<f32>')[];
   /**
    * For each input, the operand index of an output whose buffer it is (an in-place update):
    * WebGPU forbids binding one buffer both read-only and writable, so such an input is read
@@ -262,9 +262,11 @@ export const POLY_RANK = 6;
 /**
  * The two shapes of kernel that every call of a chain runs on, whatever its shapes:
  * 'flat' when the collapsed layout has rank <= 1 (contiguous operands, scalars broadcast with
- * stride 0, any offsets), 'strided' for everything else up to POLY_RANK dims.
+ * stride 0, any offsets), 'flat4' the same with every offset a multiple of 4 and unit or zero
+ * strides (f32 only: operands bound as array<vec4<f32>>, one 16-byte load per operand, about
+ * 20% faster on lavapipe than four 4-byte ones), 'strided' for everything else up to POLY_RANK dims.
  */
-export type PolyVariant = 'flat' | 'strided';
+export type PolyVariant = 'flat' | 'flat4' | 'strided';
 
 /**
  * A shape-polymorphic elementwise kernel: sizes, strides and offsets are all uniforms, so one
@@ -280,10 +282,12 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
   const nOps = nInputs + roots.length;
   const nScalars = countScalars(roots);
   const intMath = opts.intMath === true;
-  const rank = variant === 'flat' ? 1 : POLY_RANK;
+  const flat = variant !== 'strided';
+  const rank = flat ? 1 : POLY_RANK;
   const wg = opts.workgroupSize ?? 64;
+  if (variant === 'flat4' && !polyIsVec4(opts)) throw new Error('renderPolymorphic: the flat4 variant takes f32 operands and float arithmetic only');
   const params: WgslKernel['params'] = [
-    u32('n'), u32('lanes'), ...(variant === 'flat' ? [] : range(rank).map((d) => u32(`n${d}`))),
+    u32('n'), u32('lanes'), ...(flat ? [] : range(rank).map((d) => u32(`n${d}`))),
     ...range(nOps).flatMap((k) => [u32(`o${k}`), ...range(rank).map((d) => u32(`s${k}_${d}`))]),
     ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
@@ -299,8 +303,28 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     return L;
   };
   const B: string[] = [];
-  const vec4 = variant === 'flat' && !intMath && (opts.types ?? []).every((t) => t === 'f32');
-  if (variant === 'strided') {
+  const vec4 = flat && polyIsVec4(opts);
+  if (variant === 'flat4') {
+    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]; a broadcast (stride 0) input
+    // splats its one element, a unit-stride one loads its aligned vec4 whole
+    const v = wgsl4(needs);
+    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
+    B.push('let q = p.n / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
+    for (let k = 0; k < nInputs; k++) {
+      const a = arrayOf(k, opts);
+      B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`);
+      B.push(`  let x${k} = select(${a}[b${k} >> 2u], vec4<f32>(${a}[b${k} >> 2u][b${k} & 3u]), p.s${k}_0 == 0u);`);
+    }
+    B.push(...body.lines.map((l) => `  ${l}`));
+    body.results.forEach((r, j) => B.push(`  A${nInputs + j}[(p.o${nInputs + j} + e) >> 2u] = ${r};`));
+    B.push('}');
+    const sb = renderBody(roots, leafName, wgsl(needs));
+    B.push('let e = q * 4u + i;', 'if (e < p.n) {');
+    for (let k = 0; k < nInputs; k++) B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`, `  let x${k} = ${arrayOf(k, opts)}[b${k} >> 2u][b${k} & 3u];`);
+    B.push(...sb.lines.map((l) => `  ${l}`));
+    sb.results.forEach((r, j) => B.push(`  A${nInputs + j}[(p.o${nInputs + j} + e) >> 2u][(p.o${nInputs + j} + e) & 3u] = ${r};`));
+    B.push('}');
+  } else if (variant === 'strided') {
     B.push('for (var e = i; e < p.n; e += p.lanes) {');
     const L = decompose('e', rank, (d) => `p.n${d}`);
     L.push(...scalarPath('e', (k) => [`p.o${k}`, ...range(rank).map((d) => `e${d} * p.s${k}_${d}`)].join(' + ')));
@@ -333,12 +357,13 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     'fn main(@builtin(global_invocation_id) gid: vec3<u32>) {',
     '  let i = gid.x;',
   ];
-  return assemble(params, nInputs, roots.length, roots, needs, B, { ...opts, workgroupSize: wg }, head);
+  const types = variant === 'flat4' ? range(nOps).map(() => 'vec4<f32>' as const) : opts.types;
+  return assemble(params, nInputs, roots.length, roots, needs, B, { ...opts, types, workgroupSize: wg }, head);
 }
 
 /** Workgroups for a polymorphic kernel over `n` elements: about `perLane` iterations per invocation, capped at 65535. */
 export function polyGroups(n: number, variant: PolyVariant, vec4: boolean, workgroupSize = 64, perLane = 4): number {
-  const items = variant === 'flat' && vec4 ? Math.max(Math.ceil(n / 4), 4) : n;
+  const items = variant !== 'strided' && vec4 ? Math.max(Math.ceil(n / 4), 4) : n;
   return Math.max(1, Math.min(65535, Math.ceil(items / (workgroupSize * perLane))));
 }
 
@@ -349,7 +374,7 @@ export const polyIsVec4 = (opts: WgslOptions): boolean => opts.intMath !== true 
 export function packPolyParams(kernel: WgslKernel, variant: PolyVariant, layout: Layout, scalars: readonly number[], lanes: number): ArrayBuffer {
   const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
   const u = new Uint32Array(buf), f = new Float32Array(buf), s32 = new Int32Array(buf);
-  const rank = variant === 'flat' ? 1 : POLY_RANK;
+  const rank = variant === 'strided' ? POLY_RANK : 1;
   const pad = rank - layout.shape.length;
   if (pad < 0) throw new Error(`packPolyParams: ${kernel.name} takes rank <= ${rank}, got ${layout.shape.length}`);
   let i = 0;

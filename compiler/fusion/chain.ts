@@ -58,6 +58,8 @@ export interface ChainOptions {
   maxStored?: number;
   /** The device's storage buffers per stage (default 8): stores never push a kernel past it. */
   maxStorageBuffers?: number;
+  /** The saving a store must bring (default STORE_FROM); a device that measures otherwise may say so. */
+  storeFrom?: number;
 }
 
 /** Total per-element cost of the kernel computing `roots`: each distinct node once. */
@@ -118,7 +120,7 @@ export function planChain(outputs: readonly Expr[], nInputs: number, opts: Chain
       const c = kernelCost(r);
       if (best === null || c < best.cost) best = { e, roots: r, cost: c };
     }
-    if (best === null || cost - best.cost < STORE_FROM) break;
+    if (best === null || cost - best.cost < (opts.storeFrom ?? STORE_FROM) || best.cost >= cost) break;
     stored.push(best.e);
     roots = best.roots;
     cost = best.cost;

@@ -27,7 +27,7 @@ for (const c of ELEMENTWISE_CASES) {
 }
 
 // the shape-polymorphic kernels the WebGPU backend runs: every size and stride a uniform
-for (const variant of ['flat', 'strided'] as const) {
+for (const variant of ['flat', 'flat4', 'strided'] as const) {
   test(`golden: poly-${variant} (the chain)`, (t) => {
     checkGolden(t, `poly-${variant}`, renderPolymorphic([CHAIN], 4, variant).source);
   });

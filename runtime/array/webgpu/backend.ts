@@ -68,12 +68,29 @@ function elementwise(
     launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
     return results.slice();
   }
-  const variant: PolyVariant = rank <= 1 ? 'flat' : 'strided';
-  const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
   const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
-  const groups = polyGroups(n, variant, polyIsVec4({ types, intMath }), POLY_WG, PER_LANE);
+  const vec4 = polyIsVec4({ types, intMath });
+  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
+  const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
+  const groups = polyGroups(n, variant, vec4, POLY_WG, PER_LANE);
   launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
   return results.slice();
+}
+
+/**
+ * Whether a flat layout can run on the flat4 kernel: contiguous operands at offsets on 16-byte
+ * boundaries or broadcast inputs (stride 0, any offset), and buffers whole vec4s long (the pool's
+ * bucket sizes always are; a buffer from elsewhere may not be).
+ */
+function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, nInputs: number, operands: readonly NDArray[]): boolean {
+  for (let k = 0; k < operands.length; k++) {
+    const s = layout.strides[k][0];
+    // a broadcast input splats one element, read at any offset
+    const splat = k < nInputs && s === 0;
+    if (!splat && (s !== 1 || layout.offsets[k] % 4 !== 0)) return false;
+    if (storageOf(operands[k]).use().size % 16 !== 0) return false;
+  }
+  return true;
 }
 
 /**
@@ -113,8 +130,8 @@ function splitElementwise(
 
 /**
  * Create, ahead of the first call, every pipeline `elementwise` needs for `roots` whatever
- * the shapes (the flat and the strided variant; i32 arithmetic too where the dtypes allow
- * it). Resolves to how many were created now (0 when all existed).
+ * the shapes (the flat4, flat and strided variants; i32 arithmetic too where the dtypes
+ * allow it). Resolves to how many were created now (0 when all existed).
  */
 async function precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number> {
   const types = [...inputDtypes, ...outDtypes].map(elementType);
@@ -126,7 +143,7 @@ async function precompile(roots: readonly Expr[], inputDtypes: readonly DType[],
   if (inputDtypes.length + roots.length > limit) return 0; // split per call (see splitElementwise)
   let made = 0;
   for (const intMath of kinds) {
-    for (const variant of ['flat', 'strided'] as const) {
+    for (const variant of intMath || !polyIsVec4({ types }) ? ['flat', 'strided'] as const : ['flat4', 'flat', 'strided'] as const) {
       const k = polyKernel(roots, inputDtypes.length, variant, { types, aliases, intMath });
       if (await pipelineAsync(k.name, k.source)) made++;
     }
