@@ -1,7 +1,9 @@
 // Every optimizer's update is one kernel per parameter (parameter and state written together) and bumps their versions, on both devices.
 
 import test from 'ava';
-import { L, array, optimizers, type NDArray, type Optimizer } from '../../runtime/index.js';
+import { L, array, optimizers, type NDArray } from '../../runtime/index.js';
+
+type Optimizer = optimizers.Optimizer;
 import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
 import { queueStats } from '../../runtime/array/webgpu/queue.js';
 import { uniform, useDevices } from '../helpers.js';
