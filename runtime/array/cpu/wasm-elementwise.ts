@@ -2,7 +2,7 @@
 // layout class, stages operands in one wasm memory (gathering strided and broadcast views of
 // any rank), calls, copies results out (the module itself comes from compiler/wasm/elementwise.ts).
 
-import type { Expr } from '../../../compiler/expr.js';
+import { topoSort, type Expr } from '../../../compiler/expr.js';
 import type { Layout, NumArray } from '../../../compiler/js.js';
 import { exprKey, renderWasmElementwise, wasmRenders, type OperandKind } from '../../../compiler/wasm/elementwise.js';
 import { wasmEnabled } from './wasm-matmul.js';
@@ -57,8 +57,8 @@ function reserve(floats: number): Float32Array | undefined {
  * host walks it with its strides (an odometer) to get there rather than copying one run.
  * Contiguous, single-value and plain row inputs are copied; an input constant along the inner
  * dim is gathered to one value per row (`col`); any other walk (a transposed or stepped view,
- * a broadcast over an outer dim of a rank-3+ space) is gathered to `full`. Undefined when an
- * output is not contiguous (those stay on the JS loop).
+ * a broadcast over an outer dim of a rank-3+ space) is gathered to `full` (the caller does so
+ * only for chains worth it). Undefined when an output is not contiguous (the JS loop runs).
  */
 export function operandKinds(layout: Layout, nInputs: number): { kind: OperandKind; gather: boolean }[] | undefined {
   const rank = layout.shape.length;
@@ -136,6 +136,17 @@ function mainFor(roots: readonly Expr[], kinds: readonly OperandKind[], nScalars
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+const transcendentalByIds = new Map<string, boolean>();
+function hasTranscendental(roots: readonly Expr[]): boolean {
+  const key = roots.map((r) => r.id).join(',');
+  let has = transcendentalByIds.get(key);
+  if (has === undefined) {
+    has = topoSort(roots).some((n) => n.op === 'exp' || n.op === 'log' || n.op === 'tanh');
+    transcendentalByIds.set(key, has);
+  }
+  return has;
+}
+
 /**
  * Evaluate `roots` in wasm over `arrays` (inputs, then outputs) walked as `layout` (collapsed);
  * false, having written nothing, when this case is not one it runs (the caller runs the JS
@@ -156,6 +167,10 @@ export function wasmElementwise(
   if (!arrays.every((a) => a instanceof Float32Array)) return false;
   const plans = operandKinds(layout, nIn);
   if (plans === undefined) return false;
+  // gathering a whole input walks its strides as the JS loop would: that pays only when the
+  // chain has a transcendental to do four at a time (measured, 1000x1000 transposed: tanh 26 ms
+  // in wasm vs 36 ms in JS; x*2+1 and a plain copy tie or lose). A col gather is one value a row.
+  if (plans.some((p) => p.gather && p.kind === 'full') && !hasTranscendental(roots)) return false;
   const kinds = plans.map((p) => p.kind);
   const main = mainFor(roots, kinds, scalars.length);
   if (main === undefined) return false;
