@@ -63,7 +63,9 @@ class MLP extends L.Chain {
     this.l3 = layer(2);
   }
   forward(x: VariableLike): Variable {
-    return this.l3.forward(F.relu(this.l2.forward(F.relu(this.l1.forward(x)))));
+    // the hidden layers' relu rides in the matmul kernel with the bias (linear's epilogue)
+    const relu = (l: L.Linear, h: VariableLike) => F.linear(h, l.W, l.b!, { activation: 'relu' });
+    return this.l3.forward(relu(this.l2, relu(this.l1, x)));
   }
 }
 

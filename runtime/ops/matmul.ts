@@ -3,7 +3,11 @@
 import { deviceOf } from '../array/backend.js';
 import { NDArray, shapeStr, sizeOf } from '../array/ndarray.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
+import { input, select } from '../../compiler/expr.js';
+import { relu as reluOp } from './activation.js';
 import { add } from './arithmetic.js';
+import { applyExpr } from './elementwise.js';
+import { checkOptions, oneOf } from './options.js';
 import { biasEpilogueFits, matmulArray } from './matmul/kernels.js';
 import { reshape, sum } from './shape.js';
 
@@ -42,16 +46,24 @@ class MatMul extends FunctionNode {
  */
 class Linear extends FunctionNode {
   readonly label = 'linear';
+  /** relu(x W^T + b) in the same kernel: the activation as part of the epilogue */
+  constructor(private readonly relu: boolean) { super(); }
 
-  forward([x, W, b]: readonly NDArray[]): NDArray[] { return [matmulArray(x, W, false, true, b)]; }
+  forward([x, W, b]: readonly NDArray[]): NDArray[] {
+    if (this.relu) this.retainOutputs([0]);
+    return [matmulArray(x, W, false, true, b, this.relu)];
+  }
 
   // gx reads W, gW reads x, gb reads neither
   protected override inputsReadByBackward(targets: readonly number[]): number[] {
     return targets.flatMap((i) => (i === 0 ? [1] : i === 1 ? [0] : []));
   }
 
-  backward(targets: readonly number[], [gy]: readonly Variable[]): Variable[] {
+  backward(targets: readonly number[], [gyOut]: readonly Variable[]): Variable[] {
     const [x, W] = this.inputs;
+    // relu's gradient from its output (y <= 0 exactly where x W^T + b <= 0), one kernel,
+    // itself differentiable in gy for double backward
+    const gy = this.relu ? applyExpr('grad(relu)', select(input(1).le(0), 0, input(0)), [gyOut, this.retainedOutputs[0]], []) : gyOut;
     return targets.map((i) => (i === 0 ? matmul(gy, W) : i === 1 ? matmul(gy, x, true, false) : sum(gy, 0)));
   }
 }
@@ -67,11 +79,21 @@ export function matmul(a: VariableLike, b: VariableLike, transA = false, transB 
   return new MatMul(transA, transB).apply([argVariable(a, 'matmul', 'a'), argVariable(b, 'matmul', 'b')])[0];
 }
 
+export interface LinearOptions {
+  /**
+   * 'relu': relu(x W^T + b), the activation done by the matmul kernel as it stores (one
+   * kernel forward) where the device's kernel can take the bias; F.relu(F.linear(...)) otherwise.
+   */
+  activation?: 'relu';
+}
+
 /**
  * y = x W^T + b, with x flattened to (batch, features) as in Chainer's linear;
- * W is (out, in), b is (out,) or omitted.
+ * W is (out, in), b is (out,) or omitted. `opts.activation` folds a following relu in.
  */
-export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Variable {
+export function linear(x: VariableLike, W: VariableLike, b?: VariableLike, opts: LinearOptions = {}): Variable {
+  checkOptions('linear', opts, { activation: oneOf('relu') });
+  const relu = opts.activation === 'relu';
   const xv = argVariable(x, 'linear', 'x'), Wv = argVariable(W, 'linear', 'W');
   if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);
   if (xv.ndim < 1) throw new Error(`linear: x must have a batch axis, got x ${shapeStr(xv.shape)}`);
@@ -90,8 +112,9 @@ export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Vari
   // the fused node where the device's matmul can add b as it stores; otherwise composed
   // (mixed dtypes then fail in matmul with its own message)
   if (bv !== undefined && xv.dtype === Wv.dtype && xv.dtype !== 'int32' && biasEpilogueFits(bv.data, Wv.shape[0], xv.dtype)) {
-    return new Linear().apply([x2, Wv, bv])[0];
+    return new Linear(relu).apply([x2, Wv, bv])[0];
   }
   const y = matmul(x2, Wv, false, true);
-  return bv === undefined ? y : add(y, bv);
+  const z = bv === undefined ? y : add(y, bv);
+  return relu ? reluOp(z) : z;
 }

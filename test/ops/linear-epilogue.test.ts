@@ -62,3 +62,36 @@ test('linear: float64 takes the fused node on the CPU too, and checkBackward hol
   checkBackward((x, W, b) => F.linear(x, W, b), [uniform([3, 5], 8), uniform([4, 5], 9), uniform([4], 10)], [uniform([3, 4], 11)]);
   t.is(F.linear(new Variable(uniform([3, 5], 8)), new Variable(uniform([4, 5], 9)), new Variable(uniform([4], 10))).creator?.label, 'linear');
 });
+
+devices.each("linear { activation: 'relu' }: one kernel forward, equal to relu(F.linear) in values and gradients (NaN kept, zero at the kink)", async (t, device) => {
+  const on = (a: NDArray) => (device === 'cpu' ? a : a.toGpu());
+  for (const [m, k, n] of [[6, 8, 12], [5, 4, 7]]) {
+    const xs = f32(uniform([m, k], 31)), Ws = f32(uniform([n, k], 32)), bs = f32(uniform([n], 33)), gys = f32(uniform([m, n], 34));
+    // a NaN input row: relu keeps NaN, as F.relu does
+    const xData = Array.from(xs.toFlat());
+    xData[0] = NaN;
+    const xn = array(Float32Array.from(xData), [m, k]);
+    const runs: ArrayLike<number>[][] = [];
+    for (const fused of [true, false]) {
+      const x = new Variable(on(xn)), W = new Variable(on(Ws)), b = new Variable(on(bs));
+      const launches = counter(device);
+      const before = launches();
+      const y = fused ? F.linear(x, W, b, { activation: 'relu' }) : F.relu(F.linear(x, W, b));
+      if (fused) t.is(launches() - before, 1, `(${m}, ${k}) x (${n}, ${k}): forward kernels`);
+      y.grad = on(gys);
+      y.backward();
+      runs.push(await Promise.all([y.data.data(), x.grad!.data(), W.grad!.data(), b.grad!.data()]));
+    }
+    runs[0].forEach((a, i) => allclose(t, a, runs[1][i], { atol: 1e-6, rtol: 1e-6 }));
+    t.true(Number.isNaN(runs[0][0][0]), 'relu(NaN) is NaN');
+  }
+});
+
+test("linear { activation: 'relu' }: checkBackward and checkDoubleBackward in float64; a bad activation names linear", async (t) => {
+  const { checkBackward, checkDoubleBackward } = await import('../../runtime/index.js');
+  // inputs away from the kink at zero so that finite differences hold
+  const fn = (x: Variable, W: Variable, b: Variable) => F.linear(x, W, b, { activation: 'relu' });
+  checkBackward(fn as never, [uniform([3, 5], 40), uniform([4, 5], 41), uniform([4], 42)], [uniform([3, 4], 43)]);
+  checkDoubleBackward(fn as never, [uniform([3, 5], 40), uniform([4, 5], 41), uniform([4], 42)], [uniform([3, 4], 43)], null);
+  t.throws(() => F.linear(uniform([2, 3], 1), uniform([4, 3], 2), uniform([4], 3), { activation: 'tanh' as never }), { message: "linear: option activation must be 'relu', got 'tanh'" });
+});

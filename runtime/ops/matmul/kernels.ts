@@ -6,18 +6,18 @@ import { resultDtype } from '../../array/xp.js';
 import { matmulCpu } from './cpu.js';
 import { biasEpilogueFits as gpuBiasFits, matmulWebgpu } from './webgpu.js';
 
-const KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray) => NDArray> = { cpu: matmulCpu, webgpu: matmulWebgpu };
+const KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu?: boolean) => NDArray> = { cpu: matmulCpu, webgpu: matmulWebgpu };
 
 /**
  * Batched matmul with optional transposes of the last two axes (shapes already checked).
- * `bias` (n,) is added to every row in the same kernel (linear's epilogue): pass one only
- * where biasEpilogueFits says the device's kernel can take it.
+ * `bias` (n,) is added to every row in the same kernel (linear's epilogue), then relu when
+ * `relu`: pass a bias only where biasEpilogueFits says the device's kernel can take it.
  */
-export function matmulArray(a: NDArray, b: NDArray, transA = false, transB = false, bias?: NDArray): NDArray {
+export function matmulArray(a: NDArray, b: NDArray, transA = false, transB = false, bias?: NDArray, relu = false): NDArray {
   const swap = (x: NDArray) => x.transpose([...x.shape.keys()].map((i, _, all) =>
     i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
   const device = deviceOf([a, b], 'matmul', ['a', 'b']);
-  return kernelFor(KERNELS, device)(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'), bias);
+  return kernelFor(KERNELS, device)(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'), bias, relu);
 }
 
 /** Whether `device`'s matmul kernel can add `bias` (n,) as it stores (same dtype as the product; on WebGPU, readable as it stores). */

@@ -80,12 +80,12 @@ function chooseTiling(n: number): Tiling {
  * With `bias` (n,), C = a @ b + bias, the add done as each block is stored (linear's epilogue):
  * the caller checks biasEpilogueFits first.
  */
-export function matmulWebgpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray): NDArray {
+export function matmulWebgpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu = false): NDArray {
   if (dtype !== 'float32' || a.dtype !== 'float32' || b.dtype !== 'float32') {
     throw new Error(`matmul: the GPU multiplies float32 matrices, got a ${a.dtype} and b ${b.dtype}; cast them first`);
   }
   const r = a.ndim;
-  return matmulWith(a, b, chooseTiling(b.shape[r - 1]), bias);
+  return matmulWith(a, b, chooseTiling(b.shape[r - 1]), bias, relu);
 }
 
 /**
@@ -98,7 +98,7 @@ export function biasEpilogueFits(bias: NDArray, n: number): boolean {
 }
 
 /** matmul with a given tiling (tests and benchmarks compare tilings through this). */
-export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray): NDArray {
+export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray, relu = false): NDArray {
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batchShape = a.shape.slice(0, r - 2);
@@ -115,8 +115,8 @@ export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray): N
   const rank = batch.shape.length;
   // rows of C a whole number of vec4s long are stored a vec4 at a time
   const v4 = n % 4 === 0;
-  const withBias = bias !== undefined;
-  const kern = cached(`matmul|${t.rows},${t.tm},${t.tn4},${t.wx},${t.wy},${t.tkg}|${layout}|${rank}|${v4}${withBias ? '|bias' : ''}`, () => renderMatmul(t, layout, rank, v4, withBias));
+  const withBias = bias !== undefined, withRelu = withBias && relu;
+  const kern = cached(`matmul|${t.rows},${t.tm},${t.tn4},${t.wx},${t.wy},${t.tkg}|${layout}|${rank}|${v4}${withBias ? '|bias' : ''}${withRelu ? '|relu' : ''}`, () => renderMatmul(t, layout, rank, v4, withBias, withRelu));
   const n4 = Math.ceil(n / 4);
   // vec4 units: readsAsRows guaranteed the divisions are exact (0 where a dim has size 1)
   const q = (x: NDArray, d: number) => (x.shape[d] === 1 ? 0 : x.strides[d] / 4);
@@ -206,7 +206,7 @@ function decomposeBatch(rank: number, from: string): string {
 
 const X4 = ['x', 'y', 'z', 'w'];
 
-function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean, bias = false): WgslKernel {
+function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean, bias = false, relu = false): WgslKernel {
   const { tm, tn4, wx, wy } = t;
   const sg = t.rows === 'subgroup', shared = t.rows === 'shared';
   const params: Params = [
@@ -217,6 +217,9 @@ function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean
   ];
   const I = range(tm), J = range(tn4), T = range(4);
   // linear's epilogue: the bias of the stored column(s), added in registers as the block is stored
+  // and relu after it, as F.relu's select(v <= 0, 0, v) (a NaN stays NaN)
+  const epiV4 = (v: string) => (relu ? `select(${v}, vec4<f32>(), ${v} <= vec4<f32>())` : v);
+  const epi1 = (v: string) => (relu ? `select(${v}, 0.0, ${v} <= 0.0)` : v);
   const plusV4 = (j: number) => (bias ? ` + Bias[p.biasOff + col + ${j}u]` : '');
   const plus1 = (j: number, q: number) => (bias ? ` + Bias[p.biasOff + (col4_${j} + ${q}u) * p.biasS]` : '');
   const ind = (lines: string[], depth: number) => lines.map((l) => `${'  '.repeat(depth)}${l}`).join('\n');
@@ -244,9 +247,9 @@ function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean
     ? `c${i}_${j} = c${i}_${j} + (a${i}.x * b0_${j} + a${i}.y * b1_${j} + a${i}.z * b2_${j} + a${i}.w * b3_${j});`
     : `c${i}_${j} = c${i}_${j} + vec4<f32>(${T.map((q) => `dot(a${i}, w${j}_${q})`).join(', ')});`));
   const stores = v4
-    ? I.flatMap((i) => J.map((j) => `if (row + ${i}u < p.m && col + ${j}u < p.n4) { C[cBase + (row + ${i}u) * p.n4 + col + ${j}u] = c${i}_${j}${plusV4(j)}; }`))
+    ? I.flatMap((i) => J.map((j) => `if (row + ${i}u < p.m && col + ${j}u < p.n4) { C[cBase + (row + ${i}u) * p.n4 + col + ${j}u] = ${epiV4(`(c${i}_${j}${plusV4(j)})`)}; }`))
     : I.flatMap((i) => J.flatMap((j) => T.map((q) =>
-      `if (row + ${i}u < p.m && col4_${j} + ${q}u < p.n) { C[cBase + (row + ${i}u) * p.n + col4_${j} + ${q}u] = c${i}_${j}.${X4[q]}${plus1(j, q)}; }`)));
+      `if (row + ${i}u < p.m && col4_${j} + ${q}u < p.n) { C[cBase + (row + ${i}u) * p.n + col4_${j} + ${q}u] = ${epi1(`(c${i}_${j}.${X4[q]}${plus1(j, q)})`)}; }`)));
   const batch = range(batchRank).reverse().map((d) =>
     `let z${d} = rz % p.nb${d}; rz /= p.nb${d}; aBase += z${d} * p.sa${d}; bBase += z${d} * p.sb${d};`);
 
