@@ -117,8 +117,16 @@ class Trace {
    * kernel, which costs arithmetic, not a launch).
    */
   flush(wanted: readonly Pending[]): void {
-    const todo = wanted.filter((p) => p.data === null);
-    if (todo.length === 0) return;
+    // a kernel writes all its outputs at one shape: values of other shapes get their own
+    const byShape = new Map<string, Pending[]>();
+    for (const p of wanted) {
+      if (p.data !== null || byShape.get(p.shape.join())?.includes(p)) continue;
+      byShape.set(p.shape.join(), [...(byShape.get(p.shape.join()) ?? []), p]);
+    }
+    for (const group of byShape.values()) this.flushGroup(group);
+  }
+
+  private flushGroup(todo: readonly Pending[]): void {
     const roots = todo.map((p) => p.expr);
     const leafIds = this.leaves.map((_, i) => i).filter((i) => roots.some((r) => usesInput(r, i)));
     const scalarIds = this.scalars.map((_, i) => i).filter((i) => roots.some((r) => usesScalar(r, i)));
