@@ -2,14 +2,14 @@
 // Run from the repository root: npm run bench:fusion -- [--devices cpu,webgpu] [--reps N] [--warmup N] [--timeout S]
 
 import * as K from 'kusari';
-import { F, L, RandomState, array, getArrayModule, optimizers, scope, type NDArray, type Variable } from 'kusari';
+import { F, L, RandomState, array, optimizers, scope, type NDArray, type Variable } from 'kusari';
 import { parseArgs } from 'node:util';
 import { input, scalar } from '../compiler/expr.js';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
 import { currentDevice } from '../runtime/array/webgpu/device.js';
 import { flush, queueStats } from '../runtime/array/webgpu/queue.js';
 import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
-import { elementwise } from '../runtime/array/xp.js';
+import { elementwise, ones, zeros } from '../runtime/array/xp.js';
 import { fuse as fuseFromModule } from '../runtime/fusion/fuse.js';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
@@ -66,7 +66,6 @@ const onDevice = (x: NDArray, device: Device) => (device === 'cpu' ? x : x.toGpu
  */
 function kusariChain(name: string, device: Device, mode: Mode, fn: (...xs: Variable[]) => Variable | Variable[], data: NDArray[], requiresGrad: boolean[]): Contender {
   const xs = data.map((d, k) => new K.Variable(onDevice(d, device), { requiresGrad: requiresGrad[k] }));
-  const xp = getArrayModule(device);
   return {
     name,
     counted: true,
@@ -77,7 +76,7 @@ function kusariChain(name: string, device: Device, mode: Mode, fn: (...xs: Varia
         const outs = Array.isArray(out) ? out : [out];
         if (mode === 'forward+backward') {
           // one seed for all outputs: summing them would add a non-elementwise op to the chain
-          for (const o of outs) o.grad = xp.ones(o.shape, o.dtype);
+          for (const o of outs) o.grad = ones(o.shape, o.dtype, device);
           for (const o of outs) o.backward();
         }
       });
@@ -244,7 +243,7 @@ const adamWorkload: Workload = {
     {
       // unfused: Adam's formula one primitive at a time (what the optimizer did before fusing)
       const model = modelWithGrads(device);
-      const states = new Map([...model.params()].map((p) => [p, { m: getArrayModule(device).zeros(p.data.shape), v: getArrayModule(device).zeros(p.data.shape) }]));
+      const states = new Map([...model.params()].map((p) => [p, { m: zeros(p.data.shape, 'float32', device), v: zeros(p.data.shape, 'float32', device) }]));
       let t = 0;
       const op = (expr: ReturnType<typeof input>, xs: NDArray[], s: number[] = [], outs?: NDArray[]) => elementwise([expr], xs, s, { outs })[0];
       out.push({
