@@ -4,6 +4,7 @@ import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
 import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
 import { queueStats } from '../../runtime/array/webgpu/queue.js';
+import type { Tiling } from '../../runtime/ops/matmul/webgpu.js';
 import { allclose, uniform, useDevices } from '../helpers.js';
 
 const devices = await useDevices(test);
@@ -94,4 +95,23 @@ test("linear { activation: 'relu' }: checkBackward and checkDoubleBackward in fl
   checkBackward(fn as never, [uniform([3, 5], 40), uniform([4, 5], 41), uniform([4], 42)], [uniform([3, 4], 43)]);
   checkDoubleBackward(fn as never, [uniform([3, 5], 40), uniform([4, 5], 41), uniform([4], 42)], [uniform([3, 4], 43)], null);
   t.throws(() => F.linear(uniform([2, 3], 1), uniform([4, 3], 2), uniform([4], 3), { activation: 'tanh' as never }), { message: "linear: option activation must be 'relu', got 'tanh'" });
+});
+
+devices.gpu('matmul epilogue on WebGPU: every tiling (own, shared, subgroup where usable) adds the bias, then relu, as it stores', async (t) => {
+  const { matmulWith, subgroupsUsable } = await import('../../runtime/ops/matmul/webgpu.js');
+  const tilings: Tiling[] = [
+    { rows: 'own', tm: 8, tn4: 2, wx: 8, wy: 4 },
+    { rows: 'shared', tm: 4, tn4: 1, wx: 16, wy: 16, tkg: 4 },
+    ...(subgroupsUsable() ? [{ rows: 'subgroup' as const, tm: 8, tn4: 2, wx: 32, wy: 1 }] : []),
+  ];
+  for (const tiling of tilings) {
+    for (const [m, k, n] of [[9, 8, 12], [5, 12, 10]]) {
+      const xs = f32(uniform([m, k], 51)), Ws = f32(uniform([n, k], 52)), bs = f32(uniform([n], 53));
+      const ref = reference(...([xs, Ws, bs].map((a) => Array.from(a.toFlat())) as [number[], number[], number[]]), new Array<number>(m * n).fill(0), m, k, n);
+      for (const relu of [false, true]) {
+        const y = matmulWith(xs.toGpu(), Ws.toGpu().transpose([1, 0]), tiling, bs.toGpu(), relu);
+        allclose(t, await y.data(), relu ? ref.y.map((v) => (v <= 0 ? 0 : v)) : ref.y, { atol: 1e-5, rtol: 1e-5 });
+      }
+    }
+  }
 });
