@@ -8,6 +8,8 @@ import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
   contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
 } from './harness.js';
+import { dispatchStats } from '../runtime/array/cpu/kernels.js';
+import { queueStats } from '../runtime/array/webgpu/queue.js';
 
 const BENCH = 'mlp-step';
 const BATCH = 100;
@@ -26,7 +28,7 @@ interface Batch { x: Float32Array<ArrayBuffer>; t: Int32Array<ArrayBuffer> }
  * step's work, the parameter update included, has finished on the device, so the clock
  * around it is honest.
  */
-interface Trainer { step(): Promise<number>; dispose(): void }
+interface Trainer { step(): Promise<number>; dispose(): void; dispatches?(): Promise<number> }
 
 /** A library on a device: builds a Trainer for a model. */
 interface Contender { name: string; setup(sizes: readonly number[], data: Batch): Promise<Trainer> }
@@ -61,7 +63,9 @@ class MLP extends L.Chain {
     this.l3 = layer(2);
   }
   forward(x: VariableLike): Variable {
-    return this.l3.forward(F.relu(this.l2.forward(F.relu(this.l1.forward(x)))));
+    // the hidden layers' relu rides in the matmul kernel with the bias (linear's epilogue)
+    const relu = (l: L.Linear, h: VariableLike) => F.linear(h, l.W, l.b!, { activation: 'relu' });
+    return this.l3.forward(relu(this.l2, relu(this.l1, x)));
   }
 }
 
@@ -77,13 +81,21 @@ const kusari = (device: Device): Contender => ({
     }
     const optimizer = new optimizers.SGD(LR);
     optimizer.setup(model);
+    const step = () => {
+      const loss = F.softmaxCrossEntropy(model.forward(x), t);
+      model.cleargrads();
+      loss.backward();
+      optimizer.update();
+      return loss.item();  // on the GPU: flushes the batched step and waits for it
+    };
     return {
-      async step() {
-        const loss = F.softmaxCrossEntropy(model.forward(x), t);
-        model.cleargrads();
-        loss.backward();
-        optimizer.update();
-        return loss.item();  // on the GPU: flushes the batched step and waits for it
+      step,
+      /** kernel launches in one step (CPU: WebAssembly/JS kernels; WebGPU: recorded dispatches) */
+      async dispatches() {
+        const count = () => (device === 'cpu' ? dispatchStats.count : queueStats.dispatches);
+        const before = count();
+        await step();
+        return count() - before;
       },
       dispose() {},
     };
@@ -203,6 +215,8 @@ interface Row {
   samplesCpuMs: Record<string, number[]>;
   /** every library fits the same fixed batch, so losses should fall from about ln(10) */
   lossFirstLast: Record<string, [number, number]>;
+  /** kusari's kernel launches in one step */
+  kusariDispatches: number | null;
 }
 
 /** Build every contender's trainer, warm up, then time steps in rotating order. */
@@ -246,6 +260,12 @@ async function measure(device: Device, model: (typeof MODELS)[number], contender
   };
   const names = contenders.map((c) => c.name);
   await rounds(names, warmup, reps, timeStep);
+  let kusariDispatches: number | null = null;
+  try {
+    kusariDispatches = (await trainers.get('kusari')?.dispatches?.()) ?? null;
+  } catch (e) {
+    errors.kusari ??= `dispatch count: ${errorText(e)}`;
+  }
   for (const trainer of trainers.values()) safely(() => trainer.dispose());
 
   const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
@@ -261,7 +281,7 @@ async function measure(device: Device, model: (typeof MODELS)[number], contender
   const ratio = fastestPeer === null || medianMs.kusari === undefined ? null : medianMs.kusari / medianMs[fastestPeer];
   return {
     device, model: model.name, batch: BATCH, reps, warmup, medianMs, medianCpuMs, ratio, fastestPeer, errors,
-    samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast,
+    samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast, kusariDispatches,
   };
 }
 
@@ -331,6 +351,7 @@ for (const device of devices) {
     const cells = names.map((n) => (r.medianCpuMs[n] !== undefined ? r.medianCpuMs[n].toFixed(0) : '-').padStart(14));
     console.log([r.model.padEnd(23), ...cells].join(''));
   }
+  for (const r of mine) console.log(`kusari dispatches per step, ${r.model}: ${r.kusariDispatches ?? '-'}`);
 }
 const failures = rows.flatMap((r) => Object.entries(r.errors).map(([n, e]) => `${r.device} ${r.model} ${n}: ${e}`));
 const drifts = rows.flatMap(lossDrifts);

@@ -75,7 +75,7 @@ fn to_i32(v: f32) -> i32 {
 }`;
 
 /** What a module needs besides its entry point: special values and helper functions. */
-interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean }
+interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean; vec4?: boolean }
 
 function literal(v: number, needs: Needs): string {
   if (Number.isNaN(v)) { needs.nan = true; return SPECIAL.nan.use; }
@@ -106,6 +106,51 @@ function wgsl(needs: Needs): Dialect {
   };
 }
 
+/** The same primitives on vec4<f32>, lane by lane; helpers get a `4` suffix (WGSL has no overloads). */
+function wgsl4(needs: Needs): Dialect {
+  const v = (x: string) => `vec4<f32>(${x})`;
+  const cmp4 = (op: string) => (a: string, b: string) => `select(vec4<f32>(0.0), vec4<f32>(1.0), ${a} ${op} ${b})`;
+  return {
+    decl: 'let',
+    literal: (x) => v(literal(x, needs)),
+    unary: {
+      ...WGSL_UNARY,
+      tanh: (x) => { needs.isNan = needs.vec4 = true; return `select(tanh(clamp(${x}, vec4<f32>(-10.0), vec4<f32>(10.0))), ${x}, is_nan4(${x}))`; },
+    },
+    binary: {
+      ...WGSL_BINARY,
+      pow: (a, b) => { needs.pow = needs.nan = needs.inf = needs.vec4 = true; return `pow_real4(${a}, ${b})`; },
+      max: (a, b) => { needs.maxNan = needs.isNan = needs.vec4 = true; return `max_nan4(${a}, ${b})`; },
+      min: (a, b) => { needs.maxNan = needs.isNan = needs.vec4 = true; return `min_nan4(${a}, ${b})`; },
+      div: (a, b) => { needs.div = needs.isNan = needs.nan = needs.vec4 = true; return `div_real4(${a}, ${b})`; },
+      lt: cmp4('<'), le: cmp4('<='), gt: cmp4('>'), ge: cmp4('>='), eq: cmp4('=='), ne: cmp4('!='),
+    },
+    select: (c, a, b) => `select(${b}, ${a}, ${c} != vec4<f32>(0.0))`,
+  };
+}
+
+/** vec4 forms of the helpers the rendered code used (each needs its scalar form too). */
+function helpers4(needs: Needs): string[] {
+  const S: string[] = [];
+  if (needs.isNan) S.push('fn is_nan4(v: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }', '');
+  if (needs.maxNan) {
+    S.push('fn max_nan4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> { return select(select(max(a, b), b, is_nan4(b)), a, is_nan4(a)); }');
+    S.push('fn min_nan4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> { return select(select(min(a, b), b, is_nan4(b)), a, is_nan4(a)); }', '');
+  }
+  if (needs.div) {
+    S.push(`// div_real lane by lane, without branches: the quotient unless the divisor is +-0
+fn div_real4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  let ua = bitcast<vec4<u32>>(a);
+  let ub = bitcast<vec4<u32>>(b);
+  let inf = bitcast<vec4<f32>>(((ua ^ ub) & vec4<u32>(0x80000000u)) | vec4<u32>(0x7f800000u));
+  let zero = select(inf, vec4<f32>(${SPECIAL.nan.use}), ((ua & vec4<u32>(0x7fffffffu)) == vec4<u32>(0u)) | is_nan4(a));
+  return select(zero, a / b, (ub & vec4<u32>(0x7fffffffu)) != vec4<u32>(0u));
+}`, '');
+  }
+  if (needs.pow) S.push('fn pow_real4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> { return vec4<f32>(pow_real(a.x, b.x), pow_real(a.y, b.y), pow_real(a.z, b.z), pow_real(a.w, b.w)); }', '');
+  return S;
+}
+
 /** One resource of the shader, all in bind group 0. */
 export interface WgslBinding {
   binding: number;
@@ -118,7 +163,7 @@ export interface WgslBinding {
 
 /** A rendered compute shader and what a backend needs to bind and launch it. */
 export interface WgslKernel {
-  /** `fused_<ops>_<hash8>`, the hash being FNV-1a of `source` below its first line */
+  /** `fused_<ops>_<hash>`, the hash being hash64 (8 bytes, 16 hex digits) of `source` below its first line */
   name: string;
   source: string;
   entryPoint: 'main';
@@ -136,7 +181,7 @@ export interface WgslOptions {
   /** the device's maxStorageBuffersPerShaderStage (default 8, WebGPU's guaranteed minimum) */
   maxStorageBuffers?: number;
   /** element type of each operand, inputs then outputs (default f32); i32 converts on load/store */
-  types?: readonly ElementType[];
+  types?: readonly (ElementType | 'vec4<f32>')[];
   /**
    * For each input, the operand index of an output whose buffer it is (an in-place update):
    * WebGPU forbids binding one buffer both read-only and writable, so such an input is read
@@ -209,6 +254,148 @@ export function renderElementwise(roots: readonly Expr[], nInputs: number, rank:
   for (const line of body.lines) B.push(line);
   body.results.forEach((r, j) => B.push(intMath ? `A${nInputs + j}[${index(nInputs + j)}] = ${r};` : store(nInputs + j, index(nInputs + j), r, opts, needs)));
   return assemble(params, nInputs, roots.length, roots, needs, B, opts);
+}
+
+/** The largest rank a strided shape-polymorphic kernel takes; a collapsed layout is padded up to it. */
+export const POLY_RANK = 6;
+
+/**
+ * The two shapes of kernel that every call of a chain runs on, whatever its shapes:
+ * 'flat' when the collapsed layout has rank <= 1 (contiguous operands, scalars broadcast with
+ * stride 0, any offsets), 'flat4' the same with every offset a multiple of 4 and unit or zero
+ * strides (f32 only: operands bound as array<vec4<f32>>, one 16-byte load per operand, about
+ * 20% faster on lavapipe than four 4-byte ones), 'strided' for everything else up to POLY_RANK dims.
+ */
+export type PolyVariant = 'flat' | 'flat4' | 'strided';
+
+/**
+ * A shape-polymorphic elementwise kernel: sizes, strides and offsets are all uniforms, so one
+ * pipeline serves every shape, rank and broadcast pattern of its variant. Invocations walk
+ * the elements in a grid-stride loop, so the launch picks a workgroup count suited to the size
+ * (dispatch at most 65535 groups in x, nothing in y). The flat variant of an all-f32 chain
+ * computes four elements per iteration in vec4<f32> (loads and stores four consecutive
+ * elements; the n % 4 tail in scalars); the strided one decomposes each index over
+ * POLY_RANK dims (n0..n5; leading dims of size 1 pad a lower rank). Operands and params as
+ * renderElementwise's, plus `lanes` (invocations launched).
+ */
+export function renderPolymorphic(roots: readonly Expr[], nInputs: number, variant: PolyVariant, opts: WgslOptions = {}): WgslKernel {
+  const nOps = nInputs + roots.length;
+  const nScalars = countScalars(roots);
+  const intMath = opts.intMath === true;
+  const flat = variant !== 'strided';
+  const rank = flat ? 1 : POLY_RANK;
+  const wg = opts.workgroupSize ?? 64;
+  if (variant === 'flat4' && !polyIsVec4(opts)) throw new Error('renderPolymorphic: the flat4 variant takes f32 operands and float arithmetic only');
+  const params: WgslKernel['params'] = [
+    u32('n'), u32('lanes'), ...(flat ? [] : range(rank).map((d) => u32(`n${d}`))),
+    ...range(nOps).flatMap((k) => [u32(`o${k}`), ...range(rank).map((d) => u32(`s${k}_${d}`))]),
+    ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
+  ];
+  const needs: Needs = { nan: false, inf: false, pow: false };
+  // one element at flat index `e`, every operand read at its own offset and strides
+  const scalarPath = (e: string, index: (k: number) => string): string[] => {
+    const L: string[] = [];
+    const body = renderBody(roots, leafName, intMath ? INT_DIALECT : wgsl(needs));
+    for (let k = 0; k < nInputs; k++) L.push(`let x${k} = ${intMath ? `${arrayOf(k, opts)}[${index(k)}]` : load(k, index(k), opts)};`);
+    L.push(...body.lines);
+    body.results.forEach((r, j) => L.push(intMath ? `A${nInputs + j}[${index(nInputs + j)}] = ${r};` : store(nInputs + j, index(nInputs + j), r, opts, needs)));
+    void e;
+    return L;
+  };
+  const B: string[] = [];
+  const vec4 = flat && polyIsVec4(opts);
+  if (variant === 'flat4') {
+    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]; a broadcast (stride 0) input
+    // splats its one element, a unit-stride one loads its aligned vec4 whole
+    const v = wgsl4(needs);
+    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
+    B.push('let q = p.n / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
+    for (let k = 0; k < nInputs; k++) {
+      const a = arrayOf(k, opts);
+      B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`);
+      B.push(`  let x${k} = select(${a}[b${k} >> 2u], vec4<f32>(${a}[b${k} >> 2u][b${k} & 3u]), p.s${k}_0 == 0u);`);
+    }
+    B.push(...body.lines.map((l) => `  ${l}`));
+    body.results.forEach((r, j) => B.push(`  A${nInputs + j}[(p.o${nInputs + j} + e) >> 2u] = ${r};`));
+    B.push('}');
+    const sb = renderBody(roots, leafName, wgsl(needs));
+    B.push('let e = q * 4u + i;', 'if (e < p.n) {');
+    for (let k = 0; k < nInputs; k++) B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`, `  let x${k} = ${arrayOf(k, opts)}[b${k} >> 2u][b${k} & 3u];`);
+    B.push(...sb.lines.map((l) => `  ${l}`));
+    sb.results.forEach((r, j) => B.push(`  A${nInputs + j}[(p.o${nInputs + j} + e) >> 2u][(p.o${nInputs + j} + e) & 3u] = ${r};`));
+    B.push('}');
+  } else if (variant === 'strided') {
+    B.push('for (var e = i; e < p.n; e += p.lanes) {');
+    const L = decompose('e', rank, (d) => `p.n${d}`);
+    L.push(...scalarPath('e', (k) => [`p.o${k}`, ...range(rank).map((d) => `e${d} * p.s${k}_${d}`)].join(' + ')));
+    B.push(...L.map((l) => `  ${l}`), '}');
+  } else if (!vec4) {
+    B.push('for (var e = i; e < p.n; e += p.lanes) {');
+    B.push(...scalarPath('e', (k) => `p.o${k} + e * p.s${k}_0`).map((l) => `  ${l}`), '}');
+  } else {
+    // four consecutive elements per iteration: vec4 arithmetic, four loads and stores each
+    const v = wgsl4(needs);
+    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
+    B.push('let q = p.n / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
+    for (let k = 0; k < nOps; k++) B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`);
+    for (let k = 0; k < nInputs; k++) {
+      const a = arrayOf(k, opts), s = `p.s${k}_0`;
+      B.push(`  let x${k} = vec4<f32>(${a}[b${k}], ${a}[b${k} + ${s}], ${a}[b${k} + 2u * ${s}], ${a}[b${k} + 3u * ${s}]);`);
+    }
+    B.push(...body.lines.map((l) => `  ${l}`));
+    body.results.forEach((r, j) => {
+      const k = nInputs + j, s = `p.s${k}_0`;
+      B.push(`  A${k}[b${k}] = ${r}.x; A${k}[b${k} + ${s}] = ${r}.y; A${k}[b${k} + 2u * ${s}] = ${r}.z; A${k}[b${k} + 3u * ${s}] = ${r}.w;`);
+    });
+    B.push('}');
+    // the tail: the first n % 4 invocations take one element each
+    B.push('let e = q * 4u + i;', 'if (e < p.n) {');
+    B.push(...scalarPath('e', (k) => `p.o${k} + e * p.s${k}_0`).map((l) => `  ${l}`), '}');
+  }
+  const head = [
+    `@compute @workgroup_size(${wg})`,
+    'fn main(@builtin(global_invocation_id) gid: vec3<u32>) {',
+    '  let i = gid.x;',
+  ];
+  const types = variant === 'flat4' ? range(nOps).map(() => 'vec4<f32>' as const) : opts.types;
+  return assemble(params, nInputs, roots.length, roots, needs, B, { ...opts, types, workgroupSize: wg }, head);
+}
+
+/** Workgroups for a polymorphic kernel over `n` elements: about `perLane` iterations per invocation, capped at 65535. */
+export function polyGroups(n: number, variant: PolyVariant, vec4: boolean, workgroupSize = 64, perLane = 4): number {
+  const items = variant !== 'strided' && vec4 ? Math.max(Math.ceil(n / 4), 4) : n;
+  return Math.max(1, Math.min(65535, Math.ceil(items / (workgroupSize * perLane))));
+}
+
+/** Whether renderPolymorphic's flat kernel for these options computes in vec4. */
+export const polyIsVec4 = (opts: WgslOptions): boolean => opts.intMath !== true && (opts.types ?? []).every((t) => t === 'f32');
+
+/** The Params block for renderPolymorphic (layout already collapsed; padded here for 'strided'). */
+export function packPolyParams(kernel: WgslKernel, variant: PolyVariant, layout: Layout, scalars: readonly number[], lanes: number): ArrayBuffer {
+  const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
+  const u = new Uint32Array(buf), f = new Float32Array(buf), s32 = new Int32Array(buf);
+  const rank = variant === 'strided' ? POLY_RANK : 1;
+  const pad = rank - layout.shape.length;
+  if (pad < 0) throw new Error(`packPolyParams: ${kernel.name} takes rank <= ${rank}, got ${layout.shape.length}`);
+  let i = 0;
+  u[i++] = layout.shape.reduce((a, b) => a * b, 1);
+  u[i++] = lanes;
+  if (variant === 'strided') {
+    for (let d = 0; d < pad; d++) u[i++] = 1;
+    for (const n of layout.shape) u[i++] = n;
+  }
+  layout.offsets.forEach((o, k) => {
+    u[i++] = o >>> 0;
+    i += pad; // zero strides on the padding dims
+    for (const x of layout.strides[k]) u[i++] = x >>> 0;
+  });
+  const needed = kernel.params.length - i;
+  if (scalars.length < needed) throw new Error(`packPolyParams: ${kernel.name} reads ${needed} scalars, got ${scalars.length}`);
+  for (let j = 0; j < needed; j++, i++) {
+    if (kernel.params[i].type === 'i32') s32[i] = scalars[j];
+    else f[i] = scalars[j];
+  }
+  return buf;
 }
 
 /**
@@ -442,6 +629,7 @@ function assemble(
   if (needs.maxNan) S.push(MAX_NAN, '');
   if (needs.div) S.push(DIV_REAL, '');
   if (needs.toI32) S.push(TO_I32, '');
+  if (needs.vec4) S.push(...helpers4(needs));
   S.push(
     ...(head ?? [
       `@compute @workgroup_size(${wg})`,
@@ -456,7 +644,7 @@ function assemble(
   S.push('}');
   const source = S.join('\n') + '\n';
   const ops = (opts.ops ?? primitives(roots)).slice(0, 6);
-  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${fnv1a(source)}`;
+  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${hash64(source)}`;
   return {
     name,
     source: `// ${name}: generated by kusari compiler/wgsl.ts; do not edit.\n${source}`,
@@ -484,6 +672,28 @@ function primitives(roots: readonly Expr[]): string[] {
 const leafName = (leaf: Expr): string => (leaf.op === 'input' ? `x${leaf.value}` : `p.c${leaf.value}`);
 const u32 = (name: string) => ({ name, type: 'u32' as const });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * 64-bit FNV-1a as 16 hex digits: kernel names carry it, and pipeline caches key on names, so
+ * 32 bits (a collision expected after ~65,000 kernels) were too few. Two 32-bit halves with
+ * Math.imul instead of BigInt: same answer, ~20x faster.
+ */
+export function hash64(text: string): string {
+  // FNV-1a 64: offset 0xcbf29ce484222325, prime 0x100000001b3 = 2^40 + 0x1b3
+  let hi = 0xcbf29ce4, lo = 0x84222325;
+  for (let i = 0; i < text.length; i++) {
+    lo ^= text.charCodeAt(i);
+    // (hi:lo) * (2^40 + 0x1b3) mod 2^64, in 16-bit pieces of lo to keep products exact
+    const loL = lo & 0xffff, loH = lo >>> 16;
+    const a = loL * 0x1b3;
+    const b = loH * 0x1b3 + (a >>> 16);
+    const newLo = ((b & 0xffff) << 16) | (a & 0xffff);
+    const carry = Math.floor(b / 0x10000);
+    hi = (Math.imul(hi, 0x1b3) + carry + (lo << 8)) | 0;
+    lo = newLo;
+  }
+  return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
+}
 
 /** 32-bit FNV-1a as 8 hex digits: stable across runs and platforms, cheap, no deps. */
 export function fnv1a(text: string): string {

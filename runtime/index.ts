@@ -19,3 +19,4 @@ export * as optimizers from './optimizers/index.js';
 export * as training from './training/index.js';
 export * as serializers from './serializers/index.js';
 export { ElementwiseKernel, ReductionKernel, type ReduceOptions, type KernelArg } from './kernels/index.js';
+export { fuse, defineFusedKernel, precompile, type Fused, type FusedKernel, type FusedKernelSpec } from './fusion/index.js';

@@ -1,10 +1,11 @@
 // WebAssembly renderer for elementwise expressions: float32, f32x4 SIMD over the inner dim
-// with a scalar tail, over contiguous operands and the simple broadcasts (the host stages
-// operands in memory and copies results out: runtime/array/cpu/wasm-elementwise.ts).
+// with a scalar tail, over four operand layouts (the host stages operands in memory, gathering
+// strided views into them, and copies results out: runtime/array/cpu/wasm-elementwise.ts).
 
 import { topoSort, type BinaryOp, type Expr, type Op, type UnaryOp } from '../expr.js';
-import { fnv1a } from '../wgsl.js';
+import { hash64 } from '../wgsl.js';
 import { encodeModule, func, type Code, type Local } from './encoder.js';
+import { emitTranscendental, transcendentalConstants, type Consts } from './transcendental.js';
 
 /**
  * How an operand is laid out in wasm memory over a (rows, cols) iteration space
@@ -18,12 +19,14 @@ export type OperandKind = 'full' | 'row' | 'col' | 'scalar';
 export const OPERAND_KINDS: readonly OperandKind[] = ['full', 'row', 'col', 'scalar'];
 
 /**
- * Primitives rendered in wasm. exp, log, tanh and pow have no SIMD instruction, and a float32
- * polynomial would not round like Math.* does: expressions using them stay on the JS loop.
+ * Primitives rendered in wasm. exp, log and tanh have no SIMD instruction: they are float32
+ * polynomials (compiler/wasm/transcendental.ts, within 2 ulp of Math.* rounded to float32,
+ * where the JS loop rounds once). pow has none: exp(b log a) in float32 would lose
+ * |b log a| ulps, so expressions using it stay on the JS loop.
  */
 const IN_WASM: { [O in Op]: boolean } = {
   input: true, scalar: true, const: true, select: true,
-  neg: true, abs: true, sqrt: true, sign: true, exp: false, log: false, tanh: false,
+  neg: true, abs: true, sqrt: true, sign: true, exp: true, log: true, tanh: true,
   add: true, sub: true, mul: true, div: true, max: true, min: true, pow: false,
   lt: true, le: true, gt: true, ge: true, eq: true, ne: true,
 };
@@ -43,7 +46,7 @@ export function exprKey(roots: readonly Expr[]): string {
 }
 
 export interface WasmElementwise {
-  /** `fused_<ops>_<hash8>`, the hash over `key` */
+  /** `fused_<ops>_<hash>`, the 64-bit hash over `key` (the cache itself keys on `key`, so no collision can reuse a module) */
   readonly name: string;
   /** expression + operand kinds + scalar count: equal keys, equal modules */
   readonly key: string;
@@ -60,7 +63,7 @@ export function renderWasmElementwise(roots: readonly Expr[], kinds: readonly Op
   const nIn = kinds.length, nOut = roots.length;
   const key = `${exprKey(roots)}|${kinds.join(',')}|${nScalars}`;
   const ops = [...new Set(topoSort(roots).filter((n) => n.args.length > 0).map((n) => n.op))];
-  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${fnv1a(key)}`;
+  const name = `fused_${ops.length > 0 ? ops.join('_') + '_' : ''}${hash64(key)}`;
   const params = ['i32', 'i32', ...Array(nIn + nOut).fill('i32'), ...Array(nScalars).fill('f32')] as const;
   const main = func(params, [], (c) => body(c, roots, kinds, nScalars), 'main');
   return { name, key, bytes: encodeModule([main]) };
@@ -96,8 +99,25 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
     }
     return l;
   };
+  const iConst = new Map<number, Local<'v128'>>();
+  const splatI32 = (v: number) => {
+    let l = iConst.get(v);
+    if (l === undefined) {
+      l = c.local('v128');
+      c.v128ConstI32([v, v, v, v]).set(l);
+      iConst.set(v, l);
+    }
+    return l;
+  };
+  const consts: Consts = { f: splat, i: splatI32 };
   const zero = splat(0), one = splat(1), minusOne = splat(-1);
   for (const n of order) if (n.op === 'const') splat(n.value);
+  for (const op of new Set(order.map((n) => n.op))) {
+    if (op !== 'exp' && op !== 'log' && op !== 'tanh') continue;
+    const { f, i } = transcendentalConstants(op);
+    f.forEach(splat);
+    i.forEach(splatI32);
+  }
   const sScalar = Array.from({ length: nScalars }, (_, i) => scalarParam(i));
   const vScalar = sScalar.map((p) => {
     const l = c.local('v128');
@@ -142,7 +162,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
           c.get(a).get(zero).f32x4Gt().get(a).get(zero).f32x4Lt().v128Or();
           c.v128Bitselect();
           return;
-        case 'exp': case 'log': case 'tanh': throw new Error(`no wasm ${op}`);
+        case 'exp': case 'log': case 'tanh': emitTranscendental(c, consts, op, a); return;
         default: op satisfies never;
       }
     },
@@ -172,6 +192,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
     store: (out, v) => void c.get(at(nIn + out)).get(i).i32Add().get(v).v128Store(0, 2),
   };
 
+  const tail = c.local('v128');
   const scalar: Lanes<'f32'> = {
     type: 'f32',
     leaf: (n) => {
@@ -191,7 +212,12 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
           c.f32Const(-1).get(a).get(a).f32Const(0).f32Lt().select();
           c.get(a).f32Const(0).f32Gt().select();
           return;
-        case 'exp': case 'log': case 'tanh': throw new Error(`no wasm ${op}`);
+        case 'exp': case 'log': case 'tanh':
+          // the vector code on a splat, so the tail rounds exactly as the main loop does
+          c.get(a).f32x4Splat().set(tail);
+          emitTranscendental(c, consts, op, tail);
+          c.f32x4ExtractLane(0);
+          return;
         default: op satisfies never;
       }
     },

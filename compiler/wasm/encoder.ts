@@ -221,6 +221,25 @@ export class Code {
   v128Or(): this { return this.simd(0x50); }
   /** Pops a, b, mask; each bit comes from a where the mask bit is 1, else from b. */
   v128Bitselect(): this { return this.simd(0x52); }
+  v128Not(): this { return this.simd(0x4d); }
+  /** Pops a, b; a & ~b. */
+  v128AndNot(): this { return this.simd(0x4f); }
+  v128Xor(): this { return this.simd(0x51); }
+  /** v128.const from four i32 lanes (bit patterns). */
+  v128ConstI32(lanes: readonly [number, number, number, number]): this {
+    return this.simd(0x0c, ...new Uint8Array(new Int32Array(lanes).buffer));
+  }
+  /** Round to the nearest integer, ties to even, in each lane (exact for every float32). */
+  f32x4Nearest(): this { return this.simd(0x6a); }
+  /** Integer lanes: float -> int32 truncating and saturating (NaN to 0), int32 -> float. */
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
+  f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4Sub(): this { return this.simd(0xb1); }
+  /** Shifts pop the vector, then an i32 count. */
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4ShrS(): this { return this.simd(0xac); }
+  i32x4ShrU(): this { return this.simd(0xad); }
 }
 
 /** A function of the module; its index is its position, so later functions can call earlier ones. */

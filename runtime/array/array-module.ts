@@ -1,11 +1,17 @@
 // getArrayModule: numpy-like array functions bound to a device, so user code is device-agnostic.
 
-import { input, scalar, select, type Expr } from '../../compiler/expr.js';
+import { input, scalar, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import { NDArray, normAxis, type DType, type Device } from './ndarray.js';
 import { matmulArray } from '../ops/matmul/kernels.js';
 import { argmaxArray } from '../ops/reduction/arg-reduce.js';
 import * as xp from './xp.js';
+import * as A from '../ops/arithmetic.js';
+import * as T from '../ops/activation.js';
+import { exprOf, type ElementwiseDef } from '../ops/elementwise.js';
+
+/** The op table's expression for a row: numpy's names, F's definitions (one per op). */
+const row = (op: { readonly def: ElementwiseDef }) => (...e: Expr[]): Expr => exprOf(op.def, e);
 
 type Operand = NDArray | number;
 
@@ -71,20 +77,20 @@ function makeModule(device: Device): ArrayModule {
     full: (shape, value, dtype) => xp.full(shape, value, dtype, device),
     arange: (start, stop, step, dtype) => xp.arange(start, stop, step, dtype).to(device),
     randomUniform: (shape, low = 0, high = 1) => xp.randomUniform(shape, low, high, { device }),
-    add: (x, y) => apply('add', (a, b) => a.add(b), [x, y]),
-    subtract: (x, y) => apply('subtract', (a, b) => a.sub(b), [x, y]),
-    multiply: (x, y) => apply('multiply', (a, b) => a.mul(b), [x, y]),
-    divide: (x, y) => apply('divide', (a, b) => a.div(b), [x, y]),
-    power: (x, y) => apply('power', (a, b) => a.pow(b), [x, y]),
-    maximum: (x, y) => apply('maximum', (a, b) => a.max(b), [x, y]),
-    minimum: (x, y) => apply('minimum', (a, b) => a.min(b), [x, y]),
-    where: (c, x, y) => apply('where', (p, a, b) => select(p, a, b), [c, x, y]),
-    negative: (x) => apply('negative', (a) => a.neg(), [x]),
-    exp: (x) => apply('exp', (a) => a.exp(), [x]),
-    log: (x) => apply('log', (a) => a.log(), [x]),
-    sqrt: (x) => apply('sqrt', (a) => a.sqrt(), [x]),
-    abs: (x) => apply('abs', (a) => a.abs(), [x]),
-    tanh: (x) => apply('tanh', (a) => a.tanh(), [x]),
+    add: (x, y) => apply('add', row(A.add), [x, y]),
+    subtract: (x, y) => apply('subtract', row(A.sub), [x, y]),
+    multiply: (x, y) => apply('multiply', row(A.mul), [x, y]),
+    divide: (x, y) => apply('divide', row(A.div), [x, y]),
+    power: (x, y) => apply('power', row(A.pow), [x, y]),
+    maximum: (x, y) => apply('maximum', row(A.maximum), [x, y]),
+    minimum: (x, y) => apply('minimum', row(A.minimum), [x, y]),
+    where: (c, x, y) => apply('where', row(A.where), [c, x, y]),
+    negative: (x) => apply('negative', row(A.neg), [x]),
+    exp: (x) => apply('exp', row(A.exp), [x]),
+    log: (x) => apply('log', row(A.log), [x]),
+    sqrt: (x) => apply('sqrt', row(A.sqrt), [x]),
+    abs: (x) => apply('abs', row(A.abs), [x]),
+    tanh: (x) => apply('tanh', row(T.tanh), [x]),
     sum: (x, axis, keepdims = false) => reduceOver('sum', x, axis, keepdims),
     max: (x, axis, keepdims = false) => reduceOver('max', x, axis, keepdims),
     min: (x, axis, keepdims = false) => reduceOver('min', x, axis, keepdims),

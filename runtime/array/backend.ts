@@ -1,6 +1,6 @@
 // The device interface (memory, copies, and the generic elementwise/reduce kernels) and per-op kernel tables.
 
-import { isIntegerExpr, type Expr } from '../../compiler/expr.js';
+import { input, isIntegerExpr, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import type { Device, DType, NDArray, TypedArray } from './ndarray.js';
 
@@ -18,11 +18,35 @@ export interface Backend {
   /** The elements of `x` in C order, on the host. */
   toHost(x: NDArray): Promise<TypedArray>;
   full(shape: readonly number[], value: number, dtype: DType): NDArray;
-  /** Evaluate `roots` at every position of `shape` (inputs broadcast), one output each. */
-  elementwise(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], dtype: DType, outs?: readonly NDArray[]): NDArray[];
+  /**
+   * Evaluate `roots` at every position of `shape` (inputs broadcast), one output each.
+   * `reduceTo[j]` (optional, additive): root j's values summed down to that shape (a shape
+   * `shape` broadcasts from, e.g. a bias's), as the gradient of a broadcast input needs:
+   * one elementwise dispatch, then one reduction per such root. Such roots take no `outs`.
+   */
+  elementwise(
+    roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], dtype: DType,
+    outs?: readonly NDArray[], reduceTo?: readonly (readonly number[] | null)[],
+  ): NDArray[];
   /** Reduce map(inputs) over `axes` of `shape`; the result keeps reduced dims as size 1. */
   reduce(op: ReduceOp, map: Expr, inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], axes: readonly number[], dtype: DType): NDArray;
+  /**
+   * Prepare, before any call, everything `elementwise(roots, ...)` needs for inputs and
+   * outputs of these dtypes whatever their shapes, ranks (up to 6) and broadcast patterns:
+   * on WebGPU the chain's pipelines, made with createComputePipelineAsync. Resolves to how
+   * many pipelines were created now (0 when all existed, always 0 on the CPU, whose loops
+   * compile in microseconds). `pipelineStats.created` (webgpu/pipelines.ts) counts them all.
+   * Not covered: an input that is also an output's buffer (an in-place update), whose kernel
+   * reads it through the output's binding and is made at its first call.
+   */
+  precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number>;
 }
+
+/**
+ * Kernel launches so far on every device (elementwise, reductions and op kernels): tests
+ * count them to prove a chain ran as one kernel.
+ */
+export const dispatchStats = { count: 0 };
 
 /**
  * Backends by device, filled in by each backend's module when it is imported. A record
@@ -49,6 +73,37 @@ export function deviceOf(arrays: readonly NDArray[], op: string, names?: readonl
   return first;
 }
 
+/**
+ * Backend.elementwise's `reduceTo` on top of a backend's plain elementwise and reduce: the
+ * reduced roots go to full-size temporaries in the same dispatch, and each is then summed
+ * over the axes its target broadcasts along (one reduce call each).
+ */
+export function elementwiseReduced(
+  b: Pick<Backend, 'reduce'>, plain: Backend['elementwise'],
+  roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], shape: readonly number[], dtype: DType,
+  outs: readonly NDArray[] | undefined, reduceTo: readonly (readonly number[] | null)[],
+): NDArray[] {
+  if (reduceTo.length !== roots.length) throw new Error(`elementwise: reduceTo has ${reduceTo.length} entries for ${roots.length} roots`);
+  const axesOf = reduceTo.map((target) => {
+    if (target === null) return null;
+    const pad = shape.length - target.length;
+    const ok = pad >= 0 && target.every((n, d) => n === shape[pad + d] || n === 1);
+    if (!ok) throw new Error(`elementwise: cannot sum shape [${shape.join(', ')}] down to [${target.join(', ')}]; the target must broadcast to it`);
+    return shape.map((_, d) => d).filter((d) => d < pad || (target[d - pad] === 1 && shape[d] !== 1));
+  });
+  if (outs !== undefined && reduceTo.some((t, j) => t !== null && outs[j] !== undefined)) {
+    throw new Error('elementwise: a root with reduceTo takes no out array');
+  }
+  const full = plain(roots, inputs, scalars, shape, dtype, outs);
+  return full.map((y, j) => {
+    const axes = axesOf[j];
+    if (axes === null) return y;
+    const target = reduceTo[j]!;
+    if (axes.length === 0) return y.reshape(target);
+    return b.reduce('sum', REDUCED_COPY, [y], [], shape, axes, dtype).reshape(target);
+  });
+}
+
 /** int32 in, int32 out, integer primitives only: then a kernel computes in int32 (exact, wrapping). */
 export function intArithmetic(roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[], outs: readonly NDArray[]): boolean {
   return outs.every((o) => o.dtype === 'int32') && inputs.every((x) => x.dtype === 'int32')
@@ -66,3 +121,5 @@ export function kernelFor<K>(kernels: DeviceKernels<K>, device: Device): K {
   backendOf(device);
   return kernels[device];
 }
+
+const REDUCED_COPY = input(0);

@@ -4,7 +4,7 @@ import { Expr, input, scalar } from '../../compiler/expr.js';
 import { NDArray } from '../array/ndarray.js';
 import { Variable } from '../graph/variable.js';
 import { lower, parseStatements, sourceError, type SourceInfo, type Statement } from './expression.js';
-import { KernelFunction, runKernel } from './kernel-function.js';
+import { applyKernel, runKernel } from './kernel-function.js';
 import { bindArgs, checkOutputTypes, parseParams, typeOf, type KernelArg, type Param } from './params.js';
 
 /**
@@ -83,7 +83,7 @@ export class ElementwiseKernel {
     const b = bindArgs(this.label, this.inParams, args);
     const dtypes = this.outParams.map((p) => typeOf(this.label, p, b));
     const roots = this.rootsFor(b.pattern);
-    if (b.anyVariable) return new KernelFunction(this.name, roots, b.scalars, dtypes, b.arrayNames).apply(b.arrays);
+    if (b.anyVariable) return applyKernel(this.name, roots, b.scalars, dtypes, b.arrayNames, b.arrays);
     return runKernel(this.label, roots, b.arrays as NDArray[], b.arrayNames, b.scalars, dtypes);
   }
 

@@ -1,6 +1,9 @@
 // The kernel-body language: a tokenizer and parser for C-like expressions, lowered to the IR.
 
 import { Expr, constant, select, type ExprLike } from '../../compiler/expr.js';
+import * as T from '../ops/activation.js';
+import * as A from '../ops/arithmetic.js';
+import { exprOf, type ElementwiseDef } from '../ops/elementwise.js';
 
 /**
  * Where a piece of source text came from, for errors: `ElementwiseKernel squared_diff:
@@ -287,29 +290,37 @@ export function parseExpression(src: SourceInfo): Node {
 type Builtin = { arity: number; build: (...a: Expr[]) => ExprLike };
 
 /**
- * The functions a body may call: the IR's primitives, then conveniences composed from
- * them (so their gradients and both renderers come for free).
+ * A row of the elementwise op table as a kernel function: the same expression F's op runs
+ * (so a kernel's sigmoid cannot drift from F.sigmoid), trailing defaulted numbers as literals.
+ */
+function fromTable(op: { readonly def: ElementwiseDef }): Builtin {
+  const { args, defaults = {} } = op.def;
+  const fixed = args.filter((a) => defaults[a] === undefined);
+  const rest = args.slice(fixed.length).map((a) => constant(defaults[a]!));
+  return { arity: fixed.length, build: (...a) => exprOf(op.def, [...a, ...rest]) };
+}
+
+/**
+ * The functions a body may call: the IR's primitives, the op table's rows under their F
+ * names, and a few conveniences composed from them (so gradients and renderers come free).
  */
 export const FUNCTIONS: Readonly<Record<string, Builtin>> = {
-  exp: { arity: 1, build: (x) => x.exp() },
-  log: { arity: 1, build: (x) => x.log() },
-  sqrt: { arity: 1, build: (x) => x.sqrt() },
-  abs: { arity: 1, build: (x) => x.abs() },
+  exp: fromTable(A.exp),
+  log: fromTable(A.log),
+  sqrt: fromTable(A.sqrt),
+  abs: fromTable(A.abs),
   sign: { arity: 1, build: (x) => x.sign() },
-  tanh: { arity: 1, build: (x) => x.tanh() },
-  max: { arity: 2, build: (a, b) => a.max(b) },
-  min: { arity: 2, build: (a, b) => a.min(b) },
+  tanh: fromTable(T.tanh),
+  max: fromTable(A.maximum),
+  min: fromTable(A.minimum),
   pow: { arity: 2, build: (a, b) => power(a, b) },
-  sigmoid: { arity: 1, build: (x) => constant(1).div(constant(1).add(x.neg().exp())) },
-  // not max(x, 0): its tie rule would pass the gradient at 0, where Chainer's relu passes none
-  // and x <= 0 ? 0 : x, so relu(NaN) is NaN as in F.relu
-  relu: { arity: 1, build: (x) => select(x.le(0), 0, x) },
-  // max(x, 0) + log(1 + exp(-|x|)): log(1 + exp(x)) overflows for x beyond ~88
-  softplus: { arity: 1, build: (x) => x.max(0).add(constant(1).add(x.abs().neg().exp()).log()) },
+  sigmoid: fromTable(T.sigmoid),
+  relu: fromTable(T.relu),
+  softplus: fromTable(T.softplus),
   square: { arity: 1, build: (x) => x.mul(x) },
   rsqrt: { arity: 1, build: (x) => constant(1).div(x.sqrt()) },
-  where: { arity: 3, build: (c, a, b) => select(c, a, b) },
-  clip: { arity: 3, build: (x, lo, hi) => x.max(lo).min(hi) },
+  where: fromTable(A.where),
+  clip: fromTable(A.clip),
 };
 
 /** Named constants; a parameter of the same name hides one. */

@@ -1,13 +1,11 @@
-// One user kernel's launch on arrays, and the FunctionNode that makes it differentiable.
+// One user kernel's launch on arrays; in the graph it is the shared Elementwise node.
 
-import { Expr, constant, input } from '../../compiler/expr.js';
-import { vjp } from '../../compiler/grad.js';
+import type { Expr } from '../../compiler/expr.js';
 import { deviceOf } from '../array/backend.js';
 import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
 import { elementwise, zeros } from '../array/xp.js';
-import { FunctionNode, Variable } from '../graph/variable.js';
-import { applyExpr } from '../ops/elementwise.js';
-import { sumTo } from '../ops/shape.js';
+import { Variable } from '../graph/variable.js';
+import { Elementwise } from '../ops/elementwise.js';
 
 /**
  * Evaluate `roots` over `arrays` (broadcast together) in one kernel on their device,
@@ -26,46 +24,12 @@ export function runKernel(
 }
 
 /**
- * A user kernel in the graph: forward is the kernel itself (one launch for every output);
- * backward is, for each input, sum_j d(root_j)/d(input) * gy_j as one expression, applied
- * with ops/elementwise.ts's applyExpr, so it is an Elementwise node and differentiable
- * again. int32 outputs are piecewise constant: they pass no gradient.
+ * A user kernel in the graph: the one Elementwise node every elementwise computation uses
+ * (one launch for all outputs forward, one for every input gradient backward).
  */
-export class KernelFunction extends FunctionNode {
-  constructor(
-    readonly label: string,
-    readonly roots: readonly Expr[],
-    readonly scalars: readonly number[],
-    readonly dtypes: readonly DType[],
-    readonly argNames: readonly string[],
-  ) {
-    super();
-  }
-
-  forward(xs: readonly NDArray[]): NDArray[] {
-    return runKernel(this.label, this.roots, xs, this.argNames, this.scalars, this.dtypes);
-  }
-
-  backward(targets: readonly number[], gys: readonly Variable[]): (Variable | null)[] {
-    const xs = this.inputs;
-    return targets.map((i) => {
-      const g = gradExpr(this.roots, this.dtypes, i, xs.length);
-      if (g.isConst && g.value === 0) return null;
-      return sumTo(applyExpr(`grad(${this.label})`, g, [...xs, ...gys], this.scalars), xs[i].shape);
-    });
-  }
-}
-
-const gradCache = new Map<string, Expr>();
-/** The gradient expression of input i over input(0..n-1) and gy_j = input(n + j). */
-function gradExpr(roots: readonly Expr[], dtypes: readonly DType[], i: number, n: number): Expr {
-  const key = `${roots.map((r, j) => (dtypes[j] === 'int32' ? '-' : r.id)).join(',')}|${i}|${n}`;
-  let g = gradCache.get(key);
-  if (g === undefined) {
-    g = roots
-      .map((r, j) => (dtypes[j] === 'int32' ? null : vjp(r, [i], input(n + j))[0]))
-      .reduce<Expr | null>((acc, part) => (part === null ? acc : acc === null ? part : acc.add(part)), null) ?? constant(0);
-    gradCache.set(key, g);
-  }
-  return g;
+export function applyKernel(
+  label: string, roots: readonly Expr[], scalars: readonly number[], dtypes: readonly DType[],
+  names: readonly string[], arrays: readonly (Variable | NDArray)[],
+): Variable[] {
+  return new Elementwise(label, roots, scalars, names, dtypes).apply(arrays);
 }

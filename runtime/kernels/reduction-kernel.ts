@@ -8,7 +8,7 @@ import { Variable, asVariable } from '../graph/variable.js';
 import { max, min } from '../ops/reduction.js';
 import { normAxes, reshape, sum } from '../ops/shape.js';
 import { lower, parseExpression, parseStatements, sourceError, type Node, type SourceInfo, type Statement } from './expression.js';
-import { KernelFunction, runKernel } from './kernel-function.js';
+import { applyKernel, runKernel } from './kernel-function.js';
 import { bindArgs, checkOutputTypes, parseParams, typeOf, type KernelArg, type Param } from './params.js';
 
 /** Which axes to reduce (all when omitted) and whether they stay as size 1. */
@@ -149,9 +149,9 @@ export class ReductionKernel {
       const k = map.op === 'input' ? map.value : -1;
       const m = k >= 0 && b.arrays[k].shape.join() === shape.join()
         ? asVariable(b.arrays[k])
-        : new KernelFunction(this.name, [map], b.scalars, [reduced], b.arrayNames).apply(b.arrays)[0];
+        : applyKernel(this.name, [map], b.scalars, [reduced], b.arrayNames, b.arrays)[0];
       let y = this.op === 'sum' ? sum(m, axes, true) : this.op === 'max' ? max(m, axes, true) : min(m, axes, true);
-      if (post !== A) y = new KernelFunction(this.name, [post], b.scalars, [outDtype], ['a']).apply([y])[0];
+      if (post !== A) y = applyKernel(this.name, [post], b.scalars, [outDtype], ['a'], [y])[0];
       return opts.keepdims ? y : reshape(y, outShape);
     }
 

@@ -5,7 +5,7 @@ import { reduce } from '../array/xp.js';
 import { Variable, asVariable, argVariable, type VariableLike } from '../graph/variable.js';
 import { shapeStr } from '../array/ndarray.js';
 import { add, exp, log, sub, div } from './arithmetic.js';
-import { elementwise } from './elementwise.js';
+import { elementwise, withDef } from './elementwise.js';
 import { checkFinite } from './options.js';
 import { normAxes, reshape, sum } from './shape.js';
 
@@ -14,40 +14,43 @@ import { normAxes, reshape, sum } from './shape.js';
  * and as `x <= 0 ? 0 : x`, so relu(NaN) is NaN (as in NumPy and PyTorch) and a diverging
  * run shows.
  */
-export const relu = elementwise('relu', ['x'], (x) => select(x.le(0), 0, x), { intClosed: true });
+export const relu = elementwise({ name: 'relu', args: ['x'], build: (x) => select(x.le(0), 0, x), intClosed: true });
 
 /** y = tanh(x) */
-export const tanh = elementwise('tanh', ['x'], (x) => x.tanh());
+export const tanh = elementwise({ name: 'tanh', args: ['x'], build: (x) => x.tanh() });
 
 /** y = 1 / (1 + e^-x), as 0.5 tanh(x/2) + 0.5 so neither tail overflows (also in backward). */
-export const sigmoid = elementwise('sigmoid', ['x'], (x) => x.mul(0.5).tanh().mul(0.5).add(0.5));
+export const sigmoid = elementwise({ name: 'sigmoid', args: ['x'], build: (x) => x.mul(0.5).tanh().mul(0.5).add(0.5) });
 
-const leakyReluOp = elementwise('leakyRelu', ['x', 'slope'], (x, a) => select(x.gt(0), x, x.mul(a)));
+const leakyReluOp = elementwise({
+  name: 'leakyRelu', args: ['x', 'slope'], kinds: { slope: 'number' }, defaults: { slope: 0.2 },
+  build: (x, a) => select(x.gt(0), x, x.mul(a)),
+  check: (_, slope) => checkFinite(slope, 'leakyRelu', 'slope'),
+});
 /** y = x for x > 0, slope * x otherwise. */
-export function leakyRelu(x: VariableLike, slope = 0.2): Variable {
-  checkFinite(slope, 'leakyRelu', 'slope');
-  return leakyReluOp(x, slope);
-}
+export const leakyRelu = withDef(leakyReluOp, (x: VariableLike, slope = 0.2): Variable => leakyReluOp(x, slope));
 
-const softplusOp = elementwise('softplus', ['x', 'beta'], (x, beta) => {
+const softplusOp = elementwise({
+  name: 'softplus', args: ['x', 'beta'], kinds: { beta: 'number' }, defaults: { beta: 1 },
+  check: (_, beta) => checkFinite(beta, 'softplus', 'beta', true),
+  build: (x, beta) => {
   const bx = x.mul(beta);
   // log(1 + e^bx) = max(bx, 0) + log(1 + e^-|bx|): no overflow for large |x|. Both kinks
   // take the bx >= 0 side (not abs(), whose gradient is 0 at 0), so at 0 they sum to 1 - 1/2.
   const pos = bx.ge(0);
   return select(pos, bx, 0).add(select(pos, bx.neg(), bx).exp().add(1).log()).div(beta);
+  },
 });
 /** y = log(1 + e^(beta x)) / beta */
-export function softplus(x: VariableLike, beta = 1): Variable {
-  checkFinite(beta, 'softplus', 'beta', true);
-  return softplusOp(x, beta);
-}
+export const softplus = withDef(softplusOp, (x: VariableLike, beta = 1): Variable => softplusOp(x, beta));
 
-const eluOp = elementwise('elu', ['x', 'alpha'], (x, a) => select(x.gt(0), x, a.mul(x.exp().sub(1))));
+const eluOp = elementwise({
+  name: 'elu', args: ['x', 'alpha'], kinds: { alpha: 'number' }, defaults: { alpha: 1 },
+  build: (x, a) => select(x.gt(0), x, a.mul(x.exp().sub(1))),
+  check: (_, alpha) => checkFinite(alpha, 'elu', 'alpha'),
+});
 /** y = x for x > 0, alpha (e^x - 1) otherwise. */
-export function elu(x: VariableLike, alpha = 1): Variable {
-  checkFinite(alpha, 'elu', 'alpha');
-  return eluOp(x, alpha);
-}
+export const elu = withDef(eluOp, (x: VariableLike, alpha = 1): Variable => eluOp(x, alpha));
 
 /** The max over `axis` as a constant: softmax is shift-invariant, so no gradient is lost. */
 function stopGradientMax(x: Variable, axis: number): Variable {
@@ -74,14 +77,14 @@ export function logSoftmax(x: VariableLike, axis = 1): Variable {
  * y = clip(0.2 x + 0.5, 0, 1) (Chainer's hard sigmoid). Selects, not max/min, so the
  * gradient is 0.2 strictly inside (-2.5, 2.5) and 0 at and beyond the corners, as in Chainer.
  */
-export const hardSigmoid = elementwise('hardSigmoid', ['x'], (x) => select(x.le(-2.5), 0, select(x.ge(2.5), 1, x.mul(0.2).add(0.5))));
+export const hardSigmoid = elementwise({ name: 'hardSigmoid', args: ['x'], build: (x) => select(x.le(-2.5), 0, select(x.ge(2.5), 1, x.mul(0.2).add(0.5))) });
 
-const swishOp = elementwise('swish', ['x', 'beta'], (x, b) => x.mul(x.mul(b).mul(0.5).tanh().mul(0.5).add(0.5)));
+const swishOp = elementwise({ name: 'swish', args: ['x', 'beta'], build: (x, b) => x.mul(x.mul(b).mul(0.5).tanh().mul(0.5).add(0.5)) });
 /**
  * y = x sigmoid(beta x) (Chainer's F.swish). `beta` is a number, or an array whose shape is
  * x.shape[1 : 1 + beta.ndim] (one trainable beta per channel, broadcast over the rest).
  */
-export function swish(x: VariableLike, beta: VariableLike): Variable {
+export const swish = withDef(swishOp, function swish(x: VariableLike, beta: VariableLike): Variable {
   const v = argVariable(x, 'swish', 'x');
   if (typeof beta === 'number') return swishOp(v, beta);
   const b = argVariable(beta, 'swish', 'beta');
@@ -91,15 +94,17 @@ export function swish(x: VariableLike, beta: VariableLike): Variable {
   }
   // trailing ones so that NumPy's right-aligned broadcasting lines beta up with axis 1
   return swishOp(v, reshape(b, [...b.shape, ...new Array<number>(v.ndim - 1 - b.ndim).fill(1)]));
-}
+});
 
 /**
  * y = x Phi(x) in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Hendrycks
  * and Gimpel's approximation, as in BERT and GPT-2): the expression IR has no erf, and this
  * form stays one fused elementwise kernel on both devices. It differs from the erf form by < 1e-3.
  */
-export const gelu = elementwise('gelu', ['x'], (x) =>
-  x.mul(0.5).mul(x.mul(x).mul(x).mul(0.044715).add(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1)));
+export const gelu = elementwise({
+  name: 'gelu', args: ['x'],
+  build: (x) => x.mul(0.5).mul(x.mul(x).mul(x).mul(0.044715).add(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1)),
+});
 
 /**
  * y = log(sum(exp(x))) over `axis` (all axes when omitted), computed as m + log(sum(exp(x - m)))

@@ -1,23 +1,28 @@
-// Elementwise ops from one IR expression each: forward, broadcasting and backward derived.
+// The one elementwise node (K outputs over N inputs, one dispatch each way) and the typed op table.
 
-import { Expr, input, scalar, substitute, topoSort } from '../../compiler/expr.js';
+import { Expr, constant, input, scalar, substitute, topoSort } from '../../compiler/expr.js';
 import { vjp } from '../../compiler/grad.js';
-import { NDArray, broadcastShapes } from '../array/ndarray.js';
+import { deviceOf } from '../array/backend.js';
+import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
 import { elementwise as runElementwise, zeros } from '../array/xp.js';
 import { FunctionNode, Variable, describe, type VariableLike } from '../graph/variable.js';
 import { sumTo } from './shape.js';
 
 /**
- * One elementwise application: `expr` over input(0..n-1) and scalar(0..m-1). Backward is
- * another Elementwise node whose expression is the symbolic derivative, so gradients of
- * any order come from the same machinery, and fused chains later reuse it unchanged.
+ * Every elementwise computation in the graph: one op, a user kernel, a fused chain, or the
+ * backward of any of these. `roots` are K expressions over input(0..n-1) and scalar(0..m-1);
+ * forward is ONE Backend.elementwise call writing all K outputs. Backward is ONE node of the
+ * same kind whose roots are, per requested input i, sum_j d(root_j)/d(input i) * gy_j, so
+ * gradients of any order come from the same symbolic machinery (compiler/grad.ts).
  */
 export class Elementwise extends FunctionNode {
   constructor(
     readonly label: string,
-    readonly expr: Expr,
+    readonly roots: readonly Expr[],
     readonly scalars: readonly number[],
     readonly argNames: readonly string[],
+    /** per-output dtypes (user kernels); omitted: the float input dtype, as NumPy's rule */
+    readonly dtypes: readonly DType[] | null = null,
     /** int32 inputs give an int32 result (add, mul, maximum...; not exp or div), as in NumPy */
     readonly intClosed = false,
   ) {
@@ -26,6 +31,8 @@ export class Elementwise extends FunctionNode {
 
   override checkInputs(xs: readonly NDArray[]): void {
     broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
+    deviceOf(xs, this.label, this.argNames);
+    if (this.dtypes !== null) return; // a user kernel's parameter types were checked when bound
     const floats = new Set(xs.map((x) => x.dtype).filter((d) => d !== 'int32'));
     if (floats.size > 1) {
       const seen = xs.map((x, i) => `${this.argNames[i]} ${x.dtype}`).join(', ');
@@ -34,113 +41,209 @@ export class Elementwise extends FunctionNode {
   }
 
   forward(xs: readonly NDArray[]): NDArray[] {
-    const dtype = xs.find((x) => x.dtype !== 'int32')?.dtype ?? (this.intClosed && this.scalars.every(isInt32) ? 'int32' : 'float32');
-    return runElementwise([this.expr], xs, this.scalars, { dtype, op: this.label, names: this.argNames });
+    const dtypes = this.dtypes ?? this.roots.map(() => xs.find((x) => x.dtype !== 'int32')?.dtype
+      ?? (this.intClosed && this.scalars.every(isInt32) ? 'int32' : 'float32'));
+    const opts = { op: this.label, names: this.argNames };
+    if (dtypes.every((d) => d === dtypes[0])) return runElementwise(this.roots, xs, this.scalars, { ...opts, dtype: dtypes[0] });
+    // the backends give all outputs one dtype unless handed the output arrays
+    const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
+    const device = deviceOf(xs, this.label, this.argNames);
+    return runElementwise(this.roots, xs, this.scalars, { ...opts, outs: dtypes.map((d) => zeros(shape, d, device)) });
   }
 
   // Only the inputs a derivative reads are checked for in-place writes: add's reads none,
   // mul's only the other factor (as PyTorch saves only those).
   protected override inputsReadByBackward(targets: readonly number[]): number[] {
     const n = this.inputs.length;
-    return [...new Set(targets.flatMap((i) => compacted(gradExpr(this.expr, i, n)).used.filter((k) => k < n)))];
+    return compacted(this.gradRoots(targets)).used.filter((k) => k < n);
   }
 
-  backward(targets: readonly number[], [gy]: readonly Variable[]): (Variable | null)[] {
+  backward(targets: readonly number[], gys: readonly Variable[]): (Variable | null)[] {
     const xs = this.inputs;
-    return targets.map((i) => {
-      const g = gradExpr(this.expr, i, xs.length);
-      const gx = applyExpr(`grad(${this.label})`, g, [...xs, gy], this.scalars);
-      return sumTo(gx, xs[i].shape);
-    });
+    const gxs = applyExprs(`grad(${this.label})`, this.gradRoots(targets), [...xs, ...gys], this.scalars);
+    return gxs.map((gx, t) => (gx === null ? null : sumTo(gx, xs[targets[t]].shape)));
+  }
+
+  /** The gradient expressions of `targets` over input(0..n-1) and gy_j = input(n + j). */
+  private gradRoots(targets: readonly number[]): Expr[] {
+    return targets.map((i) => gradExpr(this.roots, this.outputDtypes, i, this.inputs.length));
   }
 }
 
 const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
 
-const gradCache = new Map<Expr, Expr[]>();
-/** d(expr)/d(input i) * input(n): the gradient expression, `input(n)` standing for gy. */
-function gradExpr(expr: Expr, i: number, n: number): Expr {
-  let row = gradCache.get(expr);
-  if (row === undefined) gradCache.set(expr, (row = []));
-  return (row[i] ??= vjp(expr, [i], input(n))[0]);
-}
-
+const gradCache = new Map<string, Expr>();
 /**
- * Apply `expr` to `args`, passing only the inputs it actually reads (a derivative often
- * needs fewer than the forward had). An expression that is just one input is that input.
+ * sum_j d(root_j)/d(input i) * input(n + j): the gradient of input i given every output's
+ * gradient. int32 outputs are piecewise constant, so they pass none.
  */
-export function applyExpr(label: string, expr: Expr, args: readonly Variable[], scalars: readonly number[]): Variable {
-  if (expr.op === 'input') return args[expr.value];
-  const { used, compact } = compacted(expr);
-  if (used.length === 0) {
-    // Every rule scales the incoming gradient, so an expression reading no input is the
-    // zero gradient (of a comparison, say): materialise it at the broadcast shape.
-    const shape = broadcastShapes(args.map((a) => a.shape), label);
-    const dtype = args.find((a) => a.dtype !== 'int32')?.dtype ?? 'float32';
-    return new Variable(zeros(shape, dtype, args[0].data.device), { requiresGrad: false });
+function gradExpr(roots: readonly Expr[], dtypes: readonly DType[], i: number, n: number): Expr {
+  const key = `${roots.map((r, j) => (dtypes[j] === 'int32' ? '-' : r.id)).join(',')}|${i}|${n}`;
+  let g = gradCache.get(key);
+  if (g === undefined) {
+    g = roots
+      .map((r, j) => (dtypes[j] === 'int32' ? null : vjp(r, [i], input(n + j))[0]))
+      .reduce<Expr | null>((acc, part) => (part === null ? acc : acc === null ? part : acc.add(part)), null) ?? constant(0);
+    gradCache.set(key, g);
   }
-  const names = used.map((k) => `x${k}`);
-  return new Elementwise(label, compact, scalars, names).apply(used.map((k) => args[k]))[0];
+  return g;
 }
 
-const compactCache = new Map<Expr, { used: number[]; compact: Expr }>();
 /**
- * The inputs `expr` reads (ascending) and `expr` over just those, renumbered from 0;
+ * Apply `roots` to `args` as ONE Elementwise node reading only the inputs some root reads (a
+ * derivative often needs fewer than the forward had). A root that is just one input is that
+ * input (add's gradient is gy: no kernel); a root that reads no input is a zero gradient, which
+ * the kernel writes beside the others, or a fresh zero array when nothing else needs a kernel.
+ */
+export function applyExprs(label: string, roots: readonly Expr[], args: readonly Variable[], scalars: readonly number[]): (Variable | null)[] {
+  if (roots.every((r) => r.op === 'input' || r.isConst)) {
+    return roots.map((r) => {
+      if (r.op === 'input') return args[r.value];
+      // every gradient is linear in gy, so a constant one is zero
+      const shape = broadcastShapes(args.map((a) => a.shape), label);
+      const dtype = args.find((a) => a.dtype !== 'int32')?.dtype ?? 'float32';
+      return new Variable(zeros(shape, dtype, args[0].data.device), { requiresGrad: false });
+    });
+  }
+  const { used, compact } = compacted(roots);
+  const node = new Elementwise(label, compact, scalars, used.map((k) => `x${k}`));
+  return node.apply(used.map((k) => args[k]));
+}
+
+/**
+ * The kernel the backward of `roots` (outputs of `dtypes`, over n inputs) runs when every
+ * input wants a gradient: its roots and which of [...inputs, ...gys] it reads. What
+ * precompile() prepares; null when backward needs no kernel (every gradient is some gy).
+ */
+export function backwardRoots(roots: readonly Expr[], dtypes: readonly DType[], n: number): { roots: Expr[]; used: number[] } | null {
+  const grads = Array.from({ length: n }, (_, i) => gradExpr(roots, dtypes, i, n));
+  if (grads.every((r) => r.op === 'input' || r.isConst)) return null;
+  const { used, compact } = compacted(grads);
+  return { roots: compact, used };
+}
+
+/** One root: applyExprs for a single expression. */
+export function applyExpr(label: string, expr: Expr, args: readonly Variable[], scalars: readonly number[]): Variable {
+  return applyExprs(label, [expr], args, scalars)[0]!;
+}
+
+const compactCache = new Map<string, { used: number[]; compact: Expr[] }>();
+/**
+ * The inputs `roots` read (ascending) and `roots` over just those, renumbered from 0;
  * cached, since expressions are interned and backward asks for the same ones every step.
  */
-function compacted(expr: Expr): { used: number[]; compact: Expr } {
-  let c = compactCache.get(expr);
+function compacted(roots: readonly Expr[]): { used: number[]; compact: Expr[] } {
+  const key = roots.map((r) => r.id).join(',');
+  let c = compactCache.get(key);
   if (c === undefined) {
-    const used = [...new Set(topoSort([expr]).filter((e) => e.op === 'input').map((e) => e.value))].sort((p, q) => p - q);
+    const used = [...new Set(topoSort(roots).filter((e) => e.op === 'input').map((e) => e.value))].sort((p, q) => p - q);
     const remap: Expr[] = [];
     used.forEach((k, j) => (remap[k] = input(j)));
-    c = { used, compact: substitute([expr], remap)[0] };
-    compactCache.set(expr, c);
+    c = { used, compact: substitute(roots, remap) };
+    compactCache.set(key, c);
   }
   return c;
 }
 
-export type ElementwiseOp = (...args: VariableLike[]) => Variable;
+// ---- the op table ---------------------------------------------------------------------------
+
+/** Whether an argument takes an array, a number (a runtime scalar), or either. */
+export type ArgKind = 'array' | 'number' | 'either';
 
 /**
- * Declare an elementwise op once, as an expression builder. Array arguments become
- * `input(k)`, number arguments become runtime scalars (one compiled kernel serves every
- * value), and the returned function checks, runs and records the op.
+ * One row of the elementwise op table: everything F.*, the Variable methods, getArrayModule,
+ * user kernels, fuse(fn) and the build-time transform need to know about an op.
+ */
+export interface ElementwiseDef<A extends readonly string[] = readonly string[]> {
+  readonly name: string;
+  /** argument names, in call order */
+  readonly args: A;
+  /** per argument: array, number or either (default either) */
+  readonly kinds?: { readonly [K in A[number]]?: ArgKind };
+  /** defaults of trailing number arguments (softplus's beta = 1) */
+  readonly defaults?: { readonly [K in A[number]]?: number };
+  /** the expression: array arguments arrive as input(k), numbers as scalar(m) */
+  readonly build: (...args: { [K in keyof A]: Expr }) => Expr;
+  /** int32 in, int32 out (add, mul, maximum...), as NumPy's integer arithmetic */
+  readonly intClosed?: boolean;
+  /** a check of number arguments before anything runs (finite, positive...) */
+  readonly check?: (...args: { [K in keyof A]: VariableLike }) => void;
+}
+
+/** The argument tuple of an op: exactly its arity, trailing defaulted numbers optional. */
+type Args<A extends readonly string[]> = { [K in keyof A]: VariableLike };
+
+/** An elementwise op as called: exact arity, and its table row for introspection. */
+export type ElementwiseOp<A extends readonly string[] = readonly string[]> = ((...args: Args<A>) => Variable) & { readonly def: ElementwiseDef<A> };
+
+/** Hooks fuse(fn) sets while it traces; null otherwise. @internal */
+export const TRACE: { hook: ((def: ElementwiseDef, expr: Expr, arrays: (Variable | NDArray)[], names: string[], scalars: number[]) => Variable) | null } = { hook: null };
+
+/** Every op declared with elementwise(), by name, in declaration order: the op table. */
+export const ELEMENTWISE_OPS = new Map<string, ElementwiseOp>();
+
+/**
+ * Declare an elementwise op once, as a row of the table. Array arguments become `input(k)`,
+ * number arguments runtime scalars (one compiled kernel serves every value), and the
+ * returned function checks, runs and records the op.
  *
  * ```ts
- * export const tanh = elementwise('tanh', ['x'], (x) => x.tanh());
+ * export const tanh = elementwise({ name: 'tanh', args: ['x'], build: (x) => x.tanh() });
  * ```
  */
-export function elementwise(name: string, argNames: readonly string[], build: (...args: Expr[]) => Expr, opts: { intClosed?: boolean } = {}): ElementwiseOp {
+export function elementwise<const A extends readonly string[]>(def: ElementwiseDef<A>): ElementwiseOp<A> {
+  const { name, args: argNames } = def;
+  if (ELEMENTWISE_OPS.has(name)) throw new Error(`elementwise: op ${name} is declared twice`);
+  const build = def.build as (...a: Expr[]) => Expr;
   const exprs = new Map<string, Expr>(); // per pattern of array/number arguments
-  return (...args: VariableLike[]): Variable => {
-    if (args.length !== argNames.length) {
-      throw new Error(`${name}: expected ${argNames.length} argument(s) (${argNames.join(', ')}), got ${args.length}`);
+  const op = (...given: VariableLike[]): Variable => {
+    const args = argNames.map((a, i) => (i < given.length ? given[i] : def.defaults?.[a as A[number]]));
+    if (given.length > argNames.length || args.some((a) => a === undefined)) {
+      throw new Error(`${name}: expected ${argNames.length} argument(s) (${argNames.join(', ')}), got ${given.length}`);
     }
     let pattern = '';
     const arrays: (Variable | NDArray)[] = [];
     const scalars: number[] = [];
     const names: string[] = [];
     args.forEach((a, i) => {
-      if (typeof a === 'number') {
+      const kind = def.kinds?.[argNames[i] as A[number]] ?? 'either';
+      if (typeof a === 'number' && kind !== 'array') {
         pattern += 's';
         scalars.push(a);
-      } else if (a instanceof Variable || a instanceof NDArray) {
+      } else if ((a instanceof Variable || a instanceof NDArray) && kind !== 'number') {
         pattern += 'v';
         arrays.push(a);
         names.push(argNames[i]);
       } else {
-        throw new Error(`${name}: argument ${argNames[i]} must be a Variable, NDArray or number, got ${describe(a)}`);
+        const want = kind === 'array' ? 'a Variable or NDArray' : kind === 'number' ? 'a number' : 'a Variable, NDArray or number';
+        throw new Error(`${name}: argument ${argNames[i]} must be ${want}, got ${describe(a)}`);
       }
     });
     if (arrays.length === 0) throw new Error(`${name}: at least one argument must be a Variable or NDArray`);
+    def.check?.(...(args as Args<A>));
     let expr = exprs.get(pattern);
     if (expr === undefined) {
       let k = 0, m = 0;
       expr = build(...[...pattern].map((c) => (c === 'v' ? input(k++) : scalar(m++))));
       exprs.set(pattern, expr);
     }
-    return new Elementwise(name, expr, scalars, names, opts.intClosed).apply(arrays)[0];
+    if (TRACE.hook !== null) return TRACE.hook(def as unknown as ElementwiseDef, expr, arrays, names, scalars);
+    return new Elementwise(name, [expr], scalars, names, null, def.intClosed).apply(arrays)[0];
   };
+  const row = Object.assign(op as unknown as (...args: Args<A>) => Variable, { def });
+  ELEMENTWISE_OPS.set(name, row as unknown as ElementwiseOp);
+  return row;
 }
 
+/** An op's expression with every argument an array: what user kernels and fusion compose. */
+export function exprOf(def: ElementwiseDef, args: readonly Expr[]): Expr {
+  return (def.build as (...a: Expr[]) => Expr)(...args);
+}
+
+/**
+ * A hand-typed front (optional numbers with defaults, a number-or-array argument) over a
+ * table row, keeping the row reachable as `.def` so introspection sees every op.
+ */
+export function withDef<F extends (...args: never[]) => Variable, A extends readonly string[]>(op: ElementwiseOp<A>, front: F): F & { readonly def: ElementwiseDef<A> } {
+  return Object.assign(front, { def: op.def });
+}

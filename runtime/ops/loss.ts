@@ -1,15 +1,15 @@
-// Losses: softmaxCrossEntropy, sigmoidCrossEntropy and meanSquaredError, composed of differentiable ops.
+// Losses: softmaxCrossEntropy (one fused node: 4 kernels forward, 1 backward), sigmoidCrossEntropy and meanSquaredError.
 
 import { constant, input, scalar, select } from '../../compiler/expr.js';
-import { deviceOf } from '../array/backend.js';
-import { shapeStr } from '../array/ndarray.js';
-import { elementwise as runElementwise, reduce } from '../array/xp.js';
-import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
+import { backendOf, deviceOf } from '../array/backend.js';
+import { NDArray, shapeStr, type Device } from '../array/ndarray.js';
+import { array, elementwise as runElementwise, reduce } from '../array/xp.js';
+import { config } from '../graph/config.js';
+import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { logSoftmax } from './activation.js';
 import { BOOLEAN, INTEGER, checkOptions, oneOf } from './options.js';
 import { elementwise } from './elementwise.js';
-import { mul, neg, sub } from './arithmetic.js';
-import { selectItem } from './indexing.js';
+import { exp, mul, sub } from './arithmetic.js';
 import { reshape, sum, transpose } from './shape.js';
 
 export interface SoftmaxCrossEntropyOptions {
@@ -37,7 +37,7 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
   if (tv.ndim !== expected.length || tv.shape.some((n, i) => n !== expected[i])) {
     throw new Error(`softmaxCrossEntropy: t ${shapeStr(tv.shape)} does not match x ${shapeStr(xv.shape)}: expected t ${shapeStr(expected)}`);
   }
-  // checked here, or the error would name the selectItem inside
+  // checked here, or the error would name an op inside
   deviceOf([xv.data, tv.data], 'softmaxCrossEntropy', ['x', 't']);
   const c = xv.shape[1];
   // Checking labels means reading them; on a GPU that would stall every step, so there an
@@ -52,13 +52,87 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
   // classes last, samples flattened: (M, C) against (M,)
   const x2 = xv.ndim === 2 ? xv : reshape(transpose(xv, [0, ...xv.shape.slice(2).map((_, i) => i + 2), 1]), [-1, c]);
   const t1 = reshape(tv, [-1]);
-  const [valid] = runElementwise([input(0).ne(scalar(0))], [t1.data], [ignoreLabel], { dtype: xv.dtype });
-  const picked = mul(selectItem(logSoftmax(x2, 1), t1), valid);
-  if (mode === 'no') return reshape(neg(picked), tv.shape);
-  if (!normalize) return mul(sum(picked), -1 / tv.shape[0]);
-  // -1 / max(count, 1), kept on the device: no read back in the middle of a step
-  const [scale] = runElementwise([constant(-1).div(input(0).max(1))], [reduce('sum', valid)], [], { dtype: xv.dtype });
-  return mul(sum(picked), scale);
+  const kind = mode === 'no' ? 'no' : normalize ? 'mean' : 'batch';
+  const [loss] = new SoftmaxCrossEntropy(ignoreLabel, kind, tv.shape[0]).apply([x2, t1]);
+  return mode === 'no' ? reshape(loss, tv.shape) : loss;
+}
+
+/*
+ * The fused softmax cross entropy over (M, C) logits x and (M,) labels t. With m = max_c x and
+ * s = sum_c exp(x - m) (one reduction each), a sample's loss is m + log s - x[t], picked by
+ * comparing a (1, C) row of class indices with t (the IR has no index expression) and summed
+ * in the same reduction that divides by the valid count. Forward: 4 kernels ('mean'; 3
+ * otherwise) where the composed ops took 12; backward: ONE kernel,
+ * (exp(x - m) / s - [c = t]) [t != ignore] g. m, s and the count are kept for backward.
+ */
+const X = input(0), M = input(1), S = input(2), CLS = input(3), T = input(4);
+/** [c = t and t != ignore] (ignore = scalar(0)) */
+const HIT = select(T.ne(scalar(0)), CLS.eq(T), 0);
+const SAMPLE_LOSS = select(HIT, M.add(S.log()).sub(X), 0);
+/** softmax - onehot for the valid rows, 0 for ignored ones */
+const DELTA = select(T.ne(scalar(0)), X.sub(M).exp().div(S).sub(select(CLS.eq(T), 1, 0)), 0);
+
+/** The class indices 0..C-1 as a (1, C) int32 row, kept per C on the CPU and uploaded per call (no kernel). */
+const classRows = new Map<number, NDArray>();
+function classRow(c: number, device: Device): NDArray {
+  let row = classRows.get(c);
+  if (row === undefined) {
+    row = array(Int32Array.from({ length: c }, (_, i) => i), [1, c]);
+    classRows.set(c, row);
+  }
+  return device === 'cpu' ? row : row.to(device);
+}
+
+class SoftmaxCrossEntropy extends FunctionNode {
+  readonly label = 'softmaxCrossEntropy';
+  /** m (M, 1), s (M, 1), the class row (1, C), and for 'mean' the valid count (1, 1) */
+  private saved: NDArray[] = [];
+
+  constructor(readonly ignoreLabel: number, readonly kind: 'mean' | 'batch' | 'no', readonly batch: number) { super(); }
+
+  override get retainedArrays(): readonly NDArray[] { return [...super.retainedArrays, ...this.saved]; }
+
+  forward([x, t]: readonly NDArray[]): NDArray[] {
+    const [rows, c] = x.shape, be = backendOf(x.device), dtype = x.dtype;
+    const t2 = t.reshape([rows, 1]), cls = classRow(c, x.device), ign = this.ignoreLabel;
+    const m = be.reduce('max', X, [x], [], [rows, c], [1], dtype);
+    const s = be.reduce('sum', X.sub(M).exp(), [x, m], [], [rows, c], [1], dtype);
+    this.saved = [m, s, cls];
+    const ins = [x, m, s, cls, t2];
+    if (this.kind === 'no') return [be.reduce('sum', SAMPLE_LOSS, ins, [ign], [rows, c], [1], dtype).reshape([rows])];
+    if (this.kind === 'batch') return [be.reduce('sum', SAMPLE_LOSS.mul(scalar(1)), ins, [ign, 1 / Math.max(this.batch, 1)], [rows, c], [0, 1], dtype).reshape([])];
+    // divided by max(count, 1) inside the sum: kept on the device, no read back mid-step
+    const count = be.reduce('sum', input(0).ne(scalar(0)), [t2], [ign], [rows, 1], [0, 1], dtype);
+    this.saved.push(count);
+    return [be.reduce('sum', SAMPLE_LOSS.div(input(5).max(1)), [...ins, count], [ign], [rows, c], [0, 1], dtype).reshape([])];
+  }
+
+  backward(_targets: readonly number[], [gy]: readonly Variable[]): (Variable | null)[] {
+    const [x, t] = this.inputs;
+    const [rows, c] = x.shape;
+    const [m, s, cls, count] = this.saved;
+    const t2 = t.data.reshape([rows, 1]);
+    if (config.enableBackprop) return [this.differentiableGrad(x, t2, gy)];
+    // g per row: gy / max(count, 1), gy / N, or the row's own gy
+    const g = this.kind === 'mean' ? DELTA.mul(input(5)).div(input(6).max(1)) : this.kind === 'batch' ? DELTA.mul(input(5)).mul(scalar(1)) : DELTA.mul(input(5));
+    const gyData = this.kind === 'no' ? gy.data.reshape([rows, 1]) : gy.data;
+    const ins = [x.data, m, s, cls, t2, gyData, ...(this.kind === 'mean' ? [count] : [])];
+    const [gx] = backendOf(x.data.device).elementwise([g], ins, [this.ignoreLabel, 1 / Math.max(this.batch, 1)], [rows, c], x.dtype);
+    return [new Variable(gx, { requiresGrad: false })];
+  }
+
+  /** The same gradient from differentiable ops, for enableDoubleBackprop (m and s depend on x). */
+  private differentiableGrad(x: Variable, t2: NDArray, gy: Variable): Variable {
+    const [rows, c] = x.shape, be = backendOf(x.data.device);
+    const cls = this.saved[2];
+    const [onehot] = be.elementwise([select(input(1).ne(scalar(0)), select(input(0).eq(input(1)), 1, 0), 0)], [cls, t2], [this.ignoreLabel], [rows, c], x.dtype);
+    const [valid] = be.elementwise([input(0).ne(scalar(0))], [t2], [this.ignoreLabel], [rows, 1], x.dtype);
+    const delta = mul(sub(exp(logSoftmax(x, 1)), onehot), valid);
+    if (this.kind === 'no') return mul(delta, reshape(gy, [rows, 1]));
+    if (this.kind === 'batch') return mul(delta, mul(gy, 1 / Math.max(this.batch, 1)));
+    const [scale] = be.elementwise([constant(1).div(input(0).max(1))], [this.saved[3].reshape([])], [], [], x.dtype);
+    return mul(delta, mul(gy, scale));
+  }
 }
 
 /** mean((x0 - x1)^2) over all elements. */
@@ -84,10 +158,13 @@ export interface SigmoidCrossEntropyOptions {
  * so neither tail overflows. The two kinks at 0 take the x >= 0 side together (selects, not
  * max/abs), so the gradient there is sigmoid(0) - t, as in Chainer. Labels of -1 count for nothing.
  */
-const sigmoidCrossEntropyOp = elementwise('sigmoidCrossEntropy', ['x', 't'], (x, t) => {
-  const pos = x.ge(0);
-  const loss = select(pos, x, 0).sub(x.mul(t)).add(select(pos, x.neg(), x).exp().add(1).log());
-  return select(t.ne(-1), loss, 0);
+const sigmoidCrossEntropyOp = elementwise({
+  name: 'sigmoidCrossEntropy', args: ['x', 't'],
+  build: (x, t) => {
+    const pos = x.ge(0);
+    const loss = select(pos, x, 0).sub(x.mul(t)).add(select(pos, x.neg(), x).exp().add(1).log());
+    return select(t.ne(-1), loss, 0);
+  },
 });
 
 /**

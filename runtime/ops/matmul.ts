@@ -1,11 +1,15 @@
-// Matrix products: matmul (batched, with transpose flags; kernels under matmul/) and linear, composed from it.
+// Matrix products: matmul (batched, with transpose flags; kernels under matmul/) and linear, whose bias add rides in the matmul kernel.
 
 import { deviceOf } from '../array/backend.js';
 import { NDArray, shapeStr, sizeOf } from '../array/ndarray.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
+import { input, select } from '../../compiler/expr.js';
+import { relu as reluOp } from './activation.js';
 import { add } from './arithmetic.js';
-import { matmulArray } from './matmul/kernels.js';
-import { reshape } from './shape.js';
+import { applyExpr } from './elementwise.js';
+import { checkOptions, oneOf } from './options.js';
+import { biasEpilogueFits, matmulArray } from './matmul/kernels.js';
+import { reshape, sum } from './shape.js';
 
 class MatMul extends FunctionNode {
   readonly label = 'matmul';
@@ -37,6 +41,34 @@ class MatMul extends FunctionNode {
 }
 
 /**
+ * y = x W^T + b in ONE kernel: the matmul adds b as it stores (the epilogue), where the
+ * composed matmul + add took two and a temporary. Backward is matmul's and add's.
+ */
+class Linear extends FunctionNode {
+  readonly label = 'linear';
+  /** relu(x W^T + b) in the same kernel: the activation as part of the epilogue */
+  constructor(private readonly relu: boolean) { super(); }
+
+  forward([x, W, b]: readonly NDArray[]): NDArray[] {
+    if (this.relu) this.retainOutputs([0]);
+    return [matmulArray(x, W, false, true, b, this.relu)];
+  }
+
+  // gx reads W, gW reads x, gb reads neither
+  protected override inputsReadByBackward(targets: readonly number[]): number[] {
+    return targets.flatMap((i) => (i === 0 ? [1] : i === 1 ? [0] : []));
+  }
+
+  backward(targets: readonly number[], [gyOut]: readonly Variable[]): Variable[] {
+    const [x, W] = this.inputs;
+    // relu's gradient from its output (y <= 0 exactly where x W^T + b <= 0), one kernel,
+    // itself differentiable in gy for double backward
+    const gy = this.relu ? applyExpr('grad(relu)', select(input(1).le(0), 0, input(0)), [gyOut, this.retainedOutputs[0]], []) : gyOut;
+    return targets.map((i) => (i === 0 ? matmul(gy, W) : i === 1 ? matmul(gy, x, true, false) : sum(gy, 0)));
+  }
+}
+
+/**
  * y = op(a) @ op(b) over the last two axes, where op transposes when the flag is set;
  * leading (batch) axes must be equal.
  */
@@ -47,11 +79,21 @@ export function matmul(a: VariableLike, b: VariableLike, transA = false, transB 
   return new MatMul(transA, transB).apply([argVariable(a, 'matmul', 'a'), argVariable(b, 'matmul', 'b')])[0];
 }
 
+export interface LinearOptions {
+  /**
+   * 'relu': relu(x W^T + b), the activation done by the matmul kernel as it stores (one
+   * kernel forward) where the device's kernel can take the bias; F.relu(F.linear(...)) otherwise.
+   */
+  activation?: 'relu';
+}
+
 /**
  * y = x W^T + b, with x flattened to (batch, features) as in Chainer's linear;
- * W is (out, in), b is (out,) or omitted.
+ * W is (out, in), b is (out,) or omitted. `opts.activation` folds a following relu in.
  */
-export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Variable {
+export function linear(x: VariableLike, W: VariableLike, b?: VariableLike, opts: LinearOptions = {}): Variable {
+  checkOptions('linear', opts, { activation: oneOf('relu') });
+  const relu = opts.activation === 'relu';
   const xv = argVariable(x, 'linear', 'x'), Wv = argVariable(W, 'linear', 'W');
   if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);
   if (xv.ndim < 1) throw new Error(`linear: x must have a batch axis, got x ${shapeStr(xv.shape)}`);
@@ -67,6 +109,12 @@ export function linear(x: VariableLike, W: VariableLike, b?: VariableLike): Vari
   // checked here, or the error would name the matmul or add inside
   deviceOf(bv === undefined ? [xv.data, Wv.data] : [xv.data, Wv.data, bv.data], 'linear', ['x', 'W', 'b']);
   const x2 = xv.ndim === 2 ? xv : reshape(xv, [xv.ndim === 1 ? 1 : xv.shape[0], inSize]);
+  // the fused node where the device's matmul can add b as it stores; otherwise composed
+  // (mixed dtypes then fail in matmul with its own message)
+  if (bv !== undefined && xv.dtype === Wv.dtype && xv.dtype !== 'int32' && biasEpilogueFits(bv.data, Wv.shape[0], xv.dtype)) {
+    return new Linear(relu).apply([x2, Wv, bv])[0];
+  }
   const y = matmul(x2, Wv, false, true);
-  return bv === undefined ? y : add(y, bv);
+  const z = bv === undefined ? y : add(y, bv);
+  return relu ? reluOp(z) : z;
 }

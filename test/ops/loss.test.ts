@@ -2,7 +2,9 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOpBackward, refStrides, uniform, unravel } from '../helpers.js';
+import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
+import { queueStats } from '../../runtime/array/webgpu/queue.js';
+import { allclose, checkOpBackward, refStrides, uniform, unravel, useDevices } from '../helpers.js';
 
 /**
  * Plain-JS per-element cross entropy of softmax over axis 1 of x (N, C, ...) against labels
@@ -27,6 +29,8 @@ function refSce(x: NDArray, t: ArrayLike<number>, ignore = -1): { losses: number
 }
 
 const int32 = (v: number[], shape?: number[]) => array(v, shape ?? [v.length], 'int32');
+
+const devices = await useDevices(test);
 
 test('softmaxCrossEntropy: forward mean over samples, 2-D x', (t) => {
   const x = uniform([4, 5], 1, -3, 3), labels = [4, 0, 2, 2];
@@ -141,4 +145,36 @@ test('accuracy: bad input, float labels and shape mismatch', (t) => {
   t.throws(() => F.accuracy(y, array([0, 1, 1])), { message: /^accuracy: t must be an int32 array of labels, got float32$/ });
   t.throws(() => F.accuracy(y, int32([0, 1])), { message: /^accuracy: t \(2,\) does not match y \(3, 2\): expected t \(3,\)$/ });
   t.throws(() => F.accuracy(uniform([3], 0), int32([0, 1, 1])), { message: /^accuracy: t \(3,\) does not match y \(3,\)/ });
+});
+
+// ---- the fused node: kernels counted on both devices, against the plain-JS reference ----------
+
+const counter = (device: string) => () => (device === 'cpu' ? dispatchStats.count : queueStats.dispatches);
+const f32 = (x: NDArray) => array(Float32Array.from(x.toFlat()), x.shape);
+
+devices.each("softmaxCrossEntropy: the fused node is 4 kernels forward ('mean'; 3 otherwise) and 1 backward, equal to the reference, logits up to 80", async (t, device) => {
+  const launches = counter(device);
+  const on = (a: NDArray) => (device === 'cpu' ? a : a.toGpu());
+  // large logits: a shift-free exp would overflow float32
+  const xs = f32(uniform([6, 5], 61, -80, 80)), labels = [4, -1, 0, 2, -1, 1];
+  const { losses, valid } = refSce(xs, labels);
+  const softmaxRows = Array.from({ length: 6 }, (_, i) => {
+    const row = Array.from(xs.toFlat()).slice(i * 5, i * 5 + 5), m = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  });
+  for (const [opts, kernels, scale] of [[{}, 4, 1 / valid], [{ normalize: false }, 3, 1 / 6], [{ reduce: 'no' as const }, 3, 1]] as const) {
+    const x = new Variable(on(xs));
+    let before = launches();
+    const loss = F.softmaxCrossEntropy(x, on(int32(labels)), opts);
+    t.is(launches() - before, kernels, `forward ${JSON.stringify(opts)}`);
+    const gyRow = Array.from({ length: 6 }, (_, i) => (opts === undefined || !('reduce' in opts) ? 1 : 0.5 + i));
+    allclose(t, await loss.data.data(), 'reduce' in opts ? losses : [losses.reduce((a, b) => a + b, 0) * scale], { atol: 1e-4, rtol: 1e-5 });
+    loss.grad = on('reduce' in opts ? f32(array(gyRow, [6])) : f32(array(1)));
+    before = launches();
+    loss.backward();
+    t.is(launches() - before, 1, `backward ${JSON.stringify(opts)}`);
+    const expected = softmaxRows.flatMap((row, i) => row.map((p, k) => (labels[i] === -1 ? 0 : (p - (k === labels[i] ? 1 : 0)) * gyRow[i] * scale)));
+    allclose(t, await x.grad!.data(), expected, { atol: 1e-6, rtol: 1e-4 });
+  }
 });

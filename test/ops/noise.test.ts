@@ -1,8 +1,13 @@
 // dropout: identity in test mode, an inverted-dropout mask while training.
 
 import test from 'ava';
-import { Variable, array, seed, usingConfig, testMode, F, config } from '../../runtime/index.js';
-import { checkOpBackward, uniform } from '../helpers.js';
+import { Variable, array, seed, type NDArray, usingConfig, testMode, F, config } from '../../runtime/index.js';
+import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
+import { queueStats } from '../../runtime/array/webgpu/queue.js';
+import { randomUniform } from '../../runtime/array/xp.js';
+import { allclose, checkOpBackward, uniform, useDevices } from '../helpers.js';
+
+const devices = await useDevices(test);
 
 test('dropout: test mode returns x unchanged (usingConfig and testMode)', (t) => {
   const x = new Variable(uniform([50], 1));
@@ -54,4 +59,37 @@ test('dropout: bad input, a ratio outside [0, 1) or a JS array names the op and 
     t.throws(() => F.dropout(array([1, 2]), ratio), { message: new RegExp(`^dropout: ratio must be in \\[0, 1\\), got ${ratio}$`) });
   }
   t.throws(() => F.dropout([1, 2] as never), { message: /^dropout: argument x must be a Variable, NDArray or number, got a JS array/ });
+});
+
+// ---- the fused mask: one kernel forward (after the random draw), one backward, both devices ----
+
+
+/** Kernel launches on a device: the CPU's counter, or WebGPU's recorded dispatches. */
+const counter = (device: string) => () => (device === 'cpu' ? dispatchStats.count : queueStats.dispatches);
+
+devices.each('dropout: one kernel forward besides the draw and one backward; equal to x * [u >= ratio] / (1 - ratio) from the same stream', async (t, device) => {
+  const ratio = 0.3, shape = [37, 21], launches = counter(device);
+  const f32 = (x: NDArray) => array(Float32Array.from(x.toFlat()), x.shape);  // WGSL has no float64
+  const xs = f32(uniform(shape, 12, 0.5, 1.5));
+  const x = new Variable(device === 'cpu' ? xs : xs.toGpu());
+  // the reference draws u from the same seed on the same device and masks it in plain JS
+  seed(41);
+  const u = Array.from(await randomUniform(shape, 0, 1, { device }).data());
+  seed(41);
+  let before = launches();
+  randomUniform(shape, 0, 1, { device });
+  const drawKernels = launches() - before;
+  seed(41);
+  before = launches();
+  const y = F.dropout(x, ratio);
+  t.is(launches() - before, drawKernels + 1, 'forward: the draw, then one fused kernel');
+  const expected = Array.from(xs.toFlat()).map((v, i) => (u[i] >= ratio ? v / (1 - ratio) : 0));
+  allclose(t, await y.data.data(), expected);
+  const gy = f32(uniform(shape, 13));
+  y.grad = device === 'cpu' ? gy : gy.toGpu();
+  before = launches();
+  y.backward();
+  t.is(launches() - before, 1, 'backward: one kernel');
+  const gys = Array.from(gy.toFlat());
+  allclose(t, await x.grad!.data(), gys.map((g, i) => (u[i] >= ratio ? g / (1 - ratio) : 0)));
 });

@@ -1,6 +1,6 @@
 // The CPU backend: typed arrays in this process, generated loops from cpu/kernels.ts.
 
-import { BACKENDS, type Backend } from '../backend.js';
+import { BACKENDS, elementwiseReduced, type Backend } from '../backend.js';
 import { NDArray, TYPED, sizeOf } from '../ndarray.js';
 import * as kernels from './kernels.js';
 
@@ -9,8 +9,12 @@ export const cpu: Backend = {
   fromHost: (data, shape) => new NDArray(data.slice(), shape.slice()),
   toHost: async (x) => x.toFlat(),
   full: (shape, value, dtype) => new NDArray(new TYPED[dtype](sizeOf(shape)).fill(value), shape.slice()),
-  elementwise: kernels.elementwise,
+  elementwise: (roots, inputs, scalars, shape, dtype, outs, reduceTo) => (reduceTo === undefined
+    ? kernels.elementwise(roots, inputs, scalars, shape, dtype, outs)
+    : elementwiseReduced(cpu, kernels.elementwise, roots, inputs, scalars, shape, dtype, outs, reduceTo)),
   reduce: kernels.reduce,
+  // generated JS loops and wasm modules compile at first use in well under a millisecond
+  precompile: async () => 0,
 };
 
 BACKENDS.cpu = cpu;

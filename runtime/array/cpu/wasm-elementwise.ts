@@ -1,8 +1,8 @@
-// Runs float32 elementwise kernels through generated SIMD WebAssembly: picks the operand
-// layout class, stages operands in one wasm memory, calls, copies results out (the module
-// itself comes from compiler/wasm/elementwise.ts).
+// Runs float32 elementwise kernels through generated SIMD WebAssembly: picks each operand's
+// layout class, stages operands in one wasm memory (gathering strided and broadcast views of
+// any rank), calls, copies results out (the module itself comes from compiler/wasm/elementwise.ts).
 
-import type { Expr } from '../../../compiler/expr.js';
+import { topoSort, type Expr } from '../../../compiler/expr.js';
 import type { Layout, NumArray } from '../../../compiler/js.js';
 import { exprKey, renderWasmElementwise, wasmRenders, type OperandKind } from '../../../compiler/wasm/elementwise.js';
 import { wasmEnabled } from './wasm-matmul.js';
@@ -29,8 +29,8 @@ let heap = new Float32Array(0);
 /** content key -> instance's `main`; the key is the module's content, its name the key's hash */
 const modules = new Map<string, Main>();
 
-/** Kernels run in wasm so far (tests check a case really took this path). */
-export const wasmElementwiseStats = { count: 0 };
+/** Kernels run in wasm so far, and inputs the host gathered by strides for them (tests check a case really took this path). */
+export const wasmElementwiseStats = { count: 0, gathered: 0 };
 
 /** How many distinct elementwise modules have been compiled (tests count kernels with it). */
 export const wasmModuleCount = (): number => modules.size;
@@ -52,28 +52,61 @@ function reserve(floats: number): Float32Array | undefined {
 }
 
 /**
- * Each input's kind over a collapsed layout (rank 1 or 2, inputs then outputs), or undefined
- * when some operand is walked another way (a transposed or stepped view, a padded row): those
- * stay on the JS loop. Outputs must be contiguous.
+ * How each input is staged for the kernel, over a collapsed layout seen as (rows, cols) with
+ * rows the product of the outer dims: `kind` is its layout in wasm memory, `gather` says the
+ * host walks it with its strides (an odometer) to get there rather than copying one run.
+ * Contiguous, single-value and plain row inputs are copied; an input constant along the inner
+ * dim is gathered to one value per row (`col`); any other walk (a transposed or stepped view,
+ * a broadcast over an outer dim of a rank-3+ space) is gathered to `full` (the caller does so
+ * only for chains worth it). Undefined when an output is not contiguous (the JS loop runs).
  */
-export function operandKinds(layout: Layout, nInputs: number): OperandKind[] | undefined {
+export function operandKinds(layout: Layout, nInputs: number): { kind: OperandKind; gather: boolean }[] | undefined {
   const rank = layout.shape.length;
-  if (rank > 2) return undefined;
-  const cols = layout.shape[rank - 1];
-  const kinds: OperandKind[] = [];
+  // a single position: collapse leaves stride 0 everywhere, and every operand is one value
+  if (rank === 1 && layout.shape[0] === 1) return Array.from({ length: nInputs }, () => ({ kind: 'full', gather: false }));
+  const dense: number[] = [];
+  for (let d = rank - 1, n = 1; d >= 0; n *= layout.shape[d--]) dense[d] = n;
+  const plans: { kind: OperandKind; gather: boolean }[] = [];
   for (let k = 0; k < layout.strides.length; k++) {
-    // a single position (collapse leaves stride 0 everywhere) is contiguous for every operand
-    const s = rank === 1 && cols === 1 ? 1 : layout.strides[k][0];
-    const [s0, s1] = rank === 1 ? [s * cols, s] : layout.strides[k];
-    let kind: OperandKind | undefined;
-    if (s1 === 1 && s0 === cols) kind = 'full';
-    else if (s1 === 0 && s0 === 0) kind = 'scalar';
-    else if (s1 === 1 && s0 === 0) kind = 'row';
-    else if (s1 === 0) kind = 'col';
-    if (kind === undefined || (k >= nInputs && kind !== 'full')) return undefined;
-    if (k < nInputs) kinds.push(kind);
+    const st = layout.strides[k], inner = st[rank - 1];
+    const outerZero = st.slice(0, -1).every((v) => v === 0);
+    let plan: { kind: OperandKind; gather: boolean };
+    if (st.every((v, d) => v === dense[d])) plan = { kind: 'full', gather: false };
+    else if (k >= nInputs) return undefined;
+    else if (inner === 0 && outerZero) plan = { kind: 'scalar', gather: false };
+    else if (inner === 1 && outerZero) plan = { kind: 'row', gather: false };
+    else if (inner === 0) plan = { kind: 'col', gather: true };
+    else plan = { kind: 'full', gather: true };
+    if (k < nInputs) plans.push(plan);
   }
-  return kinds;
+  return plans;
+}
+
+/**
+ * Copy the values of `src` at `off + sum_d idx[d] * strides[d]` over `shape`, in row-major
+ * order, to `dst` from `at`: an odometer over the outer dims around a loop over the last.
+ */
+function gather(src: Float32Array, off: number, shape: readonly number[], strides: readonly number[], dst: Float32Array, at: number): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[at] = src[off];
+    return;
+  }
+  const n = shape[rank - 1], s = strides[rank - 1];
+  const idx = new Array<number>(rank).fill(0);
+  for (;;) {
+    if (s === 1) dst.set(src.subarray(off, off + n), at);
+    else for (let j = 0, o = off; j < n; j++, o += s) dst[at + j] = src[o];
+    at += n;
+    let d = rank - 2;
+    for (; d >= 0; d--) {
+      off += strides[d];
+      if (++idx[d] < shape[d]) break;
+      off -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
 }
 
 /** roots' node ids + kinds + scalar count -> `main`, or null when wasm cannot render roots */
@@ -103,6 +136,17 @@ function mainFor(roots: readonly Expr[], kinds: readonly OperandKind[], nScalars
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+const transcendentalByIds = new Map<string, boolean>();
+function hasTranscendental(roots: readonly Expr[]): boolean {
+  const key = roots.map((r) => r.id).join(',');
+  let has = transcendentalByIds.get(key);
+  if (has === undefined) {
+    has = topoSort(roots).some((n) => n.op === 'exp' || n.op === 'log' || n.op === 'tanh');
+    transcendentalByIds.set(key, has);
+  }
+  return has;
+}
+
 /**
  * Evaluate `roots` in wasm over `arrays` (inputs, then outputs) walked as `layout` (collapsed);
  * false, having written nothing, when this case is not one it runs (the caller runs the JS
@@ -117,12 +161,17 @@ export function wasmElementwise(
 ): boolean {
   const nIn = arrays.length - roots.length;
   const rank = layout.shape.length;
-  const rows = rank === 1 ? 1 : layout.shape[0], cols = layout.shape[rank - 1];
-  const size = rows * cols;
+  const cols = layout.shape[rank - 1], size = layout.shape.reduce((p, q) => p * q, 1);
+  const rows = size / cols;
   if (size < minSize || size === 0 || !wasmEnabled()) return false;
   if (!arrays.every((a) => a instanceof Float32Array)) return false;
-  const kinds = operandKinds(layout, nIn);
-  if (kinds === undefined) return false;
+  const plans = operandKinds(layout, nIn);
+  if (plans === undefined) return false;
+  // gathering a whole input walks its strides as the JS loop would: that pays only when the
+  // chain has a transcendental to do four at a time (measured, 1000x1000 transposed: tanh 26 ms
+  // in wasm vs 36 ms in JS; x*2+1 and a plain copy tie or lose). A col gather is one value a row.
+  if (plans.some((p) => p.gather && p.kind === 'full') && !hasTranscendental(roots)) return false;
+  const kinds = plans.map((p) => p.kind);
   const main = mainFor(roots, kinds, scalars.length);
   if (main === undefined) return false;
 
@@ -138,9 +187,11 @@ export function wasmElementwise(
   if (h === undefined) return false;
   for (let k = 0; k < nIn; k++) {
     const src = arrays[k] as Float32Array, off = layout.offsets[k];
-    if (kinds[k] === 'col') {
-      const s0 = layout.strides[k][0];
-      for (let r = 0; r < rows; r++) h[at[k] + r] = src[off + r * s0];
+    // a col input walks the outer dims only (its inner stride is 0)
+    if (plans[k].gather) {
+      const dims = kinds[k] === 'col' ? rank - 1 : rank;
+      gather(src, off, layout.shape.slice(0, dims), layout.strides[k].slice(0, dims), h, at[k]);
+      wasmElementwiseStats.gathered++;
     } else {
       h.set(src.subarray(off, off + lengths[k]), at[k]);
     }

@@ -1,39 +1,154 @@
 // The WebGPU backend: arrays in GPU buffers, elementwise and reduction kernels rendered from the IR.
 
-import { input, scalar, type Expr } from '../../../compiler/expr.js';
+import { countScalars, input, isIntegerExpr, scalar, substitute, topoSort, type Expr } from '../../../compiler/expr.js';
 import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
-  dispatchSize, packElementwiseParams, packReduceParams, renderElementwise, renderReduce, renderReduceTree, splitReduce,
+  POLY_RANK, dispatchSize, packElementwiseParams, packPolyParams, packReduceParams, polyGroups, polyIsVec4, renderElementwise,
+  renderPolymorphic, renderReduce, renderReduceTree, splitReduce, type ElementType, type PolyVariant, type WgslKernel,
 } from '../../../compiler/wgsl.js';
-import { BACKENDS, intArithmetic, type Backend } from '../backend.js';
+import { BACKENDS, elementwiseReduced, intArithmetic, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
 import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
+import { pipelineAsync } from './pipelines.js';
 import { clearBuffer, flush, readBuffer } from './queue.js';
+
+/** Invocations per workgroup of the polymorphic elementwise kernels. */
+const POLY_WG = 64;
+/**
+ * Grid-stride iterations per invocation. Measured on lavapipe for a 1M-float chain (bench/
+ * fusion.ts's B3): one invocation per element is 2-4x slower than a few hundred to a few
+ * thousand workgroups, which is what 4 vec4 iterations per invocation give.
+ */
+const PER_LANE = 4;
+
+interface ElementwiseOptions { types: readonly ElementType[]; aliases: readonly (number | undefined)[]; intMath: boolean }
+
+/**
+ * The kernel for one variant of a chain. Keyed by structure only (never sizes or strides):
+ * every shape, rank up to POLY_RANK and broadcast pattern of a variant shares one pipeline.
+ */
+function polyKernel(roots: readonly Expr[], nInputs: number, variant: PolyVariant | number, o: ElementwiseOptions): WgslKernel {
+  const key = `${roots.map((r) => r.id).join(',')}|${nInputs}|${variant}|${o.types.join('')}|${o.aliases.join(',')}|${o.intMath}`;
+  const maxStorageBuffers = currentDevice().limits.maxStorageBuffersPerShaderStage;
+  const opts = { types: o.types, aliases: o.aliases, maxStorageBuffers, intMath: o.intMath, workgroupSize: POLY_WG };
+  // a rank past POLY_RANK even after collapsing: a kernel for that rank (rare, never precompiled)
+  return cached(key, () => (typeof variant === 'number'
+    ? renderElementwise(roots, nInputs, variant, opts)
+    : renderPolymorphic(roots, nInputs, variant, opts)));
+}
 
 function elementwise(
   roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[],
   shape: readonly number[], dtype: DType, outs?: readonly NDArray[],
 ): NDArray[] {
   const results = outs ?? roots.map(() => empty(shape, dtype));
-  const operands = [...inputs.map((x) => x.broadcastTo(shape)), ...results];
-  const layout = collapse({ shape: shape.slice(), strides: operands.map((a) => a.strides.slice()), offsets: operands.map((a) => a.offset) });
-  const rank = layout.shape.length;
   // an input stored in an output's buffer (an in-place update) is read through that binding
   const aliases = inputs.map((x) => {
     const j = results.findIndex((r) => r.storage === x.storage);
     return j < 0 ? undefined : inputs.length + j;
   });
+  const own = aliases.filter((a) => a === undefined).length;
+  const limit = currentDevice().limits.maxStorageBuffersPerShaderStage;
+  if (own + results.length > limit && roots.length > 1) {
+    splitElementwise(roots, inputs, scalars, shape, dtype, results, limit);
+    return results.slice();
+  }
+  const operands = [...inputs.map((x) => x.broadcastTo(shape)), ...results];
+  const layout = collapse({ shape: shape.slice(), strides: operands.map((a) => a.strides.slice()), offsets: operands.map((a) => a.offset) });
+  const rank = layout.shape.length;
   const types = operands.map((a) => elementType(a.dtype));
-  const maxStorageBuffers = currentDevice().limits.maxStorageBuffersPerShaderStage;
   // all int32 and integer primitives: i32 arithmetic, exact past 2^24 and wrapping as on the CPU
   const intMath = intArithmetic(roots, inputs, scalars, results);
-  const key = `${roots.map((r) => r.id).join(',')}|${inputs.length}|${rank}|${types.join('')}|${aliases.join(',')}|${intMath}`;
-  const kernel = cached(key, () => renderElementwise(roots, inputs.length, rank, { types, aliases, maxStorageBuffers, intMath }));
   const n = sizeOf(shape);
-  if (n > 0) launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
+  if (n === 0) return results.slice();
+  if (rank > POLY_RANK) {
+    const kernel = polyKernel(roots, inputs.length, rank, { types, aliases, intMath });
+    launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
+    return results.slice();
+  }
+  const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
+  const vec4 = polyIsVec4({ types, intMath });
+  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
+  const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
+  const groups = polyGroups(n, variant, vec4, POLY_WG, PER_LANE);
+  launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
   return results.slice();
+}
+
+/**
+ * Whether a flat layout can run on the flat4 kernel: contiguous operands at offsets on 16-byte
+ * boundaries or broadcast inputs (stride 0, any offset), and buffers whole vec4s long (the pool's
+ * bucket sizes always are; a buffer from elsewhere may not be).
+ */
+function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, nInputs: number, operands: readonly NDArray[]): boolean {
+  for (let k = 0; k < operands.length; k++) {
+    const s = layout.strides[k][0];
+    // a broadcast input splats one element, read at any offset
+    const splat = k < nInputs && s === 0;
+    if (!splat && (s !== 1 || layout.offsets[k] % 4 !== 0)) return false;
+    if (storageOf(operands[k]).use().size % 16 !== 0) return false;
+  }
+  return true;
+}
+
+/**
+ * More buffers than the device binds per stage: the roots in groups that fit, each group
+ * reading only the inputs it uses (one dispatch per group). A single root over more inputs
+ * than fit cannot be split without storing an intermediate: an error says so.
+ */
+function splitElementwise(
+  roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[],
+  shape: readonly number[], dtype: DType, results: readonly NDArray[], limit: number,
+): void {
+  const used = roots.map((r) => new Set(topoSort([r]).filter((e) => e.op === 'input').map((e) => e.value)));
+  let group: number[] = [];
+  let ins = new Set<number>();
+  const run = () => {
+    if (group.length === 0) return;
+    const order = [...ins].sort((a, b) => a - b);
+    const remap: Expr[] = [];
+    order.forEach((k, j) => (remap[k] = input(j)));
+    const sub = substitute(group.map((j) => roots[j]), remap);
+    elementwise(sub, order.map((k) => inputs[k]), scalars, shape, dtype, group.map((j) => results[j]));
+  };
+  roots.forEach((_, j) => {
+    const merged = new Set([...ins, ...used[j]]);
+    if (merged.size + group.length + 1 > limit && group.length > 0) {
+      run();
+      group = [];
+      ins = new Set(used[j]);
+    } else ins = merged;
+    if (ins.size + 1 > limit) {
+      throw new Error(`webgpu: elementwise root ${j} reads ${ins.size} arrays; with its output that is more than the ${limit} storage buffers this device binds per kernel`);
+    }
+    group.push(j);
+  });
+  run();
+}
+
+/**
+ * Create, ahead of the first call, every pipeline `elementwise` needs for `roots` whatever
+ * the shapes (the flat4, flat and strided variants; i32 arithmetic too where the dtypes
+ * allow it). Resolves to how many were created now (0 when all existed).
+ */
+async function precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number> {
+  const types = [...inputDtypes, ...outDtypes].map(elementType);
+  const aliases = inputDtypes.map(() => undefined);
+  const allInt = [...inputDtypes, ...outDtypes].every((d) => d === 'int32') && isIntegerExpr(roots);
+  // i32 arithmetic also needs int32 scalars, seen only at the call: with scalars, both kinds
+  const kinds = allInt ? (countScalars(roots) > 0 ? [true, false] : [true]) : [false];
+  const limit = currentDevice().limits.maxStorageBuffersPerShaderStage;
+  if (inputDtypes.length + roots.length > limit) return 0; // split per call (see splitElementwise)
+  let made = 0;
+  for (const intMath of kinds) {
+    for (const variant of intMath || !polyIsVec4({ types }) ? ['flat', 'strided'] as const : ['flat4', 'flat', 'strided'] as const) {
+      const k = polyKernel(roots, inputDtypes.length, variant, { types, aliases, intMath });
+      if (await pipelineAsync(k.name, k.source)) made++;
+    }
+  }
+  return made;
 }
 
 /** Reduced lengths from which a workgroup (tree) reduction beats one invocation's serial loop. */
@@ -117,8 +232,11 @@ export const webgpu: Backend = {
   fromHost,
   toHost,
   full,
-  elementwise,
+  elementwise: (roots, inputs, scalars, shape, dtype, outs, reduceTo) => (reduceTo === undefined
+    ? elementwise(roots, inputs, scalars, shape, dtype, outs)
+    : elementwiseReduced(webgpu, elementwise, roots, inputs, scalars, shape, dtype, outs, reduceTo)),
   reduce,
+  precompile,
 };
 
 BACKENDS.webgpu = webgpu;

@@ -1,6 +1,6 @@
 // What the hand-written WGSL kernels share: assembly with a content-hashed name, and small helpers.
 
-import { fnv1a, type ElementType, type WgslBinding, type WgslKernel } from '../../../compiler/wgsl.js';
+import { hash64, type ElementType, type WgslBinding, type WgslKernel } from '../../../compiler/wgsl.js';
 import type { DType } from '../ndarray.js';
 
 /** One storage buffer of a kernel, bound at its index in the operand list. */
@@ -9,7 +9,7 @@ export type Params = WgslKernel['params'];
 
 /**
  * A kernel from its operands (bindings 0.., then the params), its Params fields and the
- * source after the declarations; named `<op>_<hash8>`, the hash of the source below its
+ * source after the declarations; named `<op>_<hash>`, the 64-bit hash of the source below its
  * header line, which is also what the pipeline cache keys on. `enable` directives go first.
  */
 export function kernel(op: string, operands: readonly Operand[], params: Params, workgroupSize: number, body: string, enable: readonly string[] = []): WgslKernel {
@@ -23,7 +23,7 @@ export function kernel(op: string, operands: readonly Operand[], params: Params,
     S.push(`@group(0) @binding(${b.binding}) ${decl};`);
   }
   const source = `${S.join('\n')}\n\n${body.trim()}\n`;
-  const name = `${op}_${fnv1a(source)}`;
+  const name = `${op}_${hash64(source)}`;
   return {
     name,
     source: `// ${name}: hand-written in kusari's runtime; do not edit.\n${source}`,

@@ -1,10 +1,27 @@
-// Compute pipelines, compiled once per kernel name (names end in a content hash of the source).
+// Compute pipelines, compiled once per kernel name (names end in a 64-bit content hash of the source).
 
 import { currentDevice } from './device.js';
 
-const cache = new Map<string, GPUComputePipeline>();
+interface Entry { pipeline: GPUComputePipeline; source: string }
+const cache = new Map<string, Entry>();
+const pendingAsync = new Map<string, Promise<boolean>>();
 const layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
 let compileError: string | null = null;
+
+/**
+ * Pipelines created since the process started (sync or async; never reset, so a test reads
+ * the difference around the code it watches): proof that a chain's pipelines, made once,
+ * serve later calls of any shape.
+ */
+export const pipelineStats = { created: 0 };
+
+/** A cache hit whose source is not the cached one: two kernels whose names collide. */
+function checkSame(name: string, entry: Entry, source: string): void {
+  // identical strings are one object in the common case (kernels are rendered once), so this is cheap
+  if (entry.source !== source) {
+    throw new Error(`webgpu: kernel name ${name} is cached with a different source: two kernels hash alike (or a hand-written kernel reuses a name); rename one`);
+  }
+}
 
 /**
  * The pipeline for `source`. Compilation errors surface asynchronously in WebGPU, so they
@@ -15,21 +32,59 @@ export function pipeline(name: string, source: string): GPUComputePipeline {
   checkErrors();
   // Keyed by name, not source: kernel names carry a hash of their source, and hashing a
   // few kilobytes of freshly built source text on every dispatch cost ~80 us a launch.
-  let p = cache.get(name);
-  if (p === undefined) {
-    const { device } = currentDevice();
-    device.pushErrorScope('validation');
-    const module = device.createShaderModule({ code: source, label: name });
-    p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
-    device.popErrorScope().then(async (err) => {
-      if (err === null) return;
+  const hit = cache.get(name);
+  if (hit !== undefined) {
+    checkSame(name, hit, source);
+    return hit.pipeline;
+  }
+  const { device } = currentDevice();
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ code: source, label: name });
+  const p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+  device.popErrorScope().then(async (err) => {
+    if (err === null) return;
+    const info = await module.getCompilationInfo();
+    const where = info.messages.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
+    compileError = `webgpu: kernel ${name} failed to compile: ${where || err.message}`;
+  });
+  cache.set(name, { pipeline: p, source });
+  pipelineStats.created++;
+  return p;
+}
+
+/**
+ * Create the pipeline ahead of use with createComputePipelineAsync (the driver compiles off
+ * the main thread); true if it was created now, false if it existed or is being created.
+ * A compilation error rejects with the kernel's name and the compiler's messages.
+ */
+export function pipelineAsync(name: string, source: string): Promise<boolean> {
+  const hit = cache.get(name);
+  if (hit !== undefined) {
+    checkSame(name, hit, source);
+    return Promise.resolve(false);
+  }
+  const pending = pendingAsync.get(name);
+  if (pending !== undefined) return pending.then(() => false);
+  const { device } = currentDevice();
+  const module = device.createShaderModule({ code: source, label: name });
+  const made = device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name }).then(
+    (p) => {
+      pendingAsync.delete(name);
+      // a synchronous use may have created it meanwhile: keep that one, count only this
+      if (cache.has(name)) return false;
+      cache.set(name, { pipeline: p, source });
+      pipelineStats.created++;
+      return true;
+    },
+    async (e: unknown) => {
+      pendingAsync.delete(name);
       const info = await module.getCompilationInfo();
       const where = info.messages.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
-      compileError = `webgpu: kernel ${name} failed to compile: ${where || err.message}`;
-    });
-    cache.set(name, p);
-  }
-  return p;
+      throw new Error(`webgpu: kernel ${name} failed to compile: ${where || (e as Error).message}`);
+    },
+  );
+  pendingAsync.set(name, made);
+  return made;
 }
 
 /** The pipeline's bind group layout, fetched once (Dawn makes a new object per call). */
@@ -48,7 +103,10 @@ export function checkErrors(): void {
   }
 }
 
-export function clearPipelines(): void { cache.clear(); }
+export function clearPipelines(): void {
+  cache.clear();
+  pendingAsync.clear();
+}
 
 /** How many distinct pipelines exist (tests count kernels with it). */
 export const pipelineCount = (): number => cache.size;

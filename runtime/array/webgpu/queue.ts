@@ -1,5 +1,6 @@
 // Command batching: dispatches are recorded into one encoder and submitted together.
 
+import { dispatchStats } from '../backend.js';
 import { currentDevice } from './device.js';
 
 // Submitting every few dispatches lets the GPU (on lavapipe: the other core) start on a step
@@ -48,6 +49,7 @@ export function dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, 
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
   queueStats.dispatches++;
+  dispatchStats.count++;
   if (++recorded >= MAX_BATCH) flush();
 }
 

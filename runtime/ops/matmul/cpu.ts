@@ -65,17 +65,36 @@ function gemmPacked(ap: FloatArray, bp: FloatArray, c: FloatArray, cOff: number,
 }
 
 /**
- * Batched matmul over the leading dims (already equal): a (..., m, k), b (..., k, n) as
- * views, transposes expressed by their strides (packing absorbs them).
+ * linear's epilogue: add bias (n,) to every row of the fresh, contiguous C, in the same
+ * kernel call (no second dispatch, no temporary), while C is still in cache.
  */
-export function matmulCpu(a: NDArray, b: NDArray, dtype: DType): NDArray {
+function addRows(c: NDArray, bias: NDArray, relu: boolean): NDArray {
+  const out = c.buffer as FloatArray, bb = bias.buffer as FloatArray;
+  const n = bias.shape[0], s = bias.strides[0], o = bias.offset;
+  if (n === 0) return c;
+  const row = new (out instanceof Float64Array ? Float64Array : Float32Array)(n);
+  for (let j = 0; j < n; j++) row[j] = bb[o + j * s];
+  for (let base = c.offset; base < c.offset + c.size; base += n) {
+    if (!relu) for (let j = 0; j < n; j++) out[base + j] += row[j];
+    // F.relu's select(v <= 0, 0, v): a NaN stays NaN
+    else for (let j = 0; j < n; j++) { const v = out[base + j] + row[j]; out[base + j] = v <= 0 ? 0 : v; }
+  }
+  return c;
+}
+
+/**
+ * Batched matmul over the leading dims (already equal): a (..., m, k), b (..., k, n) as
+ * views, transposes expressed by their strides (packing absorbs them). With `bias` (n,),
+ * of the result's dtype, C = a @ b + bias, then relu(C) when `relu`.
+ */
+export function matmulCpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu = false): NDArray {
   // float32 runs the SIMD WebAssembly kernel; float64 (gradient checks) and engines
   // without SIMD (or KUSARI_NO_WASM=1, setWasm(false)) run the JS kernel below
   if (dtype === 'float32' && a.buffer instanceof Float32Array && b.buffer instanceof Float32Array && wasmEnabled()) {
     const y = wasmMatmul(a, b); // undefined when too big for a WebAssembly memory
     if (y !== undefined) {
       dispatchStats.count++;
-      return y;
+      return bias === undefined ? y : addRows(y, bias, relu);
     }
   }
   const r = a.ndim;
@@ -100,5 +119,5 @@ export function matmulCpu(a: NDArray, b: NDArray, dtype: DType): NDArray {
     pack4(b.buffer as FloatArray, bo, b.strides[r - 1], b.strides[r - 2], n, k, bp);
     gemmPacked(ap, bp, out.buffer as FloatArray, t * m * n, m, n, k);
   }
-  return out;
+  return bias === undefined ? out : addRows(out, bias, relu);
 }

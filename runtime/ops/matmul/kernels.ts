@@ -4,14 +4,24 @@ import { deviceOf, kernelFor, type DeviceKernels } from '../../array/backend.js'
 import type { DType, NDArray } from '../../array/ndarray.js';
 import { resultDtype } from '../../array/xp.js';
 import { matmulCpu } from './cpu.js';
-import { matmulWebgpu } from './webgpu.js';
+import { biasEpilogueFits as gpuBiasFits, matmulWebgpu } from './webgpu.js';
 
-const KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType) => NDArray> = { cpu: matmulCpu, webgpu: matmulWebgpu };
+const KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu?: boolean) => NDArray> = { cpu: matmulCpu, webgpu: matmulWebgpu };
 
-/** Batched matmul with optional transposes of the last two axes (shapes already checked). */
-export function matmulArray(a: NDArray, b: NDArray, transA = false, transB = false): NDArray {
+/**
+ * Batched matmul with optional transposes of the last two axes (shapes already checked).
+ * `bias` (n,) is added to every row in the same kernel (linear's epilogue), then relu when
+ * `relu`: pass a bias only where biasEpilogueFits says the device's kernel can take it.
+ */
+export function matmulArray(a: NDArray, b: NDArray, transA = false, transB = false, bias?: NDArray, relu = false): NDArray {
   const swap = (x: NDArray) => x.transpose([...x.shape.keys()].map((i, _, all) =>
     i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
   const device = deviceOf([a, b], 'matmul', ['a', 'b']);
-  return kernelFor(KERNELS, device)(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
+  return kernelFor(KERNELS, device)(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'), bias, relu);
+}
+
+/** Whether `device`'s matmul kernel can add `bias` (n,) as it stores (same dtype as the product; on WebGPU, readable as it stores). */
+export function biasEpilogueFits(bias: NDArray, n: number, dtype: DType): boolean {
+  if (bias.dtype !== dtype || bias.ndim !== 1 || bias.shape[0] !== n) return false;
+  return bias.device === 'cpu' ? true : bias.device === 'webgpu' ? gpuBiasFits(bias, n) : false;
 }

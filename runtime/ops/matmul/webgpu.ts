@@ -4,7 +4,7 @@ import { collapse } from '../../../compiler/js.js';
 import { packParams, type WgslKernel } from '../../../compiler/wgsl.js';
 import { NDArray, type DType } from '../../array/ndarray.js';
 import { currentDevice } from '../../array/webgpu/device.js';
-import { MAX_GROUPS, flatMain, kernel, range, u32, type Params } from '../../array/webgpu/kernel.js';
+import { MAX_GROUPS, flatMain, kernel, range, u32, type Operand, type Params } from '../../array/webgpu/kernel.js';
 import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
 
 // Three kernels from one renderer, picked per device (chooseTiling). Each invocation keeps a
@@ -75,17 +75,30 @@ function chooseTiling(n: number): Tiling {
   return { rows: 'shared', tm: 4, tn4: 1, wx: 16, wy: 16, tkg: 4 };
 }
 
-/** a (..., m, k) @ b (..., k, n), strided views with equal batch dims; C is fresh and contiguous. */
-export function matmulWebgpu(a: NDArray, b: NDArray, dtype: DType): NDArray {
+/**
+ * a (..., m, k) @ b (..., k, n), strided views with equal batch dims; C is fresh and contiguous.
+ * With `bias` (n,), C = a @ b + bias, the add done as each block is stored (linear's epilogue):
+ * the caller checks biasEpilogueFits first.
+ */
+export function matmulWebgpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu = false): NDArray {
   if (dtype !== 'float32' || a.dtype !== 'float32' || b.dtype !== 'float32') {
     throw new Error(`matmul: the GPU multiplies float32 matrices, got a ${a.dtype} and b ${b.dtype}; cast them first`);
   }
   const r = a.ndim;
-  return matmulWith(a, b, chooseTiling(b.shape[r - 1]));
+  return matmulWith(a, b, chooseTiling(b.shape[r - 1]), bias, relu);
+}
+
+/**
+ * Whether the store can add `bias` (n,) for a product n columns wide: float32, and read as
+ * the store reads C (vec4s when n is a multiple of 4: unit stride and a 4-aligned offset).
+ */
+export function biasEpilogueFits(bias: NDArray, n: number): boolean {
+  if (bias.dtype !== 'float32' || bias.ndim !== 1 || bias.shape[0] !== n) return false;
+  return n % 4 !== 0 || ((bias.strides[0] === 1 || n === 1) && bias.offset % 4 === 0);
 }
 
 /** matmul with a given tiling (tests and benchmarks compare tilings through this). */
-export function matmulWith(a: NDArray, b: NDArray, t: Tiling): NDArray {
+export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray, relu = false): NDArray {
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batchShape = a.shape.slice(0, r - 2);
@@ -102,7 +115,8 @@ export function matmulWith(a: NDArray, b: NDArray, t: Tiling): NDArray {
   const rank = batch.shape.length;
   // rows of C a whole number of vec4s long are stored a vec4 at a time
   const v4 = n % 4 === 0;
-  const kern = cached(`matmul|${t.rows},${t.tm},${t.tn4},${t.wx},${t.wy},${t.tkg}|${layout}|${rank}|${v4}`, () => renderMatmul(t, layout, rank, v4));
+  const withBias = bias !== undefined, withRelu = withBias && relu;
+  const kern = cached(`matmul|${t.rows},${t.tm},${t.tn4},${t.wx},${t.wy},${t.tkg}|${layout}|${rank}|${v4}${withBias ? '|bias' : ''}${withRelu ? '|relu' : ''}`, () => renderMatmul(t, layout, rank, v4, withBias, withRelu));
   const n4 = Math.ceil(n / 4);
   // vec4 units: readsAsRows guaranteed the divisions are exact (0 where a dim has size 1)
   const q = (x: NDArray, d: number) => (x.shape[d] === 1 ? 0 : x.strides[d] / 4);
@@ -110,6 +124,11 @@ export function matmulWith(a: NDArray, b: NDArray, t: Tiling): NDArray {
     m, n, k, kg: Math.ceil(k / 4), n4,
     aOff: A.offset / 4, aSm: q(A, r - 2), bOff: B.offset / 4, bS: layout === 'nn' ? q(B, r - 2) : q(B, r - 1), tkg: tileOf(t).tkg,
   };
+  // the bias in the store's units (vec4s when v4; biasEpilogueFits made that exact), and its element stride otherwise
+  if (bias !== undefined) {
+    v.biasOff = v4 ? bias.offset / 4 : bias.offset;
+    v.biasS = bias.shape[0] === 1 ? 0 : bias.strides[0];
+  }
   batch.shape.forEach((s, d) => {
     v[`nb${d}`] = s;
     v[`sa${d}`] = s === 1 ? 0 : batch.strides[0][d] / 4;
@@ -121,7 +140,7 @@ export function matmulWith(a: NDArray, b: NDArray, t: Tiling): NDArray {
   for (let z0 = 0; z0 < nb; z0 += MAX_GROUPS) {
     for (let y0 = 0; y0 < rowGroups; y0 += MAX_GROUPS) {
       for (let x0 = 0; x0 < colGroups; x0 += MAX_GROUPS) {
-        launchGrid(kern, [A, B, out], packParams(kern, { ...v, row0: y0, col0: x0, batch0: z0 }), [
+        launchGrid(kern, bias === undefined ? [A, B, out] : [A, B, bias, out], packParams(kern, { ...v, row0: y0, col0: x0, batch0: z0 }), [
           Math.min(MAX_GROUPS, colGroups - x0), Math.min(MAX_GROUPS, rowGroups - y0), Math.min(MAX_GROUPS, nb - z0),
         ]);
       }
@@ -187,15 +206,22 @@ function decomposeBatch(rank: number, from: string): string {
 
 const X4 = ['x', 'y', 'z', 'w'];
 
-function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean): WgslKernel {
+function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean, bias = false, relu = false): WgslKernel {
   const { tm, tn4, wx, wy } = t;
   const sg = t.rows === 'subgroup', shared = t.rows === 'shared';
   const params: Params = [
     u32('m'), u32('n'), u32('k'), u32('kg'), u32('n4'), u32('row0'), u32('col0'), u32('batch0'),
     u32('aOff'), u32('aSm'), u32('bOff'), u32('bS'), u32('tkg'),
     ...range(batchRank).flatMap((d) => [u32(`nb${d}`), u32(`sa${d}`), u32(`sb${d}`)]),
+    ...(bias ? [u32('biasOff'), u32('biasS')] : []),
   ];
   const I = range(tm), J = range(tn4), T = range(4);
+  // linear's epilogue: the bias of the stored column(s), added in registers as the block is stored
+  // and relu after it, as F.relu's select(v <= 0, 0, v) (a NaN stays NaN)
+  const epiV4 = (v: string) => (relu ? `select(${v}, vec4<f32>(), ${v} <= vec4<f32>())` : v);
+  const epi1 = (v: string) => (relu ? `select(${v}, 0.0, ${v} <= 0.0)` : v);
+  const plusV4 = (j: number) => (bias ? ` + Bias[p.biasOff + col + ${j}u]` : '');
+  const plus1 = (j: number, q: number) => (bias ? ` + Bias[p.biasOff + (col4_${j} + ${q}u) * p.biasS]` : '');
   const ind = (lines: string[], depth: number) => lines.map((l) => `${'  '.repeat(depth)}${l}`).join('\n');
 
   // where each row of A and each column group of B starts (vec4 units), clamped into the
@@ -221,9 +247,9 @@ function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean
     ? `c${i}_${j} = c${i}_${j} + (a${i}.x * b0_${j} + a${i}.y * b1_${j} + a${i}.z * b2_${j} + a${i}.w * b3_${j});`
     : `c${i}_${j} = c${i}_${j} + vec4<f32>(${T.map((q) => `dot(a${i}, w${j}_${q})`).join(', ')});`));
   const stores = v4
-    ? I.flatMap((i) => J.map((j) => `if (row + ${i}u < p.m && col + ${j}u < p.n4) { C[cBase + (row + ${i}u) * p.n4 + col + ${j}u] = c${i}_${j}; }`))
+    ? I.flatMap((i) => J.map((j) => `if (row + ${i}u < p.m && col + ${j}u < p.n4) { C[cBase + (row + ${i}u) * p.n4 + col + ${j}u] = ${epiV4(`(c${i}_${j}${plusV4(j)})`)}; }`))
     : I.flatMap((i) => J.flatMap((j) => T.map((q) =>
-      `if (row + ${i}u < p.m && col4_${j} + ${q}u < p.n) { C[cBase + (row + ${i}u) * p.n + col4_${j} + ${q}u] = c${i}_${j}.${X4[q]}; }`)));
+      `if (row + ${i}u < p.m && col4_${j} + ${q}u < p.n) { C[cBase + (row + ${i}u) * p.n + col4_${j} + ${q}u] = ${epi1(`(c${i}_${j}.${X4[q]}${plus1(j, q)})`)}; }`)));
   const batch = range(batchRank).reverse().map((d) =>
     `let z${d} = rz % p.nb${d}; rz /= p.nb${d}; aBase += z${d} * p.sa${d}; bBase += z${d} * p.sb${d};`);
 
@@ -251,8 +277,11 @@ ${ind([...loadA('kq'), ...loadB('kq'), ...update], 2)}
 ${v4 ? '' : ind(J.map((j) => `let col4_${j} = (col + ${j}u) * 4u;`), 1)}
 ${ind(stores, 1)}
 }`;
+  const cType: Operand['type'] = v4 ? 'vec4<f32>' : 'f32';
   return kernel('matmul', [
-    { name: 'A', type: 'vec4<f32>', role: 'input' }, { name: 'B', type: 'vec4<f32>', role: 'input' }, { name: 'C', type: v4 ? 'vec4<f32>' : 'f32', role: 'output' },
+    { name: 'A', type: 'vec4<f32>', role: 'input' }, { name: 'B', type: 'vec4<f32>', role: 'input' },
+    ...(bias ? [{ name: 'Bias', type: cType, role: 'input' as const }] : []),
+    { name: 'C', type: cType, role: 'output' },
   ], params, wx * wy, body, sg ? ['subgroups'] : []);
 }
 

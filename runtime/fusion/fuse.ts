@@ -1,0 +1,255 @@
+// fuse(fn): elementwise op calls inside fn are deferred and run as one fused Elementwise node per region.
+
+import { Expr, input, scalar, substitute } from '../../compiler/expr.js';
+import { deviceOf } from '../array/backend.js';
+import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
+import { array } from '../array/xp.js';
+import { config, usingConfig } from '../graph/config.js';
+import { Variable, type VariableNode } from '../graph/variable.js';
+import { Elementwise, TRACE, type ElementwiseDef } from '../ops/elementwise.js';
+
+/** One deferred op application: its expression over the trace's leaves, and its Variable. */
+interface Pending {
+  /** the ops this value is made of, for the fused node's label */
+  readonly ops: readonly string[];
+  /** the value as an expression over input(leaf index) and scalar(trace scalar index) */
+  readonly expr: Expr;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly intClosed: boolean;
+  readonly record: boolean;
+  readonly variable: Variable;
+  /** set once the value has been computed (it is then a leaf for later ops) */
+  data: NDArray | null;
+  node: VariableNode | null;
+}
+
+/** What one call of a fused function has deferred so far. */
+class Trace {
+  readonly leaves: (Variable | NDArray)[] = [];
+  readonly scalars: number[] = [];
+  readonly pending = new Map<Variable, Pending>();
+  /** fused nodes run (kernel launches forward), for tests and the report */
+  regions = 0;
+
+  leafIndex(x: Variable | NDArray): number {
+    const i = this.leaves.indexOf(x);
+    if (i >= 0) return i;
+    this.leaves.push(x);
+    return this.leaves.length - 1;
+  }
+
+  /** The value of an argument as an expression: a pending op's own, or a new leaf. */
+  exprOf(x: Variable | NDArray): Expr {
+    const p = x instanceof Variable ? this.pending.get(x) : undefined;
+    if (p !== undefined && p.data === null) return p.expr;
+    return input(this.leafIndex(x));
+  }
+
+  record(def: ElementwiseDef, expr: Expr, args: (Variable | NDArray)[], names: string[], scalars: number[]): Variable {
+    const info = args.map((a) => this.info(a));
+    // the checks each op makes unfused, with its own name and argument names
+    const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
+    const floats = new Set(info.map((i) => i.dtype).filter((d) => d !== 'int32'));
+    if (floats.size > 1) {
+      const seen = info.map((x, i) => `${names[i]} ${x.dtype}`).join(', ');
+      throw new Error(`${def.name}: inputs mix float dtypes (${seen}); cast one of them first`);
+    }
+    const leafArgs = args.filter((a) => !(a instanceof Variable && this.pending.get(a)?.data === null));
+    deviceOf([...leafArgs.map((a) => (a instanceof Variable ? a.data : a)), ...this.pendingArrays(args)], def.name, names);
+    const intClosed = def.intClosed === true && info.every((i) => i.dtype === 'int32') && scalars.every(Number.isInteger);
+    const dtype: DType = [...floats][0] ?? (intClosed ? 'int32' : 'float32');
+    const base = this.scalars.length;
+    this.scalars.push(...scalars);
+    const full = substitute([expr], args.map((a) => this.exprOf(a)), scalars.map((_, j) => scalar(base + j)))[0];
+    const record = config.enableBackprop && args.some((a) => a instanceof Variable && a.requiresGrad);
+    const variable = this.placeholder(shape, dtype, record);
+    const ops = [...new Set([...args.flatMap((a) => (a instanceof Variable ? this.pending.get(a)?.ops ?? [] : [])), def.name])];
+    this.pending.set(variable, { ops, expr: full, shape, dtype, intClosed, record, variable, data: null, node: null });
+    return variable;
+  }
+
+  private info(a: Variable | NDArray): { shape: readonly number[]; dtype: DType } {
+    const p = a instanceof Variable ? this.pending.get(a) : undefined;
+    return p ?? { shape: a.shape, dtype: a.dtype };
+  }
+
+  /** the device of pending arguments, through the leaves they were built from */
+  private pendingArrays(args: readonly (Variable | NDArray)[]): NDArray[] {
+    const out: NDArray[] = [];
+    for (const a of args) {
+      const p = a instanceof Variable ? this.pending.get(a) : undefined;
+      if (p !== undefined && p.data === null) {
+        const l = this.leaves.find((_, i) => usesInput(p.expr, i));
+        if (l !== undefined) out.push(l instanceof Variable ? l.data : l);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A Variable standing for a value not computed yet: shape and dtype are known; reading
+   * `data` or its graph `node` runs the deferred region that produces it, then it is a
+   * plain Variable, recorded in the graph as that fused node's output.
+   */
+  private placeholder(shape: readonly number[], dtype: DType, record: boolean): Variable {
+    const v = new Variable(array([0], [1], dtype), { requiresGrad: record });
+    const self = (): Pending => this.pending.get(v)!;
+    const materialize = (): Pending => {
+      const p = self();
+      if (p.data === null) this.flush([p]);
+      return p;
+    };
+    Object.defineProperties(v, {
+      data: { get: () => materialize().data!, set: (d: NDArray) => { materialize().data = d; }, configurable: true },
+      node: { get: () => materialize().node!, configurable: true },
+      shape: { value: shape },
+      dtype: { value: dtype },
+      ndim: { value: shape.length },
+      size: { value: shape.reduce((a, b) => a * b, 1) },
+    });
+    return v;
+  }
+
+  /**
+   * Run the values `wanted` as ONE fused Elementwise node over the leaves they read. Other
+   * deferred values stay deferred (a later use recomputes them from the leaves inside its own
+   * kernel, which costs arithmetic, not a launch).
+   */
+  flush(wanted: readonly Pending[]): void {
+    // a kernel writes all its outputs at one shape: values of other shapes get their own
+    const byShape = new Map<string, Pending[]>();
+    for (const p of wanted) {
+      if (p.data !== null || byShape.get(p.shape.join())?.includes(p)) continue;
+      byShape.set(p.shape.join(), [...(byShape.get(p.shape.join()) ?? []), p]);
+    }
+    for (const group of byShape.values()) this.flushGroup(group);
+  }
+
+  private flushGroup(todo: readonly Pending[]): void {
+    const roots = todo.map((p) => p.expr);
+    const leafIds = this.leaves.map((_, i) => i).filter((i) => roots.some((r) => usesInput(r, i)));
+    const scalarIds = this.scalars.map((_, i) => i).filter((i) => roots.some((r) => usesScalar(r, i)));
+    const remapIn: Expr[] = [], remapS: Expr[] = [];
+    leafIds.forEach((k, j) => (remapIn[k] = input(j)));
+    scalarIds.forEach((k, j) => (remapS[k] = scalar(j)));
+    const compact = substitute(roots, remapIn, remapS);
+    const label = `fused(${[...new Set(todo.flatMap((p) => p.ops))].join(',')})`;
+    const args = leafIds.map((i) => this.leaves[i]);
+    const dtypes = todo.map((p) => p.dtype);
+    const record = todo.some((p) => p.record);
+    const ys = usingConfig({ enableBackprop: record }, () =>
+      new Elementwise(label, compact, scalarIds.map((i) => this.scalars[i]), leafIds.map((i) => `x${i}`), dtypes).apply(args));
+    this.regions++;
+    todo.forEach((p, j) => {
+      p.data = ys[j].data;
+      p.node = ys[j].node;
+      p.variable.requiresGrad = ys[j].requiresGrad;
+    });
+  }
+
+  /** Every deferred value reachable from `out` (a Variable, or arrays and objects of them). */
+  collect(out: unknown, found: Pending[] = [], seen = new Set<unknown>()): Pending[] {
+    if (out === null || typeof out !== 'object' || seen.has(out)) return found;
+    seen.add(out);
+    if (out instanceof Variable) {
+      const p = this.pending.get(out);
+      if (p !== undefined && p.data === null) found.push(p);
+      return found;
+    }
+    if (out instanceof NDArray) return found;
+    for (const v of Array.isArray(out) ? out : Object.values(out)) this.collect(v, found, seen);
+    return found;
+  }
+}
+
+const usesInput = (e: Expr, i: number): boolean => leavesOf(e).inputs.has(i);
+const usesScalar = (e: Expr, i: number): boolean => leavesOf(e).scalars.has(i);
+const leafCache = new Map<Expr, { inputs: Set<number>; scalars: Set<number> }>();
+function leavesOf(e: Expr): { inputs: Set<number>; scalars: Set<number> } {
+  let c = leafCache.get(e);
+  if (c === undefined) {
+    c = { inputs: new Set(), scalars: new Set() };
+    const stack = [e], seen = new Set<Expr>();
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      if (n.op === 'input') c.inputs.add(n.value);
+      else if (n.op === 'scalar') c.scalars.add(n.value);
+      else stack.push(...n.args);
+    }
+    leafCache.set(e, c);
+  }
+  return c;
+}
+
+// ---- reading values while tracing is an error -----------------------------------------------
+
+const READS = ['toFlat', 'dataSync', 'data', 'toArray', 'array', 'itemSync', 'item', 'toCpu'] as const;
+
+/** Run `fn` with every way of reading an array's values throwing an error that says why. */
+function guarded<T>(fn: () => T): T {
+  const proto = NDArray.prototype as unknown as Record<string, unknown>;
+  const saved = READS.map((m) => proto[m]);
+  const refuse = (what: string) => () => {
+    throw new Error(`fuse: the function reads an array's values (${what}) while it is traced; a fused function may not depend on data (move the read, or the branch on it, outside fuse)`);
+  };
+  for (const m of READS) proto[m] = refuse(`${m}()`);
+  const vproto = Variable.prototype as unknown as Record<symbol, unknown>;
+  const savedPrim = vproto[Symbol.toPrimitive];
+  vproto[Symbol.toPrimitive] = () => {
+    throw new Error('fuse: the function compares or converts a Variable as a number (a branch on data, such as `if (x > 0)`); a fused function may not branch on array values');
+  };
+  try {
+    return fn();
+  } finally {
+    READS.forEach((m, i) => (proto[m] = saved[i]));
+    if (savedPrim === undefined) delete vproto[Symbol.toPrimitive];
+    else vproto[Symbol.toPrimitive] = savedPrim;
+  }
+}
+
+/** What fuse(fn) returns: fn with its elementwise regions fused; `stats` for tests. */
+export type Fused<A extends unknown[], R> = ((...args: A) => R) & { readonly stats: { calls: number; regions: number } };
+
+/**
+ * `fuse(fn)` (cupy.fuse, jax.jit for code that is not built): every elementwise op `fn`
+ * calls (F.add, F.tanh, x.mul...) is deferred; a run of them runs as ONE fused kernel
+ * forward and ONE backward when its value is needed: by a non-elementwise op (matmul, sum),
+ * which runs eagerly in place, or when `fn` returns. Results and gradients equal the
+ * unfused run within float32 rounding; errors name the op and argument as unfused code does.
+ *
+ * `fn` must not read array values or branch on them (item(), toArray(), `if (x > 0)`):
+ * that throws an error naming fuse, never a silently wrong result.
+ *
+ * ```ts
+ * const f = fuse((x: Variable, a: Variable, b: Variable) =>
+ *   F.add(F.mul(F.tanh(F.add(F.mul(x, a), b)), F.sigmoid(x)), F.mul(F.mul(x, x), 0.5)));
+ * const y = f(x, a, b); // one kernel forward; y.backward() one kernel backward
+ * ```
+ */
+export function fuse<A extends unknown[], R>(fn: (...args: A) => R): Fused<A, R> {
+  const stats = { calls: 0, regions: 0 };
+  const fused = (...args: A): R => {
+    if (TRACE.hook !== null) return fn(...args); // nested: the outer trace already defers
+    const trace = new Trace();
+    TRACE.hook = (def, expr, arrays, names, scalars) => trace.record(def, expr, arrays, names, scalars);
+    let out: R;
+    try {
+      out = guarded(() => fn(...args));
+      if (out instanceof Promise) {
+        // an async fn has already run up to its first await, under the guard: report what it hit
+        const why = new Error('fuse: the function returned a Promise; a fused function must be synchronous (an `await` inside it, e.g. on x.item(), reads data while tracing)');
+        return out.then(() => { throw why; }, (e: unknown) => { throw e instanceof Error && e.message.startsWith('fuse:') ? e : why; }) as R;
+      }
+      trace.flush(trace.collect(out));
+    } finally {
+      TRACE.hook = null;
+      stats.calls++;
+      stats.regions += trace.regions;
+    }
+    return out;
+  };
+  return Object.assign(fused, { stats });
+}
