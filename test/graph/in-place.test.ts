@@ -40,11 +40,12 @@ devices.each('bad input: backward after the optimizer updated W in place names t
   const model = new L.Linear(3, 2);
   if (device === 'webgpu') model.toGpu();
   const optimizer = new optimizers.SGD(0.1).setup(model);
-  const x = array([[1, 2, 3]]).to(device);
+  // x needs a gradient, so backward reads W (gx = gy W); gW alone would not read it
+  const x = new Variable(array([[1, 2, 3]]).to(device));
   F.sum(model.forward(x)).backward(); // gradients for the update below
   const loss = F.sum(model.forward(x));
   optimizer.update(); // writes W and b in place: loss's graph still holds the old W
-  t.throws(() => loss.backward(), { message: `backward: matmul's input 1 (2, 3) was modified in place (version 0 -> 1) ${HINT}` });
+  t.throws(() => loss.backward(), { message: `backward: linear's input 1 (2, 3) was modified in place (version 0 -> 1) ${HINT}` });
 });
 
 devices.each('bad input: an in-place write into a named variable that mul retained is named in the error', (t, device) => {
