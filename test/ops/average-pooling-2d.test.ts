@@ -3,34 +3,11 @@
 import test from 'ava';
 import { NDArray, RandomState, array, F } from '../../runtime/index.js';
 import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { refAvgPool } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Pool { ksize: [number, number]; stride: [number, number]; pad: [number, number] }
-
-/** y[n, c, i, j] = sum of the in-bounds cells of the window / (kh kw): padding counts as zeros. */
-function refAvgPool(x: NDArray, o: Pool): { shape: number[]; data: number[] } {
-  const [N, C, H, W] = x.shape, [kh, kw] = o.ksize;
-  const Ho = Math.floor((H + 2 * o.pad[0] - kh) / o.stride[0]) + 1, Wo = Math.floor((W + 2 * o.pad[1] - kw) / o.stride[1]) + 1;
-  const X = x.toFlat(), data: number[] = [];
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < Ho; i++) {
-        for (let j = 0; j < Wo; j++) {
-          let s = 0;
-          for (let p = 0; p < kh; p++) {
-            for (let q = 0; q < kw; q++) {
-              const yy = i * o.stride[0] - o.pad[0] + p, xx = j * o.stride[1] - o.pad[1] + q;
-              if (yy >= 0 && yy < H && xx >= 0 && xx < W) s += X[((n * C + c) * H + yy) * W + xx];
-            }
-          }
-          data.push(s / (kh * kw));
-        }
-      }
-    }
-  }
-  return { shape: [N, C, Ho, Wo], data };
-}
 
 function randomCases(count: number, seed: number): { xs: number[]; pool: Pool }[] {
   const rng = new RandomState(seed);

@@ -3,15 +3,10 @@
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
 import { allclose, checkOnDevices, checkOpBackward, uniform, useDevices } from '../helpers.js';
+import { refEmbed } from './references.js';
 
 const devices = await useDevices(test);
 const int32 = (v: number[], shape?: number[]) => array(v, shape ?? [v.length], 'int32');
-
-/** y[..., d] = W[id, d] by plain indexing; an ignored id gives zeros. */
-function refEmbed(ids: readonly number[], W: NDArray, ignore?: number): number[] {
-  const [, D] = W.shape, w = Array.from(W.toFlat());
-  return ids.flatMap((id) => Array.from({ length: D }, (_, d) => (id === ignore ? 0 : w[id * D + d])));
-}
 
 test('embedId: forward picks rows of W for ids of any shape', (t) => {
   const W = uniform([5, 3], 1), ids = [4, 0, 2, 2, 1, 4];

@@ -3,38 +3,11 @@
 import test from 'ava';
 import { NDArray, RandomState, Variable, array, F } from '../../runtime/index.js';
 import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, distinct, uniform, useDevices } from '../helpers.js';
+import { outLen, refMaxPool } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Pool { ksize: [number, number]; stride: [number, number]; pad: [number, number]; coverAll: boolean }
-
-/** Output length: floor or (coverAll) ceil of (size + 2p - k) / s, plus one. */
-const outLen = (size: number, k: number, s: number, p: number, coverAll: boolean) =>
-  (coverAll ? Math.ceil((size + 2 * p - k) / s) : Math.floor((size + 2 * p - k) / s)) + 1;
-
-/** y[n, c, i, j] = max of x over the in-bounds cells of window (i sy - ph .. + kh - 1, j sx - pw .. + kw - 1). */
-function refMaxPool(x: NDArray, o: Pool): { shape: number[]; data: number[] } {
-  const [N, C, H, W] = x.shape;
-  const Ho = outLen(H, o.ksize[0], o.stride[0], o.pad[0], o.coverAll), Wo = outLen(W, o.ksize[1], o.stride[1], o.pad[1], o.coverAll);
-  const X = x.toFlat(), data: number[] = [];
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < Ho; i++) {
-        for (let j = 0; j < Wo; j++) {
-          let m = -Infinity;
-          for (let p = 0; p < o.ksize[0]; p++) {
-            for (let q = 0; q < o.ksize[1]; q++) {
-              const yy = i * o.stride[0] - o.pad[0] + p, xx = j * o.stride[1] - o.pad[1] + q;
-              if (yy >= 0 && yy < H && xx >= 0 && xx < W) m = Math.max(m, X[((n * C + c) * H + yy) * W + xx]);
-            }
-          }
-          data.push(m);
-        }
-      }
-    }
-  }
-  return { shape: [N, C, Ho, Wo], data };
-}
 
 function randomCases(count: number, seed: number): { xs: number[]; pool: Pool }[] {
   const rng = new RandomState(seed);

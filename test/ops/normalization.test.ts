@@ -2,33 +2,10 @@
 
 import test from 'ava';
 import { NDArray, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, refStrides, uniform, unravel, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { channelOf, refBatchNorm, refFixed } from './references.js';
 
 const devices = await useDevices(test);
-
-/** The channel (gamma's flat index) of each element of x, for gamma over the axes not in `axes`. */
-function channelOf(shape: readonly number[], axes: readonly number[]): number[] {
-  const kept = shape.filter((_, d) => !axes.includes(d)), ks = refStrides(kept);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return Array.from({ length: n }, (_, i) => unravel(i, shape).filter((_, d) => !axes.includes(d)).reduce((p, j, d) => p + j * ks[d], 0));
-}
-
-/** Batch normalization from its definition: per-channel mean and biased variance, two passes. */
-function refBatchNorm(x: NDArray, gamma: NDArray, beta: NDArray, axes: number[], eps: number) {
-  const ch = channelOf(x.shape, axes), xs = Array.from(x.toFlat()), C = gamma.size;
-  const mean = new Array<number>(C).fill(0), vari = new Array<number>(C).fill(0), count = new Array<number>(C).fill(0);
-  xs.forEach((v, i) => { mean[ch[i]] += v; count[ch[i]]++; });
-  mean.forEach((_, c) => (mean[c] /= count[c]));
-  xs.forEach((v, i) => { vari[ch[i]] += (v - mean[ch[i]]) ** 2; });
-  vari.forEach((_, c) => (vari[c] /= count[c]));
-  const g = Array.from(gamma.toFlat()), b = Array.from(beta.toFlat());
-  return { y: xs.map((v, i) => g[ch[i]] * (v - mean[ch[i]]) / Math.sqrt(vari[ch[i]] + eps) + b[ch[i]]), mean, vari, m: count[0] };
-}
-
-function refFixed(x: NDArray, gamma: NDArray, beta: NDArray, mean: NDArray, vari: NDArray, axes: number[], eps: number): number[] {
-  const ch = channelOf(x.shape, axes), [g, b, m, v] = [gamma, beta, mean, vari].map((a) => Array.from(a.toFlat()));
-  return Array.from(x.toFlat(), (val, i) => g[ch[i]] * (val - m[ch[i]]) / Math.sqrt(v[ch[i]] + eps) + b[ch[i]]);
-}
 
 const CASES: { x: number[]; gamma: number[]; axes: number[]; axis?: number | number[] }[] = [
   { x: [5, 3], gamma: [3], axes: [0] },

@@ -3,18 +3,9 @@
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
 import { allclose, checkOnDevices, checkOpBackward, sample, uniform, useDevices } from '../helpers.js';
+import { refLosses } from './references.js';
 
 const devices = await useDevices(test);
-
-/** Per-element -(t log p + (1 - t) log(1 - p)), p = sigmoid(x), 0 where t is -1 (from the definition). */
-function refLosses(x: NDArray, t: NDArray): number[] {
-  const ts = Array.from(t.toFlat());
-  return Array.from(x.toFlat(), (v, i) => {
-    if (ts[i] === -1) return 0;
-    const p = 1 / (1 + Math.exp(-v));
-    return -(ts[i] * Math.log(p) + (1 - ts[i]) * Math.log(1 - p));
-  });
-}
 
 /** Labels 0/1 with about a fifth of them -1 (ignored). */
 const labels = (shape: number[], seed: number) =>

@@ -3,35 +3,11 @@
 import test from 'ava';
 import { NDArray, RandomState, array, F } from '../../runtime/index.js';
 import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { defaultLen, refUnpool } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Unpool { ksize: [number, number]; stride: [number, number]; pad: [number, number]; coverAll: boolean; outsize?: [number, number] }
-
-const defaultLen = (len: number, k: number, s: number, p: number, coverAll: boolean) => s * (len - 1) + k - 2 * p - (coverAll ? s - 1 : 0);
-
-/** y = zeros; every x[n, c, i, j] is added to the in-bounds cells of its window (i sy - ph + p, j sx - pw + q). */
-function refUnpool(x: NDArray, o: Unpool): { shape: number[]; data: number[] } {
-  const [N, C, h, w] = x.shape, [kh, kw] = o.ksize;
-  const H = o.outsize?.[0] ?? defaultLen(h, kh, o.stride[0], o.pad[0], o.coverAll);
-  const W = o.outsize?.[1] ?? defaultLen(w, kw, o.stride[1], o.pad[1], o.coverAll);
-  const X = x.toFlat(), y = new Float64Array(N * C * H * W);
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < h; i++) {
-        for (let j = 0; j < w; j++) {
-          for (let p = 0; p < kh; p++) {
-            for (let q = 0; q < kw; q++) {
-              const yy = i * o.stride[0] - o.pad[0] + p, xx = j * o.stride[1] - o.pad[1] + q;
-              if (yy >= 0 && yy < H && xx >= 0 && xx < W) y[((n * C + c) * H + yy) * W + xx] += X[((n * C + c) * h + i) * w + j];
-            }
-          }
-        }
-      }
-    }
-  }
-  return { shape: [N, C, H, W], data: Array.from(y) };
-}
 
 const outLen = (size: number, k: number, s: number, p: number, coverAll: boolean) =>
   (coverAll ? Math.ceil((size + 2 * p - k) / s) : Math.floor((size + 2 * p - k) / s)) + 1;
