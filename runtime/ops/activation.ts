@@ -83,7 +83,10 @@ const swishOp = elementwise('swish', ['x', 'beta'], (x, b) => x.mul(x.mul(b).mul
  */
 export function swish(x: VariableLike, beta: VariableLike): Variable {
   const v = argVariable(x, 'swish', 'x');
-  if (typeof beta === 'number') return swishOp(v, beta);
+  if (typeof beta === 'number') {
+    checkFinite(beta, 'swish', 'beta');
+    return swishOp(v, beta);
+  }
   const b = argVariable(beta, 'swish', 'beta');
   const want = v.shape.slice(1, 1 + b.ndim);
   if (v.ndim < 1 + b.ndim || b.shape.some((n, i) => n !== want[i])) {

@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, RandomState, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
 import { refConv } from './references.js';
 
 const devices = await useDevices(test);
@@ -107,4 +107,10 @@ devices.each('convolution2d: a strided (transposed) x view, and a LeNet-sized la
   await checkOnDevices('convolution2d', (convolution2d) => (p, q) => convolution2d(F.transpose(p, [0, 1, 3, 2]), q, undefined, { pad: [1, 0] }), [x, W], { device });
   await checkOnDevices('convolution2d', (convolution2d) => (p, q, r) => convolution2d(p, q, r), [uniform([4, 1, 28, 28], 3), uniform([20, 1, 5, 5], 4), uniform([20], 5)], { device, atol: 1e-4 });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('convolution2d: an unknown option is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 2, 2], 1)), W = on(device, uniform([1, 1, 1, 1], 2));
+  t.throws(() => F.convolution2d(x, W, undefined, { strides: 2 } as never), { message: "convolution2d: unknown option 'strides'; the options are stride, pad, dilate, groups" });
 });

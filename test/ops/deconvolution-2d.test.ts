@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, RandomState, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
 import { refDeconv } from './references.js';
 
 const devices = await useDevices(test);
@@ -81,4 +81,10 @@ devices.each('deconvolution2d: forward and every gradient equal the CPU over ran
     await checkOnDevices('deconvolution2d', (deconvolution2d) => (p, q, r) => deconvolution2d(p, q, r, deconv), [x, W, b], { device, expected: [refDeconv(x, W, b, deconv).data] });
   }
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('deconvolution2d: an unknown option is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 1, 1], 1)), W = on(device, uniform([1, 1, 3, 1], 2));
+  t.throws(() => F.deconvolution2d(x, W, undefined, { strides: 1 } as never), { message: "deconvolution2d: unknown option 'strides'; the options are stride, pad, outsize, dilate, groups" });
 });

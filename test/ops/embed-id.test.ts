@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, on, uniform, useDevices } from '../helpers.js';
 import { refEmbed } from './references.js';
 
 const devices = await useDevices(test);
@@ -49,4 +49,11 @@ devices.each('embedId: forward and the gradient of W against the float64 CPU run
   const withIgnored = [5, -1, 3, -1];
   await checkOnDevices('embedId', (embedId) => (x, w) => embedId(x, w, { ignoreLabel: -1 }), [int32(withIgnored), W], { device, expected: [refEmbed(withIgnored, W, -1)] });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('embedId: a fractional ignoreLabel and null options are named, not a TypeError', (t, device) => {
+  const W = on(device, uniform([2, 3], 1)), ids = int32([0, 1]).to(device);
+  t.throws(() => F.embedId(ids, W, { ignoreLabel: 1.5 }), { message: 'embedId: option ignoreLabel must be an integer, got 1.5' });
+  t.throws(() => F.embedId(ids, W, null as never), { message: 'embedId: options must be an object, got null' });
 });

@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
 import { refLrn } from './references.js';
 
 const devices = await useDevices(test);
@@ -50,4 +50,10 @@ devices.each('localResponseNormalization: forward and gradient equal the CPU', a
     await checkOnDevices('localResponseNormalization', (localResponseNormalization) => (p) => localResponseNormalization(p, lrn), [x], { device, expected: [refLrn(x, lrn)] });
   }
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('localResponseNormalization: an unknown option is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 3], 1));
+  t.throws(() => F.localResponseNormalization(x, { size: 3 } as never), { message: "localResponseNormalization: unknown option 'size'; the options are n, k, alpha, beta" });
 });

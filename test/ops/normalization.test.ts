@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
 import { channelOf, refBatchNorm, refFixed } from './references.js';
 
 const devices = await useDevices(test);
@@ -82,4 +82,17 @@ devices.each('batchNormalization, fixedBatchNormalization: forward, running stat
   const mean = uniform([3], 24), vari = uniform([3], 25, 0.5, 2);
   await checkOnDevices('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, mean, vari],
     { device, expected: [refFixed(x, gamma, beta, mean, vari, [0, 2, 3], 2e-5)] });
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('batchNormalization, fixedBatchNormalization: a 0-d x, no values to normalize over, a string decay and unknown options name the op', (t, device) => {
+  const s = on(device, array([0.5], [])), g2 = on(device, uniform([2], 1));
+  t.throws(() => F.batchNormalization(s, s, s), { message: 'batchNormalization: axis 0 out of range for 0-d input' });
+  t.throws(() => F.fixedBatchNormalization(s, s, s, s, s), { message: 'fixedBatchNormalization: axis 0 out of range for 0-d input' });
+  t.throws(() => F.batchNormalization(on(device, uniform([1, 2, 0], 2)), g2, g2), { message: 'batchNormalization: x (1, 2, 0) has no values along the normalized axes (0, 2) to take the batch mean and variance of' });
+  const x = on(device, uniform([3, 2], 3));
+  t.throws(() => F.batchNormalization(x, g2, g2, { decay: '1' } as never), { message: 'batchNormalization: decay must be in [0, 1], got "1"' });
+  t.throws(() => F.batchNormalization(x, g2, g2, { runningMeans: 1 } as never), { message: "batchNormalization: unknown option 'runningMeans'; the options are eps, runningMean, runningVar, decay, axis" });
+  t.throws(() => F.batchNormalization(x, g2, g2, { runningMean: [0, 0] } as never), { message: 'batchNormalization: option runningMean must be an NDArray, got Array' });
+  t.throws(() => F.fixedBatchNormalization(x, g2, g2, g2, g2, { decay: 0.9 } as never), { message: "fixedBatchNormalization: unknown option 'decay'; the options are eps, axis" });
 });

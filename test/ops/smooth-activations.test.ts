@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, product, uniform, unravel, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, product, on, uniform, unravel, useDevices } from '../helpers.js';
 import { hardSigmoidRef, geluRef, logSumExpRef } from './references.js';
 
 const devices = await useDevices(test);
@@ -87,4 +87,11 @@ devices.each('hardSigmoid, gelu, swish, logSumExp: forward and gradients against
   await checkOnDevices('logSumExp', (logSumExp) => (a) => logSumExp(a, 1), [x], { device, expected: [logSumExpRef(x, [1]).data] });
   await checkOnDevices('logSumExp', (logSumExp) => (a) => logSumExp(a), [x], { device, expected: [logSumExpRef(x, [0, 1, 2]).data] });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('swish: a number beta that is not finite is named, not a silent NaN', (t, device) => {
+  const x = on(device, uniform([2], 1));
+  t.throws(() => F.swish(x, NaN), { message: 'swish: beta must be a finite number, got NaN' });
+  t.throws(() => F.swish(x, Infinity), { message: 'swish: beta must be a finite number, got Infinity' });
 });
