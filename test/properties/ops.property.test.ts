@@ -138,7 +138,8 @@ function softmaxRef(x: Ref, axis: unknown, log: boolean): Out {
 // ---- the op table: argument generators and references ------------------------------------
 
 type Arb = fc.Arbitrary<unknown[]>;
-interface Spec { args: Arb; ref?: (args: unknown[]) => Out; gpu?: boolean }
+/** `runs` scales the number of cases, for ops whose generators are mostly invalid geometries. */
+interface Spec { args: Arb; ref?: (args: unknown[]) => Out; gpu?: boolean; runs?: number }
 
 const dim = fc.integer({ min: 0, max: 3 });
 const shapeArb = fc.array(dim, { minLength: 0, maxLength: 3 });
@@ -541,6 +542,7 @@ const NN_SPECS: Record<string, Spec> = {
       return y.data.includes(-Infinity) ? INVALID : y;
     },
     gpu: true,
+    runs: 2,
   },
   unpooling2d: {
     args: fc.tuple(imageArb(), pairArb(1, 3), optsArb({ stride: pairArb(1, 3), pad: pairArb(0, 1), coverAll: boolOpt, outsize: fc.oneof(fc.tuple(small(1, 8), small(1, 8)), fc.constantFrom<unknown>([0, 2], 3)) })),
@@ -556,9 +558,10 @@ const NN_SPECS: Record<string, Spec> = {
       return refUnpool(x as Ref, { ...p, outsize: outsize as [number, number] });
     },
     gpu: true,
+    runs: 2,
   },
-  convolution2d: { args: convArgs(false), ref: (a) => convRef(a, false), gpu: true },
-  deconvolution2d: { args: convArgs(true), ref: (a) => convRef(a, true), gpu: true },
+  convolution2d: { args: convArgs(false), ref: (a) => convRef(a, false), gpu: true, runs: 3 },
+  deconvolution2d: { args: convArgs(true), ref: (a) => convRef(a, true), gpu: true, runs: 3 },
   localResponseNormalization: {
     args: fc.tuple(
       fc.oneof({ weight: 6, arbitrary: fc.array(small(1, 4), { minLength: 2, maxLength: 4 }).chain(cleanOf) }, { weight: 1, arbitrary: arrayArb }),
@@ -607,6 +610,7 @@ const NN_SPECS: Record<string, Spec> = {
     args: bnArgs(false),
     ref: ([x, g, b, o]) => bnRef(x as Ref, g as Ref, b as Ref, null, o),
     gpu: true,
+    runs: 2,
   },
   fixedBatchNormalization: {
     args: bnArgs(true),
@@ -704,8 +708,8 @@ devices.each('properties: every public op returns the reference result or throws
   for (const [name, fn] of ops()) {
     const spec = SPECS[name];
     const runs: [Spec, number][] = device === 'cpu'
-      ? [[spec ?? genericSpec, spec ? CPU_RUNS : 0], [genericSpec, FUZZ_RUNS]]
-      : spec?.gpu ? [[spec, GPU_RUNS]] : [];
+      ? [[spec ?? genericSpec, spec ? CPU_RUNS * (spec.runs ?? 1) : 0], [genericSpec, FUZZ_RUNS]]
+      : spec?.gpu ? [[spec, GPU_RUNS * (spec.runs ?? 1)]] : [];
     for (const [s, numRuns] of runs) {
       if (numRuns === 0) continue;
       // a generic fuzz knows nothing valid: only the error contract and the shapes are checked
