@@ -86,7 +86,10 @@ const swishOp = elementwise({ name: 'swish', args: ['x', 'beta'], build: (x, b) 
  */
 export const swish = withDef(swishOp, function swish(x: VariableLike, beta: VariableLike): Variable {
   const v = argVariable(x, 'swish', 'x');
-  if (typeof beta === 'number') return swishOp(v, beta);
+  if (typeof beta === 'number') {
+    checkFinite(beta, 'swish', 'beta');
+    return swishOp(v, beta);
+  }
   const b = argVariable(beta, 'swish', 'beta');
   const want = v.shape.slice(1, 1 + b.ndim);
   if (v.ndim < 1 + b.ndim || b.shape.some((n, i) => n !== want[i])) {

@@ -6,6 +6,7 @@ import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { convolution2d } from './convolution-2d.js';
 import { outSize, pair } from './convolution-2d/im2col.js';
 import { reshape } from './shape.js';
+import { CHECKED_BELOW, checkOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
 
@@ -35,6 +36,7 @@ export interface AveragePooling2DOptions {
  */
 export function averagePooling2d(x: VariableLike, ksize: Pair, opts: AveragePooling2DOptions = {}): Variable {
   const op = 'averagePooling2d';
+  checkOptions(op, opts, { stride: CHECKED_BELOW, pad: CHECKED_BELOW });
   const xv = argVariable(x, op, 'x');
   if (xv.ndim !== 4) throw new Error(`${op}: x must be 4-D (N, C, H, W), got x ${shapeStr(xv.shape)}`);
   if (xv.dtype === 'int32') throw new Error(`${op}: expected a float array, got x int32`);

@@ -7,6 +7,7 @@ import { add } from './arithmetic.js';
 import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
 import { Convolution2DNode } from './convolution-2d/nodes.js';
 import { reshape } from './shape.js';
+import { CHECKED_BELOW, checkOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
 
@@ -36,6 +37,7 @@ export interface Convolution2DOptions {
  */
 export function convolution2d(x: VariableLike, W: VariableLike, b?: VariableLike, opts: Convolution2DOptions = {}): Variable {
   const op = 'convolution2d';
+  checkOptions(op, opts, { stride: CHECKED_BELOW, pad: CHECKED_BELOW, dilate: CHECKED_BELOW, groups: CHECKED_BELOW });
   const xv = argVariable(x, op, 'x'), Wv = argVariable(W, op, 'W');
   const bv = b === undefined ? undefined : argVariable(b, op, 'b');
   if (xv.ndim !== 4) throw new Error(`${op}: x must be 4-D (N, C, H, W), got x ${shapeStr(xv.shape)}`);

@@ -7,6 +7,7 @@ import { add } from './arithmetic.js';
 import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
 import { Deconvolution2DNode } from './convolution-2d/nodes.js';
 import { reshape } from './shape.js';
+import { CHECKED_BELOW, checkOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
 
@@ -38,6 +39,7 @@ export interface Deconvolution2DOptions {
  */
 export function deconvolution2d(x: VariableLike, W: VariableLike, b?: VariableLike, opts: Deconvolution2DOptions = {}): Variable {
   const op = 'deconvolution2d';
+  checkOptions(op, opts, { stride: CHECKED_BELOW, pad: CHECKED_BELOW, outsize: CHECKED_BELOW, dilate: CHECKED_BELOW, groups: CHECKED_BELOW });
   const xv = argVariable(x, op, 'x'), Wv = argVariable(W, op, 'W');
   const bv = b === undefined ? undefined : argVariable(b, op, 'b');
   if (xv.ndim !== 4) throw new Error(`${op}: x must be 4-D (N, C, h, w), got x ${shapeStr(xv.shape)}`);

@@ -8,6 +8,7 @@ import { arange, elementwise } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { matmul } from './matmul.js';
 import { reshape } from './shape.js';
+import { checkOptions, INTEGER } from './options.js';
 
 export interface EmbedIdOptions {
   /** Ids equal to this give a zero row and no gradient (Chainer's ignore_label). */
@@ -31,6 +32,7 @@ function iota(n: number, device: Device): NDArray {
  * layer of V inputs, about what the output layer of a language model costs already.
  */
 export function embedId(x: VariableLike, W: VariableLike, opts: EmbedIdOptions = {}): Variable {
+  checkOptions('embedId', opts, { ignoreLabel: INTEGER });
   const { ignoreLabel } = opts;
   const xv = argVariable(x, 'embedId', 'x'), w = argVariable(W, 'embedId', 'W');
   if (xv.dtype !== 'int32') throw new Error(`embedId: x must be an int32 array of ids, got ${xv.dtype} x ${shapeStr(xv.shape)}`);

@@ -6,6 +6,7 @@ import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { add, mul, pow } from './arithmetic.js';
 import { convolution2d } from './convolution-2d.js';
 import { reshape } from './shape.js';
+import { CHECKED_BELOW, checkOptions } from './options.js';
 
 export interface LocalResponseNormalizationOptions {
   /** Channels in the window: c - floor(n / 2) .. c + floor(n / 2); default 5. */
@@ -30,6 +31,7 @@ export interface LocalResponseNormalizationOptions {
  */
 export function localResponseNormalization(x: VariableLike, opts: LocalResponseNormalizationOptions = {}): Variable {
   const op = 'localResponseNormalization';
+  checkOptions(op, opts, { n: CHECKED_BELOW, k: CHECKED_BELOW, alpha: CHECKED_BELOW, beta: CHECKED_BELOW });
   const xv = argVariable(x, op, 'x');
   const { n = 5, k = 2, alpha = 1e-4, beta = 0.75 } = opts;
   if (xv.ndim < 2) throw new Error(`${op}: x must have a channel axis (N, C, ...), got x ${shapeStr(xv.shape)}`);

@@ -173,6 +173,7 @@ const sigmoidCrossEntropyOp = elementwise({
  * number of labels that are not -1 (`normalize`, default) or by x.shape[0].
  */
 export function sigmoidCrossEntropy(x: VariableLike, t: VariableLike, opts: SigmoidCrossEntropyOptions = {}): Variable {
+  checkOptions('sigmoidCrossEntropy', opts, { normalize: BOOLEAN, reduce: oneOf('mean', 'no') });
   const { normalize = true, reduce: mode = 'mean' } = opts;
   const xv = argVariable(x, 'sigmoidCrossEntropy', 'x'), tv = argVariable(t, 'sigmoidCrossEntropy', 't');
   if (tv.dtype !== 'int32') {
@@ -182,7 +183,6 @@ export function sigmoidCrossEntropy(x: VariableLike, t: VariableLike, opts: Sigm
   if (tv.ndim !== xv.ndim || tv.shape.some((n, i) => n !== xv.shape[i])) {
     throw new Error(`sigmoidCrossEntropy: t ${shapeStr(tv.shape)} must have the shape of x ${shapeStr(xv.shape)}`);
   }
-  if (mode !== 'mean' && mode !== 'no') throw new Error(`sigmoidCrossEntropy: reduce must be 'mean' or 'no', got ${String(mode)}`);
   deviceOf([xv.data, tv.data], 'sigmoidCrossEntropy', ['x', 't']);
   const loss = sigmoidCrossEntropyOp(xv, tv);
   if (mode === 'no') return loss;

@@ -4,6 +4,7 @@ import { shapeStr, type NDArray } from '../array/ndarray.js';
 import { FunctionNode, argVariable, type Variable, type VariableLike } from '../graph/variable.js';
 import { outSize, pair } from './convolution-2d/im2col.js';
 import { gatherAt, maxPool, scatterAt, type Window } from './max-pooling-2d/kernels.js';
+import { BOOLEAN, CHECKED_BELOW, checkOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
 
@@ -66,6 +67,7 @@ class MaxPooling2DGather extends FunctionNode {
  */
 export function maxPooling2d(x: VariableLike, ksize: Pair, opts: MaxPooling2DOptions = {}): Variable {
   const op = 'maxPooling2d';
+  checkOptions(op, opts, { stride: CHECKED_BELOW, pad: CHECKED_BELOW, coverAll: BOOLEAN });
   const xv = argVariable(x, op, 'x');
   if (xv.ndim !== 4) throw new Error(`${op}: x must be 4-D (N, C, H, W), got x ${shapeStr(xv.shape)}`);
   if (xv.dtype === 'int32') throw new Error(`${op}: expected a float array, got x int32`);

@@ -8,6 +8,9 @@ import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { add, div, mul, sqrt, sub } from './arithmetic.js';
 import { mean } from './reduction.js';
 import { normAxes, reshape } from './shape.js';
+import { CHECKED_BELOW, checkOptions, type OptionRule } from './options.js';
+
+const ARRAY: OptionRule = { test: (v) => v instanceof NDArray, expected: 'an NDArray' };
 
 export interface BatchNormalizationOptions {
   /** Added to the variance before the square root (Chainer's default 2e-5). */
@@ -30,9 +33,10 @@ export interface BatchNormalizationOptions {
 function layout(op: string, x: Variable, params: [string, Variable][], axis: number | readonly number[] | undefined, eps: number) {
   const gamma = params[0][1];
   if (x.dtype === 'int32') throw new Error(`${op}: x must be a float array, got int32 x ${shapeStr(x.shape)}`);
-  const axes = axis === undefined
+  // the default axes are checked too: a 0-d x has no axis 0, and the error must name this op
+  const axes = normAxes(axis === undefined
     ? [0, ...Array.from({ length: Math.max(x.ndim - 1 - gamma.ndim, 0) }, (_, i) => i + 1 + gamma.ndim)]
-    : normAxes(axis, x.ndim, op);
+    : axis, x.ndim, op);
   const want = x.shape.filter((_, d) => !axes.includes(d));
   for (const [name, p] of params) {
     if (p.ndim !== want.length || p.shape.some((n, i) => n !== want[i])) {
@@ -51,11 +55,15 @@ function layout(op: string, x: Variable, params: [string, Variable][], axis: num
  * `runningVar`, those arrays are also updated in place with `decay`, as the link needs.
  */
 export function batchNormalization(x: VariableLike, gamma: VariableLike, beta: VariableLike, opts: BatchNormalizationOptions = {}): Variable {
+  checkOptions('batchNormalization', opts, { eps: CHECKED_BELOW, runningMean: ARRAY, runningVar: ARRAY, decay: CHECKED_BELOW, axis: CHECKED_BELOW });
   const { eps = 2e-5, runningMean, runningVar, decay = 0.9, axis } = opts;
   const xv = argVariable(x, 'batchNormalization', 'x');
   const g = argVariable(gamma, 'batchNormalization', 'gamma'), b = argVariable(beta, 'batchNormalization', 'beta');
   const { axes, kept, m } = layout('batchNormalization', xv, [['gamma', g], ['beta', b]], axis, eps);
-  if (!(decay >= 0 && decay <= 1)) throw new Error(`batchNormalization: decay must be in [0, 1], got ${decay}`);
+  const count = axes.reduce((p, a) => p * xv.shape[a], 1);
+  // the batch statistics of no values are NaN, and they would land in the running averages
+  if (count === 0) throw new Error(`batchNormalization: x ${shapeStr(xv.shape)} has no values along the normalized axes ${shapeStr(axes)} to take the batch mean and variance of`);
+  if (typeof decay !== 'number' || !(decay >= 0 && decay <= 1)) throw new Error(`batchNormalization: decay must be in [0, 1], got ${typeof decay === 'number' ? decay : JSON.stringify(decay)}`);
   for (const [name, r] of [['runningMean', runningMean], ['runningVar', runningVar]] as const) {
     if (r !== undefined && (r.ndim !== g.ndim || r.shape.some((n, i) => n !== g.shape[i]))) {
       throw new Error(`batchNormalization: ${name} ${shapeStr(r.shape)} must have gamma's shape ${shapeStr(g.shape)}`);
@@ -91,6 +99,7 @@ export function fixedBatchNormalization(
 ): Variable {
   const { eps = 2e-5, axis } = opts;
   const op = 'fixedBatchNormalization';
+  checkOptions(op, opts, { eps: CHECKED_BELOW, axis: CHECKED_BELOW });
   const xv = argVariable(x, op, 'x'), g = argVariable(gamma, op, 'gamma'), b = argVariable(beta, op, 'beta');
   const mu = argVariable(mean, op, 'mean'), va = argVariable(variance, op, 'var');
   const { kept } = layout(op, xv, [['gamma', g], ['beta', b], ['mean', mu], ['var', va]], axis, eps);

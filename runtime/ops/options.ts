@@ -43,3 +43,6 @@ export function checkFinite(value: unknown, op: string, arg: string, nonZero = f
     throw new Error(`${op}: ${arg} must be a finite${nonZero ? ', non-zero' : ''} number, got ${show(value)}`);
   }
 }
+
+/** An option the op checks itself, later and with more context (a pair, a geometry): only its key is checked here. */
+export const CHECKED_BELOW: OptionRule = { test: () => true, expected: 'any value' };

@@ -6,6 +6,7 @@ import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { outSize, pair } from './convolution-2d/im2col.js';
 import { Deconvolution2DNode } from './convolution-2d/nodes.js';
 import { reshape } from './shape.js';
+import { BOOLEAN, CHECKED_BELOW, checkOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
 
@@ -33,6 +34,7 @@ export interface Unpooling2DOptions {
  */
 export function unpooling2d(x: VariableLike, ksize: Pair, opts: Unpooling2DOptions = {}): Variable {
   const op = 'unpooling2d';
+  checkOptions(op, opts, { stride: CHECKED_BELOW, pad: CHECKED_BELOW, outsize: CHECKED_BELOW, coverAll: BOOLEAN });
   const xv = argVariable(x, op, 'x');
   if (xv.ndim !== 4) throw new Error(`${op}: x must be 4-D (N, C, h, w), got x ${shapeStr(xv.shape)}`);
   if (xv.dtype === 'int32') throw new Error(`${op}: expected a float array, got x int32`);

@@ -2,35 +2,14 @@
 
 import test from 'ava';
 import { NDArray, RandomState, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
+import { refAvgPool } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Pool { ksize: [number, number]; stride: [number, number]; pad: [number, number] }
-
-/** y[n, c, i, j] = sum of the in-bounds cells of the window / (kh kw): padding counts as zeros. */
-function refAvgPool(x: NDArray, o: Pool): { shape: number[]; data: number[] } {
-  const [N, C, H, W] = x.shape, [kh, kw] = o.ksize;
-  const Ho = Math.floor((H + 2 * o.pad[0] - kh) / o.stride[0]) + 1, Wo = Math.floor((W + 2 * o.pad[1] - kw) / o.stride[1]) + 1;
-  const X = x.toFlat(), data: number[] = [];
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < Ho; i++) {
-        for (let j = 0; j < Wo; j++) {
-          let s = 0;
-          for (let p = 0; p < kh; p++) {
-            for (let q = 0; q < kw; q++) {
-              const yy = i * o.stride[0] - o.pad[0] + p, xx = j * o.stride[1] - o.pad[1] + q;
-              if (yy >= 0 && yy < H && xx >= 0 && xx < W) s += X[((n * C + c) * H + yy) * W + xx];
-            }
-          }
-          data.push(s / (kh * kw));
-        }
-      }
-    }
-  }
-  return { shape: [N, C, Ho, Wo], data };
-}
+/** The options object: ksize is an argument of its own (an unknown option is refused). */
+const optsOf = ({ ksize: _, ...rest }: Pool) => rest;
 
 function randomCases(count: number, seed: number): { xs: number[]; pool: Pool }[] {
   const rng = new RandomState(seed);
@@ -51,7 +30,7 @@ const CASES = randomCases(12, 5);
 test('averagePooling2d: forward equals the definition over random ksize, stride and pad (float64)', (t) => {
   CASES.forEach(({ xs, pool }, k) => {
     const x = uniform(xs, 10 + k);
-    const y = F.averagePooling2d(x, pool.ksize, pool);
+    const y = F.averagePooling2d(x, pool.ksize, optsOf(pool));
     const ref = refAvgPool(x, pool);
     t.deepEqual(y.shape, ref.shape, `case ${k} ${JSON.stringify(pool)}`);
     allclose(t, y.data, ref.data, { atol: 1e-12, rtol: 1e-5 });
@@ -67,11 +46,11 @@ test("averagePooling2d: padded cells count in the divisor (Chainer's rule); stri
 
 test('averagePooling2d: gradients and double backward match numerical ones (float64)', (t) => {
   CASES.slice(0, 8).forEach(({ xs, pool }, k) => {
-    checkOpBackward('averagePooling2d', (averagePooling2d) => (x) => averagePooling2d(x, pool.ksize, pool), [uniform(xs, 100 + k)]);
+    checkOpBackward('averagePooling2d', (averagePooling2d) => (x) => averagePooling2d(x, pool.ksize, optsOf(pool)), [uniform(xs, 100 + k)]);
   });
   const { xs, pool } = CASES[0];
   const x = uniform(xs, 200);
-  checkOpDoubleBackward('averagePooling2d', (averagePooling2d) => (a) => F.mul(averagePooling2d(a, pool.ksize, pool), averagePooling2d(a, pool.ksize, pool)), [x], [uniform(refAvgPool(x, pool).shape, 201)]);
+  checkOpDoubleBackward('averagePooling2d', (averagePooling2d) => (a) => F.mul(averagePooling2d(a, pool.ksize, optsOf(pool)), averagePooling2d(a, pool.ksize, optsOf(pool))), [x], [uniform(refAvgPool(x, pool).shape, 201)]);
   t.pass();
 });
 
@@ -87,7 +66,15 @@ test('averagePooling2d: bad inputs name the op, the argument, and expected vs se
 devices.each('averagePooling2d: forward and gradient equal the CPU over random geometries', async (t, device) => {
   for (const [k, { xs, pool }] of CASES.entries()) {
     const x = uniform(xs, 300 + k);
-    await checkOnDevices('averagePooling2d', (averagePooling2d) => (p) => averagePooling2d(p, pool.ksize, pool), [x], { device, expected: [refAvgPool(x, pool).data] });
+    await checkOnDevices('averagePooling2d', (averagePooling2d) => (p) => averagePooling2d(p, pool.ksize, optsOf(pool)), [x], { device, expected: [refAvgPool(x, pool).data] });
   }
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('averagePooling2d: an unknown option or options that are not an object are named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 2, 2], 1));
+  t.throws(() => F.averagePooling2d(x, 1, { strides: 1 } as never), { message: "averagePooling2d: unknown option 'strides'; the options are stride, pad" });
+  t.throws(() => F.averagePooling2d(x, 1, 'x' as never), { message: "averagePooling2d: options must be an object, got 'x'" });
+  t.throws(() => F.averagePooling2d(x, 1, null as never), { message: 'averagePooling2d: options must be an object, got null' });
 });

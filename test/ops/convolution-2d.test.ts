@@ -2,44 +2,13 @@
 
 import test from 'ava';
 import { NDArray, RandomState, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
+import { refConv } from './references.js';
 
 const devices = await useDevices(test);
 const f32 = (x: NDArray): NDArray => new NDArray(new Float32Array(x.toFlat()), x.shape.slice());
 
 interface Conv { stride: [number, number]; pad: [number, number]; dilate: [number, number]; groups: number }
-
-/** y[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] x[n, grp(o) * C/G + c, i*sy - ph + p*dy, j*sx - pw + q*dx]. */
-function refConv(x: NDArray, W: NDArray, b: NDArray | null, o: Conv): { shape: number[]; data: number[] } {
-  const [N, C, H, Wd] = x.shape, [O, Cg, KH, KW] = W.shape;
-  const [sy, sx] = o.stride, [ph, pw] = o.pad, [dy, dx] = o.dilate;
-  const Ho = Math.floor((H + 2 * ph - (KH - 1) * dy - 1) / sy) + 1;
-  const Wo = Math.floor((Wd + 2 * pw - (KW - 1) * dx - 1) / sx) + 1;
-  const X = x.toFlat(), K = W.toFlat(), B = b?.toFlat();
-  const data: number[] = [];
-  for (let n = 0; n < N; n++) {
-    for (let oc = 0; oc < O; oc++) {
-      const grp = Math.floor(oc / (O / o.groups));
-      for (let i = 0; i < Ho; i++) {
-        for (let j = 0; j < Wo; j++) {
-          let s = B ? B[oc] : 0;
-          for (let c = 0; c < Cg; c++) {
-            const ci = grp * Cg + c;
-            for (let p = 0; p < KH; p++) {
-              for (let q = 0; q < KW; q++) {
-                const yy = i * sy - ph + p * dy, xx = j * sx - pw + q * dx;
-                if (yy < 0 || yy >= H || xx < 0 || xx >= Wd) continue;
-                s += K[((oc * Cg + c) * KH + p) * KW + q] * X[((n * C + ci) * H + yy) * Wd + xx];
-              }
-            }
-          }
-          data.push(s);
-        }
-      }
-    }
-  }
-  return { shape: [N, O, Ho, Wo], data };
-}
 
 /** Random geometries that still give an output of at least 1 x 1. */
 function randomCases(count: number, seed: number): { xs: number[]; ws: number[]; conv: Conv }[] {
@@ -138,4 +107,10 @@ devices.each('convolution2d: a strided (transposed) x view, and a LeNet-sized la
   await checkOnDevices('convolution2d', (convolution2d) => (p, q) => convolution2d(F.transpose(p, [0, 1, 3, 2]), q, undefined, { pad: [1, 0] }), [x, W], { device });
   await checkOnDevices('convolution2d', (convolution2d) => (p, q, r) => convolution2d(p, q, r), [uniform([4, 1, 28, 28], 3), uniform([20, 1, 5, 5], 4), uniform([20], 5)], { device, atol: 1e-4 });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('convolution2d: an unknown option is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 2, 2], 1)), W = on(device, uniform([1, 1, 1, 1], 2));
+  t.throws(() => F.convolution2d(x, W, undefined, { strides: 2 } as never), { message: "convolution2d: unknown option 'strides'; the options are stride, pad, dilate, groups" });
 });

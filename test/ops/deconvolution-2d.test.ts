@@ -2,43 +2,12 @@
 
 import test from 'ava';
 import { NDArray, RandomState, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
+import { refDeconv } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Deconv { stride: [number, number]; pad: [number, number]; dilate: [number, number]; groups: number; outsize?: [number, number] }
-
-/** Every x[n, c, i, j] adds x W[c, o, p, q] at (i sy - ph + p dy, j sx - pw + q dx) of output channel grp(c) O/G + o. */
-function refDeconv(x: NDArray, W: NDArray, b: NDArray | null, d: Deconv): { shape: number[]; data: number[] } {
-  const [N, C, h, w] = x.shape, [, Og, KH, KW] = W.shape;
-  const [sy, sx] = d.stride, [ph, pw] = d.pad, [dy, dx] = d.dilate;
-  const O = Og * d.groups;
-  const H = d.outsize?.[0] ?? sy * (h - 1) + (KH - 1) * dy + 1 - 2 * ph;
-  const Wd = d.outsize?.[1] ?? sx * (w - 1) + (KW - 1) * dx + 1 - 2 * pw;
-  const X = x.toFlat(), K = W.toFlat(), B = b?.toFlat();
-  const y = new Float64Array(N * O * H * Wd);
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const grp = Math.floor(c / (C / d.groups));
-      for (let i = 0; i < h; i++) {
-        for (let j = 0; j < w; j++) {
-          const v = X[((n * C + c) * h + i) * w + j];
-          for (let o = 0; o < Og; o++) {
-            for (let p = 0; p < KH; p++) {
-              for (let q = 0; q < KW; q++) {
-                const Y = i * sy - ph + p * dy, Xc = j * sx - pw + q * dx;
-                if (Y < 0 || Y >= H || Xc < 0 || Xc >= Wd) continue;
-                y[((n * O + grp * Og + o) * H + Y) * Wd + Xc] += v * K[((c * Og + o) * KH + p) * KW + q];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  if (B) for (let k = 0; k < y.length; k++) y[k] += B[Math.floor(k / (H * Wd)) % O];
-  return { shape: [N, O, H, Wd], data: Array.from(y) };
-}
 
 function randomCases(count: number, seed: number): { xs: number[]; ws: number[]; deconv: Deconv }[] {
   const rng = new RandomState(seed);
@@ -112,4 +81,10 @@ devices.each('deconvolution2d: forward and every gradient equal the CPU over ran
     await checkOnDevices('deconvolution2d', (deconvolution2d) => (p, q, r) => deconvolution2d(p, q, r, deconv), [x, W, b], { device, expected: [refDeconv(x, W, b, deconv).data] });
   }
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('deconvolution2d: an unknown option is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 1, 1], 1)), W = on(device, uniform([1, 1, 3, 1], 2));
+  t.throws(() => F.deconvolution2d(x, W, undefined, { strides: 1 } as never), { message: "deconvolution2d: unknown option 'strides'; the options are stride, pad, outsize, dilate, groups" });
 });

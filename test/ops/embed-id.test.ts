@@ -2,16 +2,11 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, on, uniform, useDevices } from '../helpers.js';
+import { refEmbed } from './references.js';
 
 const devices = await useDevices(test);
 const int32 = (v: number[], shape?: number[]) => array(v, shape ?? [v.length], 'int32');
-
-/** y[..., d] = W[id, d] by plain indexing; an ignored id gives zeros. */
-function refEmbed(ids: readonly number[], W: NDArray, ignore?: number): number[] {
-  const [, D] = W.shape, w = Array.from(W.toFlat());
-  return ids.flatMap((id) => Array.from({ length: D }, (_, d) => (id === ignore ? 0 : w[id * D + d])));
-}
 
 test('embedId: forward picks rows of W for ids of any shape', (t) => {
   const W = uniform([5, 3], 1), ids = [4, 0, 2, 2, 1, 4];
@@ -54,4 +49,11 @@ devices.each('embedId: forward and the gradient of W against the float64 CPU run
   const withIgnored = [5, -1, 3, -1];
   await checkOnDevices('embedId', (embedId) => (x, w) => embedId(x, w, { ignoreLabel: -1 }), [int32(withIgnored), W], { device, expected: [refEmbed(withIgnored, W, -1)] });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('embedId: a fractional ignoreLabel and null options are named, not a TypeError', (t, device) => {
+  const W = on(device, uniform([2, 3], 1)), ids = int32([0, 1]).to(device);
+  t.throws(() => F.embedId(ids, W, { ignoreLabel: 1.5 }), { message: 'embedId: option ignoreLabel must be an integer, got 1.5' });
+  t.throws(() => F.embedId(ids, W, null as never), { message: 'embedId: options must be an object, got null' });
 });

@@ -2,27 +2,12 @@
 
 import test from 'ava';
 import { NDArray, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
+import { refLrn } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Lrn { n: number; k: number; alpha: number; beta: number }
-
-/** y[b, c, r] = x[b, c, r] / (k + alpha sum_{|c' - c| <= n/2, 0 <= c' < C} x[b, c', r]^2)^beta. */
-function refLrn(x: NDArray, o: Lrn): number[] {
-  const [N, C] = x.shape, R = x.size / (N * C), X = x.toFlat(), half = Math.floor(o.n / 2);
-  const y: number[] = [];
-  for (let b = 0; b < N; b++) {
-    for (let c = 0; c < C; c++) {
-      for (let r = 0; r < R; r++) {
-        let s = 0;
-        for (let d = Math.max(0, c - half); d <= Math.min(C - 1, c + half); d++) s += X[(b * C + d) * R + r] ** 2;
-        y.push(X[(b * C + c) * R + r] / (o.k + o.alpha * s) ** o.beta);
-      }
-    }
-  }
-  return y;
-}
 
 const CASES: { xs: number[]; lrn: Lrn }[] = [
   { xs: [2, 7, 3, 2], lrn: { n: 5, k: 2, alpha: 1e-4, beta: 0.75 } },
@@ -65,4 +50,10 @@ devices.each('localResponseNormalization: forward and gradient equal the CPU', a
     await checkOnDevices('localResponseNormalization', (localResponseNormalization) => (p) => localResponseNormalization(p, lrn), [x], { device, expected: [refLrn(x, lrn)] });
   }
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('localResponseNormalization: an unknown option is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 3], 1));
+  t.throws(() => F.localResponseNormalization(x, { size: 3 } as never), { message: "localResponseNormalization: unknown option 'size'; the options are n, k, alpha, beta" });
 });

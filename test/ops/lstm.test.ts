@@ -2,32 +2,10 @@
 
 import test from 'ava';
 import { NDArray, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, refStrides, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { refLstm } from './references.js';
 
 const devices = await useDevices(test);
-const sig = (v: number) => 1 / (1 + Math.exp(-v));
-
-/**
- * One LSTM step written from Chainer's definition: x[b, 4u + k, ...] holds gate k (a, i, f, o)
- * of unit u. cPrev may have more rows than x; those rows pass through.
- */
-function refLstm(cPrev: NDArray, x: NDArray): { c: number[]; h: number[] } {
-  const [B, H4] = x.shape, H = H4 / 4, rest = x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const xs = Array.from(x.toFlat()), cs = Array.from(cPrev.toFlat());
-  const c = cs.slice(), h: number[] = [];
-  const sx = refStrides([B, H, 4, rest]);
-  for (let b = 0; b < B; b++) {
-    for (let u = 0; u < H; u++) {
-      for (let r = 0; r < rest; r++) {
-        const g = (k: number) => xs[b * sx[0] + u * sx[1] + k * sx[2] + r];
-        const at = (b * H + u) * rest + r;
-        c[at] = Math.tanh(g(0)) * sig(g(1)) + sig(g(2)) * cs[at];
-        h.push(sig(g(3)) * Math.tanh(c[at]));
-      }
-    }
-  }
-  return { c, h };
-}
 
 for (const { cShape, xShape } of [
   { cShape: [3, 2], xShape: [3, 8] },

@@ -2,39 +2,14 @@
 
 import test from 'ava';
 import { NDArray, RandomState, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, distinct, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, distinct, on, uniform, useDevices } from '../helpers.js';
+import { outLen, refMaxPool } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Pool { ksize: [number, number]; stride: [number, number]; pad: [number, number]; coverAll: boolean }
-
-/** Output length: floor or (coverAll) ceil of (size + 2p - k) / s, plus one. */
-const outLen = (size: number, k: number, s: number, p: number, coverAll: boolean) =>
-  (coverAll ? Math.ceil((size + 2 * p - k) / s) : Math.floor((size + 2 * p - k) / s)) + 1;
-
-/** y[n, c, i, j] = max of x over the in-bounds cells of window (i sy - ph .. + kh - 1, j sx - pw .. + kw - 1). */
-function refMaxPool(x: NDArray, o: Pool): { shape: number[]; data: number[] } {
-  const [N, C, H, W] = x.shape;
-  const Ho = outLen(H, o.ksize[0], o.stride[0], o.pad[0], o.coverAll), Wo = outLen(W, o.ksize[1], o.stride[1], o.pad[1], o.coverAll);
-  const X = x.toFlat(), data: number[] = [];
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < Ho; i++) {
-        for (let j = 0; j < Wo; j++) {
-          let m = -Infinity;
-          for (let p = 0; p < o.ksize[0]; p++) {
-            for (let q = 0; q < o.ksize[1]; q++) {
-              const yy = i * o.stride[0] - o.pad[0] + p, xx = j * o.stride[1] - o.pad[1] + q;
-              if (yy >= 0 && yy < H && xx >= 0 && xx < W) m = Math.max(m, X[((n * C + c) * H + yy) * W + xx]);
-            }
-          }
-          data.push(m);
-        }
-      }
-    }
-  }
-  return { shape: [N, C, Ho, Wo], data };
-}
+/** The options object: ksize is an argument of its own (an unknown option is refused). */
+const optsOf = ({ ksize: _, ...rest }: Pool) => rest;
 
 function randomCases(count: number, seed: number): { xs: number[]; pool: Pool }[] {
   const rng = new RandomState(seed);
@@ -57,7 +32,7 @@ const CASES = randomCases(14, 3);
 test('maxPooling2d: forward equals the definition over random ksize, stride, pad and coverAll (float64)', (t) => {
   CASES.forEach(({ xs, pool }, k) => {
     const x = uniform(xs, 10 + k);
-    const y = F.maxPooling2d(x, pool.ksize, pool);
+    const y = F.maxPooling2d(x, pool.ksize, optsOf(pool));
     const ref = refMaxPool(x, pool);
     t.deepEqual(y.shape, ref.shape, `case ${k} ${JSON.stringify(pool)}`);
     allclose(t, y.data, ref.data, { atol: 0, rtol: 0 });
@@ -78,11 +53,11 @@ test('maxPooling2d: stride defaults to ksize, coverAll to true (Caffe rounding);
 
 test('maxPooling2d: gradients and double backward match numerical ones (distinct values, float64)', (t) => {
   CASES.slice(0, 8).forEach(({ xs, pool }, k) => {
-    checkOpBackward('maxPooling2d', (maxPooling2d) => (x) => maxPooling2d(x, pool.ksize, pool), [distinct(xs, 100 + k)]);
+    checkOpBackward('maxPooling2d', (maxPooling2d) => (x) => maxPooling2d(x, pool.ksize, optsOf(pool)), [distinct(xs, 100 + k)]);
   });
   for (const { xs, pool } of CASES.slice(0, 3)) {
     const x = distinct(xs, 200);
-    checkOpDoubleBackward('maxPooling2d', (maxPooling2d) => (a) => F.mul(maxPooling2d(a, pool.ksize, pool), maxPooling2d(a, pool.ksize, pool)), [x], [uniform(refMaxPool(x, pool).shape, 201)]);
+    checkOpDoubleBackward('maxPooling2d', (maxPooling2d) => (a) => F.mul(maxPooling2d(a, pool.ksize, optsOf(pool)), maxPooling2d(a, pool.ksize, optsOf(pool))), [x], [uniform(refMaxPool(x, pool).shape, 201)]);
   }
   t.pass();
 });
@@ -100,9 +75,16 @@ test('maxPooling2d: bad inputs name the op, the argument, and expected vs seen',
 devices.each('maxPooling2d: forward and gradient equal the CPU over random geometries, and on a strided view', async (t, device) => {
   for (const [k, { xs, pool }] of CASES.entries()) {
     const x = distinct(xs, 300 + k);
-    await checkOnDevices('maxPooling2d', (maxPooling2d) => (p) => maxPooling2d(p, pool.ksize, pool), [x], { device, expected: [refMaxPool(x, pool).data] });
+    await checkOnDevices('maxPooling2d', (maxPooling2d) => (p) => maxPooling2d(p, pool.ksize, optsOf(pool)), [x], { device, expected: [refMaxPool(x, pool).data] });
   }
   await checkOnDevices('maxPooling2d', (maxPooling2d) => (p) => maxPooling2d(F.transpose(p, [0, 1, 3, 2]), 2), [distinct([2, 3, 6, 5], 9)], { device });
   await checkOnDevices('maxPooling2d', (maxPooling2d) => (p) => maxPooling2d(p, 2), [distinct([5, 20, 24, 24], 10, 0.01)], { device });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('maxPooling2d: an unknown option or a coverAll that is not a boolean is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 2, 2], 1));
+  t.throws(() => F.maxPooling2d(x, [1, 1], { strides: 1 } as never), { message: "maxPooling2d: unknown option 'strides'; the options are stride, pad, coverAll" });
+  t.throws(() => F.maxPooling2d(x, 1, { coverAll: 1 } as never), { message: 'maxPooling2d: option coverAll must be a boolean, got 1' });
 });

@@ -2,33 +2,10 @@
 
 import test from 'ava';
 import { NDArray, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, refStrides, uniform, unravel, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
+import { channelOf, refBatchNorm, refFixed } from './references.js';
 
 const devices = await useDevices(test);
-
-/** The channel (gamma's flat index) of each element of x, for gamma over the axes not in `axes`. */
-function channelOf(shape: readonly number[], axes: readonly number[]): number[] {
-  const kept = shape.filter((_, d) => !axes.includes(d)), ks = refStrides(kept);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return Array.from({ length: n }, (_, i) => unravel(i, shape).filter((_, d) => !axes.includes(d)).reduce((p, j, d) => p + j * ks[d], 0));
-}
-
-/** Batch normalization from its definition: per-channel mean and biased variance, two passes. */
-function refBatchNorm(x: NDArray, gamma: NDArray, beta: NDArray, axes: number[], eps: number) {
-  const ch = channelOf(x.shape, axes), xs = Array.from(x.toFlat()), C = gamma.size;
-  const mean = new Array<number>(C).fill(0), vari = new Array<number>(C).fill(0), count = new Array<number>(C).fill(0);
-  xs.forEach((v, i) => { mean[ch[i]] += v; count[ch[i]]++; });
-  mean.forEach((_, c) => (mean[c] /= count[c]));
-  xs.forEach((v, i) => { vari[ch[i]] += (v - mean[ch[i]]) ** 2; });
-  vari.forEach((_, c) => (vari[c] /= count[c]));
-  const g = Array.from(gamma.toFlat()), b = Array.from(beta.toFlat());
-  return { y: xs.map((v, i) => g[ch[i]] * (v - mean[ch[i]]) / Math.sqrt(vari[ch[i]] + eps) + b[ch[i]]), mean, vari, m: count[0] };
-}
-
-function refFixed(x: NDArray, gamma: NDArray, beta: NDArray, mean: NDArray, vari: NDArray, axes: number[], eps: number): number[] {
-  const ch = channelOf(x.shape, axes), [g, b, m, v] = [gamma, beta, mean, vari].map((a) => Array.from(a.toFlat()));
-  return Array.from(x.toFlat(), (val, i) => g[ch[i]] * (val - m[ch[i]]) / Math.sqrt(v[ch[i]] + eps) + b[ch[i]]);
-}
 
 const CASES: { x: number[]; gamma: number[]; axes: number[]; axis?: number | number[] }[] = [
   { x: [5, 3], gamma: [3], axes: [0] },
@@ -105,4 +82,17 @@ devices.each('batchNormalization, fixedBatchNormalization: forward, running stat
   const mean = uniform([3], 24), vari = uniform([3], 25, 0.5, 2);
   await checkOnDevices('fixedBatchNormalization', (fbn) => (a, g, b, m, v) => fbn(a, g, b, m, v), [x, gamma, beta, mean, vari],
     { device, expected: [refFixed(x, gamma, beta, mean, vari, [0, 2, 3], 2e-5)] });
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('batchNormalization, fixedBatchNormalization: a 0-d x, no values to normalize over, a string decay and unknown options name the op', (t, device) => {
+  const s = on(device, array([0.5], [])), g2 = on(device, uniform([2], 1));
+  t.throws(() => F.batchNormalization(s, s, s), { message: 'batchNormalization: axis 0 out of range for 0-d input' });
+  t.throws(() => F.fixedBatchNormalization(s, s, s, s, s), { message: 'fixedBatchNormalization: axis 0 out of range for 0-d input' });
+  t.throws(() => F.batchNormalization(on(device, uniform([1, 2, 0], 2)), g2, g2), { message: 'batchNormalization: x (1, 2, 0) has no values along the normalized axes (0, 2) to take the batch mean and variance of' });
+  const x = on(device, uniform([3, 2], 3));
+  t.throws(() => F.batchNormalization(x, g2, g2, { decay: '1' } as never), { message: 'batchNormalization: decay must be in [0, 1], got "1"' });
+  t.throws(() => F.batchNormalization(x, g2, g2, { runningMeans: 1 } as never), { message: "batchNormalization: unknown option 'runningMeans'; the options are eps, runningMean, runningVar, decay, axis" });
+  t.throws(() => F.batchNormalization(x, g2, g2, { runningMean: [0, 0] } as never), { message: 'batchNormalization: option runningMean must be an NDArray, got Array' });
+  t.throws(() => F.fixedBatchNormalization(x, g2, g2, g2, g2, { decay: 0.9 } as never), { message: "fixedBatchNormalization: unknown option 'decay'; the options are eps, axis" });
 });

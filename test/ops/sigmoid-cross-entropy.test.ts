@@ -2,19 +2,10 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, sample, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, sample, on, uniform, useDevices } from '../helpers.js';
+import { refLosses } from './references.js';
 
 const devices = await useDevices(test);
-
-/** Per-element -(t log p + (1 - t) log(1 - p)), p = sigmoid(x), 0 where t is -1 (from the definition). */
-function refLosses(x: NDArray, t: NDArray): number[] {
-  const ts = Array.from(t.toFlat());
-  return Array.from(x.toFlat(), (v, i) => {
-    if (ts[i] === -1) return 0;
-    const p = 1 / (1 + Math.exp(-v));
-    return -(ts[i] * Math.log(p) + (1 - ts[i]) * Math.log(1 - p));
-  });
-}
 
 /** Labels 0/1 with about a fifth of them -1 (ignored). */
 const labels = (shape: number[], seed: number) =>
@@ -51,7 +42,7 @@ test('sigmoidCrossEntropy: bad inputs name the op, the argument and the shapes',
   const x = uniform([2, 3], 1);
   t.throws(() => F.sigmoidCrossEntropy(x, array([0, 1], [2], 'int32')), { message: 'sigmoidCrossEntropy: t (2,) must have the shape of x (2, 3)' });
   t.throws(() => F.sigmoidCrossEntropy(x, uniform([2, 3], 2)), { message: 'sigmoidCrossEntropy: t must be an int32 array of labels (0, 1 or -1), got float64 t (2, 3)' });
-  t.throws(() => F.sigmoidCrossEntropy(x, labels([2, 3], 1), { reduce: 'sum' as never }), { message: "sigmoidCrossEntropy: reduce must be 'mean' or 'no', got sum" });
+  t.throws(() => F.sigmoidCrossEntropy(x, labels([2, 3], 1), { reduce: 'sum' as never }), { message: "sigmoidCrossEntropy: option reduce must be 'mean' or 'no', got 'sum'" });
 });
 
 devices.each('sigmoidCrossEntropy: forward and gradient against the float64 CPU run and the definition', async (t, device) => {
@@ -60,4 +51,11 @@ devices.each('sigmoidCrossEntropy: forward and gradient against the float64 CPU 
   await checkOnDevices('sigmoidCrossEntropy', (sce) => (a, b) => sce(a, b), [x, lab], { device, expected: [[ref.reduce((p, q) => p + q) / valid]] });
   await checkOnDevices('sigmoidCrossEntropy', (sce) => (a, b) => sce(a, b, { reduce: 'no' }), [x, lab], { device, expected: [ref] });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('sigmoidCrossEntropy: an unknown option or a non-boolean normalize is named, not ignored', (t, device) => {
+  const x = on(device, uniform([2], 1)), tl = array([0, 1], [2], 'int32').to(device);
+  t.throws(() => F.sigmoidCrossEntropy(x, tl, { strides: 1 } as never), { message: "sigmoidCrossEntropy: unknown option 'strides'; the options are normalize, reduce" });
+  t.throws(() => F.sigmoidCrossEntropy(x, tl, { normalize: 1 } as never), { message: 'sigmoidCrossEntropy: option normalize must be a boolean, got 1' });
 });

@@ -2,27 +2,12 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, product, refStrides, uniform, unravel, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, product, on, uniform, unravel, useDevices } from '../helpers.js';
+import { hardSigmoidRef, geluRef, logSumExpRef } from './references.js';
 
 const devices = await useDevices(test);
 
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
-const hardSigmoidRef = (v: number) => Math.min(1, Math.max(0, 0.2 * v + 0.5));
-const geluRef = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
-
-/** Plain-JS log(sum(exp(x))) over `axes` of row-major x, by walking every element. */
-function logSumExpRef(x: NDArray, axes: number[]): { shape: number[]; data: number[] } {
-  const shape = x.shape.filter((_, d) => !axes.includes(d));
-  const out = new Map<number, number[]>();
-  const data = Array.from(x.toFlat());
-  data.forEach((v, i) => {
-    const idx = unravel(i, x.shape).filter((_, d) => !axes.includes(d));
-    const key = idx.reduce((p, j, d) => p + j * refStrides(shape)[d], 0);
-    out.set(key, [...(out.get(key) ?? []), v]);
-  });
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { shape, data: Array.from({ length: n }, (_, k) => Math.log(out.get(k)!.reduce((s, v) => s + Math.exp(v), 0))) };
-}
 
 for (const shape of [[], [7], [2, 3, 2]]) {
   test(`hardSigmoid, gelu: forward matches the definition, shape (${shape})`, (t) => {
@@ -102,4 +87,11 @@ devices.each('hardSigmoid, gelu, swish, logSumExp: forward and gradients against
   await checkOnDevices('logSumExp', (logSumExp) => (a) => logSumExp(a, 1), [x], { device, expected: [logSumExpRef(x, [1]).data] });
   await checkOnDevices('logSumExp', (logSumExp) => (a) => logSumExp(a), [x], { device, expected: [logSumExpRef(x, [0, 1, 2]).data] });
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('swish: a number beta that is not finite is named, not a silent NaN', (t, device) => {
+  const x = on(device, uniform([2], 1));
+  t.throws(() => F.swish(x, NaN), { message: 'swish: beta must be a finite number, got NaN' });
+  t.throws(() => F.swish(x, Infinity), { message: 'swish: beta must be a finite number, got Infinity' });
 });

@@ -2,36 +2,14 @@
 
 import test from 'ava';
 import { NDArray, RandomState, array, F } from '../../runtime/index.js';
-import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, uniform, useDevices } from '../helpers.js';
+import { allclose, checkOnDevices, checkOpBackward, checkOpDoubleBackward, on, uniform, useDevices } from '../helpers.js';
+import { defaultLen, refUnpool } from './references.js';
 
 const devices = await useDevices(test);
 
 interface Unpool { ksize: [number, number]; stride: [number, number]; pad: [number, number]; coverAll: boolean; outsize?: [number, number] }
-
-const defaultLen = (len: number, k: number, s: number, p: number, coverAll: boolean) => s * (len - 1) + k - 2 * p - (coverAll ? s - 1 : 0);
-
-/** y = zeros; every x[n, c, i, j] is added to the in-bounds cells of its window (i sy - ph + p, j sx - pw + q). */
-function refUnpool(x: NDArray, o: Unpool): { shape: number[]; data: number[] } {
-  const [N, C, h, w] = x.shape, [kh, kw] = o.ksize;
-  const H = o.outsize?.[0] ?? defaultLen(h, kh, o.stride[0], o.pad[0], o.coverAll);
-  const W = o.outsize?.[1] ?? defaultLen(w, kw, o.stride[1], o.pad[1], o.coverAll);
-  const X = x.toFlat(), y = new Float64Array(N * C * H * W);
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < h; i++) {
-        for (let j = 0; j < w; j++) {
-          for (let p = 0; p < kh; p++) {
-            for (let q = 0; q < kw; q++) {
-              const yy = i * o.stride[0] - o.pad[0] + p, xx = j * o.stride[1] - o.pad[1] + q;
-              if (yy >= 0 && yy < H && xx >= 0 && xx < W) y[((n * C + c) * H + yy) * W + xx] += X[((n * C + c) * h + i) * w + j];
-            }
-          }
-        }
-      }
-    }
-  }
-  return { shape: [N, C, H, W], data: Array.from(y) };
-}
+/** The options object: ksize is an argument of its own (an unknown option is refused). */
+const optsOf = ({ ksize: _, ...rest }: Unpool) => rest;
 
 const outLen = (size: number, k: number, s: number, p: number, coverAll: boolean) =>
   (coverAll ? Math.ceil((size + 2 * p - k) / s) : Math.floor((size + 2 * p - k) / s)) + 1;
@@ -57,7 +35,7 @@ const CASES = randomCases(12, 9);
 test('unpooling2d: forward equals the definition over random ksize, stride, pad and coverAll (float64)', (t) => {
   CASES.forEach(({ xs, unpool }, k) => {
     const x = uniform(xs, 10 + k);
-    const y = F.unpooling2d(x, unpool.ksize, unpool);
+    const y = F.unpooling2d(x, unpool.ksize, optsOf(unpool));
     const ref = refUnpool(x, unpool);
     t.deepEqual(y.shape, ref.shape, `case ${k} ${JSON.stringify(unpool)}`);
     allclose(t, y.data, ref.data, { atol: 1e-12, rtol: 1e-5 });
@@ -75,11 +53,11 @@ test('unpooling2d: 2x2 copies each cell over its window; outsize picks among the
 
 test('unpooling2d: gradients and double backward match numerical ones (float64)', (t) => {
   CASES.slice(0, 8).forEach(({ xs, unpool }, k) => {
-    checkOpBackward('unpooling2d', (unpooling2d) => (x) => unpooling2d(x, unpool.ksize, unpool), [uniform(xs, 100 + k)]);
+    checkOpBackward('unpooling2d', (unpooling2d) => (x) => unpooling2d(x, unpool.ksize, optsOf(unpool)), [uniform(xs, 100 + k)]);
   });
   const { xs, unpool } = CASES[0];
   const x = uniform(xs, 200);
-  checkOpDoubleBackward('unpooling2d', (unpooling2d) => (a) => F.mul(unpooling2d(a, unpool.ksize, unpool), unpooling2d(a, unpool.ksize, unpool)), [x], [uniform(refUnpool(x, unpool).shape, 201)]);
+  checkOpDoubleBackward('unpooling2d', (unpooling2d) => (a) => F.mul(unpooling2d(a, unpool.ksize, optsOf(unpool)), unpooling2d(a, unpool.ksize, optsOf(unpool))), [x], [uniform(refUnpool(x, unpool).shape, 201)]);
   t.pass();
 });
 
@@ -96,7 +74,14 @@ test('unpooling2d: bad inputs name the op, the argument, and expected vs seen', 
 devices.each('unpooling2d: forward and gradient equal the CPU over random geometries', async (t, device) => {
   for (const [k, { xs, unpool }] of CASES.entries()) {
     const x = uniform(xs, 300 + k);
-    await checkOnDevices('unpooling2d', (unpooling2d) => (p) => unpooling2d(p, unpool.ksize, unpool), [x], { device, expected: [refUnpool(x, unpool).data] });
+    await checkOnDevices('unpooling2d', (unpooling2d) => (p) => unpooling2d(p, unpool.ksize, optsOf(unpool)), [x], { device, expected: [refUnpool(x, unpool).data] });
   }
   t.pass();
+});
+
+// Found by the property test (test/properties): options are checked by name before any work, on both devices.
+devices.each('unpooling2d: an unknown option or a coverAll that is not a boolean is named, not ignored', (t, device) => {
+  const x = on(device, uniform([1, 1, 1, 1], 1));
+  t.throws(() => F.unpooling2d(x, 1, { strides: 1 } as never), { message: "unpooling2d: unknown option 'strides'; the options are stride, pad, outsize, coverAll" });
+  t.throws(() => F.unpooling2d(x, 1, { coverAll: 'yes' } as never), { message: "unpooling2d: option coverAll must be a boolean, got 'yes'" });
 });

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { F, NDArray, Variable, array, testMode, type Device } from '../../runtime/index.js';
 import { slice } from '../../runtime/ops/indexing.js';
 import { useDevices } from '../helpers.js';
+import { geluRef, hardSigmoidRef, logSumExpRef, refAvgPool, refConv, refDeconv, refEmbed, refLrn, refLstm, refMaxPool, refUnpool } from '../ops/references.js';
 
 const devices = await useDevices(test);
 
@@ -137,7 +138,8 @@ function softmaxRef(x: Ref, axis: unknown, log: boolean): Out {
 // ---- the op table: argument generators and references ------------------------------------
 
 type Arb = fc.Arbitrary<unknown[]>;
-interface Spec { args: Arb; ref?: (args: unknown[]) => Out; gpu?: boolean }
+/** `runs` scales the number of cases, for ops whose generators are mostly invalid geometries. */
+interface Spec { args: Arb; ref?: (args: unknown[]) => Out; gpu?: boolean; runs?: number }
 
 const dim = fc.integer({ min: 0, max: 3 });
 const shapeArb = fc.array(dim, { minLength: 0, maxLength: 3 });
@@ -362,6 +364,261 @@ const SPECS: Record<string, Spec> = {
   dropout: { args: fc.tuple(arrayArb, fc.oneof(fc.double({ min: 0, max: 0.99, noNaN: true }), fc.constantFrom(1, -0.5, NaN))), ref: ([x, r]) => ((r as number) >= 0 && (r as number) < 1 ? (x as Ref) : INVALID) },
 };
 
+// ---- the issue-10 ops: pooling, convolution, normalization, LSTM, embedding, losses ---------
+
+// no NaN here: which element a NaN wins in max pooling is not the point of these ops
+const clean = fc.integer({ min: -12, max: 12 }).map((k) => k / 4);
+const cleanOf = (shape: number[]) => fc.array(clean, { minLength: size(shape), maxLength: size(shape) }).map((data): Ref => ({ shape, data }));
+const small = (lo: number, hi: number) => fc.integer({ min: lo, max: hi });
+/** An (h, w) option: a number or a pair, now and then zero, negative, fractional, NaN, short or a string. */
+const pairArb = (lo: number, hi: number) => fc.oneof(
+  { weight: 8, arbitrary: fc.oneof(small(lo, hi), fc.tuple(small(lo, hi), small(lo, hi))) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -1, 1.5, NaN, [1], [1, 2, 3], '2') },
+);
+function pairRef(v: unknown, min: number): [number, number] | null {
+  const p = typeof v === 'number' ? [v, v] : v;
+  return Array.isArray(p) && p.length === 2 && p.every((q) => isInt(q) && q >= min) ? [p[0], p[1]] : null;
+}
+/** A 4-D (N, C, H, W) image, or now and then an array of another rank. */
+const imageArb = (c: fc.Arbitrary<number> = small(1, 3)) => fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(small(1, 2), c, small(1, 4), small(1, 4)).chain(cleanOf) },
+  { weight: 1, arbitrary: arrayArb },
+);
+/** An options object: the known keys (each maybe left out), or now and then an unknown key or not an object at all. */
+const optsArb = (known: Record<string, fc.Arbitrary<unknown>>) => fc.option(fc.oneof(
+  { weight: 8, arbitrary: fc.record(known, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>({ strides: 1 }, 'x', 3) },
+), { nil: undefined });
+const optsRef = (o: unknown, known: readonly string[]): Record<string, unknown> | null =>
+  o === undefined ? {} : typeof o === 'object' && o !== null && !Array.isArray(o) && Object.keys(o).every((k) => known.includes(k)) ? o as Record<string, unknown> : null;
+const boolOpt = fc.oneof({ weight: 6, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom<unknown>(1, 'yes') });
+const outLenRef = (size: number, k: number, s: number, p: number, d: number, coverAll: boolean) =>
+  Math.floor((size + 2 * p - ((k - 1) * d + 1) + (coverAll ? s - 1 : 0)) / s) + 1;
+const sig = (v: number) => 1 / (1 + Math.exp(-v));
+/** Pooling geometry from (x, ksize, opts): null where the op must refuse it. */
+function poolRef(x: Ref, ksize: unknown, o: unknown, known: readonly string[]) {
+  const opts = optsRef(o, known);
+  if (x.shape.length !== 4 || opts === null) return null;
+  const k = pairRef(ksize, 1);
+  const stride = k === null ? null : pairRef(opts.stride ?? k, 1), pad = pairRef(opts.pad ?? 0, 0);
+  if (k === null || stride === null || pad === null || (opts.coverAll !== undefined && typeof opts.coverAll !== 'boolean')) return null;
+  return { ksize: k, stride, pad, coverAll: (opts.coverAll as boolean | undefined) ?? true, outsize: opts.outsize };
+}
+/** Batch normalization's layout: the reduced axes and gamma's shape, null where they do not fit. */
+function bnAxes(x: Ref, gammaShape: number[], axis: unknown): number[] | null {
+  const nd = x.shape.length;
+  const axes = axis === undefined ? (nd === 0 ? null : [0, ...Array.from({ length: Math.max(nd - 1 - gammaShape.length, 0) }, (_, i) => i + 1 + gammaShape.length)]) : axesRef(axis, nd);
+  if (axes === null) return null;
+  const want = x.shape.filter((_, d) => !axes.includes(d));
+  return want.join() === gammaShape.join() && want.length === gammaShape.length ? axes : null;
+}
+function bnRef(x: Ref, g: Ref, b: Ref, stats: [Ref, Ref] | null, o: unknown): Out {
+  const opts = optsRef(o, stats === null ? ['eps', 'decay', 'axis'] : ['eps', 'axis']);
+  if (opts === null) return INVALID;
+  const axes = bnAxes(x, g.shape, opts.axis);
+  if (axes === null || [b, ...(stats ?? [])].some((p) => p.shape.join() !== g.shape.join() || p.shape.length !== g.shape.length)) return INVALID;
+  const eps = opts.eps ?? 2e-5, decay = opts.decay ?? 0.9;
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps) || typeof decay !== 'number' || !(decay >= 0 && decay <= 1)) return INVALID;
+  const count = size(axes.map((a) => x.shape[a]));
+  if (stats === null && count === 0) return INVALID; // the mean of no values
+  const ch = Array.from({ length: size(x.shape) }, (_, i) => unravel(i, x.shape).filter((_, d) => !axes.includes(d)).reduce((p, j, d) => p + j * strides(g.shape)[d], 0));
+  let mu: number[], va: number[];
+  if (stats !== null) [mu, va] = [stats[0].data, stats[1].data];
+  else {
+    mu = g.data.map((_, c) => sumOf(x.data.filter((_, i) => ch[i] === c)) / count);
+    va = g.data.map((_, c) => sumOf(x.data.filter((_, i) => ch[i] === c).map((v) => (v - mu[c]) ** 2)) / count);
+  }
+  return { shape: x.shape, data: x.data.map((v, i) => g.data[ch[i]] * (v - mu[ch[i]]) / Math.sqrt(va[ch[i]] + eps) + b.data[ch[i]]) };
+}
+/** x, gamma, beta (and mean, var) for batch normalization: gamma fits x's layout most of the time. */
+const bnArgs = (fixed: boolean) => fc.array(small(0, 3), { maxLength: 3 }).chain((xs) => fc.tuple(
+  cleanOf(xs),
+  fc.option(fc.oneof(axisArb, fc.array(fc.integer({ min: -3, max: 2 }), { maxLength: 2 })), { nil: undefined, freq: 3 }),
+  small(0, 2), fc.integer({ min: 0, max: 9 }),
+).chain(([x, axis, gnd, odd]) => {
+  const axes = axis === undefined ? null : axesRef(axis, xs.length);
+  const gs = odd === 0 ? [2] : axes !== null ? xs.filter((_, d) => !axes.includes(d)) : xs.slice(1, 1 + gnd);
+  const opts = fc.option(fc.oneof(
+    { weight: 8, arbitrary: fc.record({ eps: oddParam(fc.constantFrom(1e-5, 0.5)), ...(fixed ? {} : { decay: oddParam(fc.constantFrom(0.5, 0.9)) }), axis: fc.constant(axis) }, { requiredKeys: ['axis'] }) },
+    { weight: 1, arbitrary: fc.constantFrom<unknown>({ runningMeans: 1 }, 'x') },
+  ), { nil: undefined }).map((o) => (o !== null && typeof o === 'object' && (o as { axis?: unknown }).axis === undefined ? (({ axis: _, ...r }) => r)(o as Record<string, unknown>) : o));
+  const stats = fixed ? [cleanOf(gs), cleanOf(gs).map((r) => ({ ...r, data: r.data.map(Math.abs) }))] : [];
+  return fc.tuple(fc.constant(x), cleanOf(gs), cleanOf(gs), ...stats, opts);
+}));
+/** Convolution: x (N, G cg, H, W) and W (G og, cg, kh, kw) for deconv's (G cg, og, kh, kw)), now and then a mismatch. */
+const convArgs = (deconv: boolean) => fc.tuple(small(1, 2), small(1, 2), small(1, 2), small(1, 3), small(1, 3), fc.integer({ min: 0, max: 9 })).chain(([g, cg, og, kh, kw, odd]) => {
+  const C = g * cg, O = g * og;
+  const wShape = deconv ? [C + (odd === 1 ? 1 : 0), og, kh, kw] : [O, cg + (odd === 1 ? 1 : 0), kh, kw];
+  const known = { stride: pairArb(1, 2), pad: pairArb(0, 1), dilate: pairArb(1, 2), groups: fc.oneof({ weight: 6, arbitrary: fc.constant(g) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(2, 3, 0, 1.5) }), ...(deconv ? { outsize: fc.option(fc.tuple(small(1, 7), small(1, 7)), { nil: undefined }) } : {}) };
+  return fc.tuple(
+    fc.oneof({ weight: 8, arbitrary: fc.tuple(small(1, 2), fc.constant(C), small(1, 4), small(1, 4)).chain(cleanOf) }, { weight: 1, arbitrary: arrayArb }),
+    cleanOf(wShape),
+    fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: cleanOf([O]) }, { weight: 1, arbitrary: cleanOf([O + 1]) }),
+    fc.option(fc.oneof({ weight: 8, arbitrary: fc.record(known, { requiredKeys: ['groups'] }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>({ strides: 1 }, 'x') }), { nil: undefined }),
+  );
+});
+function convRef([x, W, b, o]: unknown[], deconv: boolean): Out {
+  const r = x as Ref, w = W as Ref, bias = b as Ref | undefined;
+  const opts = optsRef(o, deconv ? ['stride', 'pad', 'dilate', 'groups', 'outsize'] : ['stride', 'pad', 'dilate', 'groups']);
+  if (opts === null || r.shape.length !== 4 || w.shape.length !== 4) return INVALID;
+  const groups = opts.groups ?? 1;
+  const [N, C, h, wd] = r.shape;
+  const O = deconv ? w.shape[1] * (groups as number) : w.shape[0];
+  if (!isInt(groups) || groups < 1 || C % groups !== 0 || O % groups !== 0) return INVALID;
+  if (deconv ? w.shape[0] !== C : w.shape[1] !== C / groups) return INVALID;
+  if (bias !== undefined && bias.shape.join() !== String(O)) return INVALID;
+  const stride = pairRef(opts.stride ?? 1, 1), pad = pairRef(opts.pad ?? 0, 0), dilate = pairRef(opts.dilate ?? 1, 1);
+  if (stride === null || pad === null || dilate === null || N === 0) return INVALID;
+  const geo = { stride, pad, dilate, groups };
+  const [kh, kw] = w.shape.slice(2);
+  if (!deconv) {
+    if (outLenRef(h, kh, stride[0], pad[0], dilate[0], false) < 1 || outLenRef(wd, kw, stride[1], pad[1], dilate[1], false) < 1) return INVALID;
+    return refConv(r, w, bias ?? null, geo);
+  }
+  const outsize = opts.outsize === undefined ? [stride[0] * (h - 1) + (kh - 1) * dilate[0] + 1 - 2 * pad[0], stride[1] * (wd - 1) + (kw - 1) * dilate[1] + 1 - 2 * pad[1]] : pairRef(opts.outsize, 1);
+  if (outsize === null || outsize[0] < 1 || outsize[1] < 1) return INVALID;
+  // a deconvolution's output is one that the convolution with this geometry maps back onto x
+  if (outLenRef(outsize[0], kh, stride[0], pad[0], dilate[0], false) !== h || outLenRef(outsize[1], kw, stride[1], pad[1], dilate[1], false) !== wd) return INVALID;
+  return refDeconv(r, w, bias ?? null, { ...geo, outsize: outsize as [number, number] });
+}
+
+const NN_SPECS: Record<string, Spec> = {
+  hardSigmoid: unary(hardSigmoidRef),
+  gelu: unary(geluRef),
+  swish: {
+    args: fc.tuple(arrayArb, fc.oneof(
+      { weight: 3, arbitrary: oddParam(fc.constantFrom(0.5, 1, 2)) },
+      { weight: 3, arbitrary: fc.array(small(0, 3), { maxLength: 2 }).chain(cleanOf) },
+    )),
+    ref: ([x, beta]) => {
+      const r = x as Ref;
+      if (typeof beta !== 'object') return typeof beta === 'number' && Number.isFinite(beta) ? mapRef((v) => v * sig(beta * v), r) : INVALID;
+      const b = beta as Ref, nd = b.shape.length;
+      if (r.shape.length < 1 + nd || r.shape.slice(1, 1 + nd).join() !== b.shape.join()) return INVALID;
+      return { shape: r.shape, data: r.data.map((v, i) => v * sig(at(b, unravel(i, r.shape).slice(1, 1 + nd)) * v)) };
+    },
+    gpu: true,
+  },
+  logSumExp: {
+    args: fc.tuple(arrayArb, maybeAxis),
+    ref: ([x, a]) => { const r = x as Ref, axes = axesRef(a, r.shape.length); return axes === null || size(r.shape) === 0 ? INVALID : logSumExpRef(r, axes); },
+    gpu: true,
+  },
+  sigmoidCrossEntropy: {
+    args: shapeArb.chain((s) => fc.tuple(
+      refOf(s), fc.oneof({ weight: 6, arbitrary: intArr(s, -1, 1) }, { weight: 1, arbitrary: shapeArb.chain((t) => intArr(t, -1, 1)) }),
+      optsArb({ normalize: boolOpt, reduce: fc.constantFrom<unknown>('mean', 'no', 'mean', 'no', 'sum') }),
+    )),
+    ref: ([x, t, o]) => {
+      const r = x as Ref, ts = (t as Ref).data, opts = optsRef(o, ['normalize', 'reduce']);
+      if (opts === null || r.shape.join() !== (t as Ref).shape.join() || r.shape.length !== (t as Ref).shape.length) return INVALID;
+      if ((opts.normalize !== undefined && typeof opts.normalize !== 'boolean') || (opts.reduce !== undefined && opts.reduce !== 'mean' && opts.reduce !== 'no')) return INVALID;
+      const loss = r.data.map((v, i) => (ts[i] === -1 ? 0 : -(ts[i] * Math.log(sig(v)) + (1 - ts[i]) * Math.log(1 - sig(v)))));
+      if (opts.reduce === 'no') return { shape: r.shape, data: loss };
+      const by = opts.normalize === false ? (r.shape[0] ?? 1) : ts.filter((l) => l !== -1).length;
+      return { shape: [], data: [sumOf(loss) / Math.max(by, 1)] };
+    },
+  },
+  averagePooling2d: {
+    args: fc.tuple(imageArb(), pairArb(1, 3), optsArb({ stride: pairArb(1, 3), pad: pairArb(0, 2) })),
+    ref: ([x, k, o]) => {
+      const p = poolRef(x as Ref, k, o, ['stride', 'pad']);
+      if (p === null) return INVALID;
+      const [n, c, h, w] = (x as Ref).shape;
+      if (n * c === 0 || outLenRef(h, p.ksize[0], p.stride[0], p.pad[0], 1, false) < 1 || outLenRef(w, p.ksize[1], p.stride[1], p.pad[1], 1, false) < 1) return INVALID;
+      return refAvgPool(x as Ref, p);
+    },
+    gpu: true,
+  },
+  maxPooling2d: {
+    args: fc.tuple(imageArb(), pairArb(1, 3), optsArb({ stride: pairArb(1, 3), pad: pairArb(0, 2), coverAll: boolOpt })),
+    ref: ([x, k, o]) => {
+      const p = poolRef(x as Ref, k, o, ['stride', 'pad', 'coverAll']);
+      if (p === null) return INVALID;
+      const [, , h, w] = (x as Ref).shape;
+      if (outLenRef(h, p.ksize[0], p.stride[0], p.pad[0], 1, p.coverAll) < 1 || outLenRef(w, p.ksize[1], p.stride[1], p.pad[1], 1, p.coverAll) < 1) return INVALID;
+      const y = refMaxPool(x as Ref, { ...p, outsize: undefined });
+      // a window of padding alone has no max
+      return y.data.includes(-Infinity) ? INVALID : y;
+    },
+    gpu: true,
+    runs: 2,
+  },
+  unpooling2d: {
+    args: fc.tuple(imageArb(), pairArb(1, 3), optsArb({ stride: pairArb(1, 3), pad: pairArb(0, 1), coverAll: boolOpt, outsize: fc.oneof(fc.tuple(small(1, 8), small(1, 8)), fc.constantFrom<unknown>([0, 2], 3)) })),
+    ref: ([x, k, o]) => {
+      const p = poolRef(x as Ref, k, o, ['stride', 'pad', 'coverAll', 'outsize']);
+      if (p === null) return INVALID;
+      const [n, c, h, w] = (x as Ref).shape;
+      const dflt = (len: number, i: 0 | 1) => p.stride[i] * (len - 1) + p.ksize[i] - 2 * p.pad[i] - (p.coverAll ? p.stride[i] - 1 : 0);
+      const outsize = p.outsize === undefined ? [dflt(h, 0), dflt(w, 1)] : pairRef(p.outsize, 1);
+      if (outsize === null || outsize[0] < 1 || outsize[1] < 1 || n * c === 0) return INVALID;
+      // the output must be one that pooling with this geometry maps back onto x
+      if (outLenRef(outsize[0], p.ksize[0], p.stride[0], p.pad[0], 1, p.coverAll) !== h || outLenRef(outsize[1], p.ksize[1], p.stride[1], p.pad[1], 1, p.coverAll) !== w) return INVALID;
+      return refUnpool(x as Ref, { ...p, outsize: outsize as [number, number] });
+    },
+    gpu: true,
+    runs: 2,
+  },
+  convolution2d: { args: convArgs(false), ref: (a) => convRef(a, false), gpu: true, runs: 3 },
+  deconvolution2d: { args: convArgs(true), ref: (a) => convRef(a, true), gpu: true, runs: 3 },
+  localResponseNormalization: {
+    args: fc.tuple(
+      fc.oneof({ weight: 6, arbitrary: fc.array(small(1, 4), { minLength: 2, maxLength: 4 }).chain(cleanOf) }, { weight: 1, arbitrary: arrayArb }),
+      optsArb({ n: fc.oneof({ weight: 6, arbitrary: small(1, 6) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(0, 2.5, NaN) }), k: oddParam(fc.constantFrom(1, 2)), alpha: oddParam(fc.constantFrom(1e-4, 0.5)), beta: oddParam(fc.constantFrom(0.75, 1)) }),
+    ),
+    ref: ([x, o]) => {
+      const r = x as Ref, opts = optsRef(o, ['n', 'k', 'alpha', 'beta']);
+      if (opts === null || r.shape.length < 2 || size(r.shape) === 0) return INVALID;
+      const { n = 5, k = 2, alpha = 1e-4, beta = 0.75 } = opts as Record<string, number>;
+      if (!isInt(n) || n < 1 || ![k, alpha, beta].every((v) => typeof v === 'number' && Number.isFinite(v))) return INVALID;
+      return { shape: r.shape, data: refLrn(r, { n, k, alpha, beta }) };
+    },
+    gpu: true,
+  },
+  // W without NaN: embedId is a one-hot matmul, so a NaN or Infinity in any row of W poisons every
+  // output (0 * NaN); left for the op's owner (reported), the gather itself is checked here
+  embedId: {
+    args: fc.tuple(small(1, 4), small(1, 3), fc.array(small(0, 3), { maxLength: 2 })).chain(([v, d, s]) => fc.tuple(
+      intArr(s, -1, v).map((r) => ({ ...r, int: true })), fc.oneof({ weight: 6, arbitrary: cleanOf([v, d]) }, { weight: 1, arbitrary: shapeArb.chain(cleanOf) }),
+      optsArb({ ignoreLabel: fc.oneof({ weight: 6, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(0, 1.5, NaN, '-1') }) }),
+    )),
+    ref: ([x, W, o]) => {
+      const ids = x as Ref, w = W as Ref, opts = optsRef(o, ['ignoreLabel']);
+      if (opts === null || w.shape.length !== 2 || (opts.ignoreLabel !== undefined && !isInt(opts.ignoreLabel))) return INVALID;
+      const ignore = opts.ignoreLabel as number | undefined;
+      if (ids.data.some((id) => id !== ignore && (id < 0 || id >= w.shape[0]))) return INVALID;
+      return { shape: [...ids.shape, w.shape[1]], data: refEmbed(ids.data, w, ignore) };
+    },
+  },
+  lstm: {
+    args: fc.tuple(small(1, 2), small(1, 2), fc.constantFrom<number[]>([], [2]), small(0, 1), fc.integer({ min: 0, max: 9 })).chain(([b, u, rest, extra, odd]) => fc.tuple(
+      cleanOf([b + extra, u + (odd === 0 ? 1 : 0), ...rest]),
+      odd === 1 ? arrayArb : cleanOf([b, 4 * u + (odd === 2 ? 1 : 0), ...rest]),
+    )),
+    ref: ([c, x]) => {
+      const cp = c as Ref, xr = x as Ref;
+      if (xr.shape.length < 2 || xr.shape[1] % 4 !== 0 || cp.shape.length !== xr.shape.length) return INVALID;
+      const want = [xr.shape[1] / 4, ...xr.shape.slice(2)];
+      if (cp.shape.slice(1).join() !== want.join() || cp.shape[0] < xr.shape[0]) return INVALID;
+      const out = refLstm(cp, xr);
+      return [{ shape: cp.shape, data: out.c }, { shape: [xr.shape[0], ...want], data: out.h }];
+    },
+    gpu: true,
+  },
+  batchNormalization: {
+    args: bnArgs(false),
+    ref: ([x, g, b, o]) => bnRef(x as Ref, g as Ref, b as Ref, null, o),
+    gpu: true,
+    runs: 2,
+  },
+  fixedBatchNormalization: {
+    args: bnArgs(true),
+    ref: ([x, g, b, m, v, o]) => bnRef(x as Ref, g as Ref, b as Ref, [m as Ref, v as Ref], o),
+  },
+};
+Object.assign(SPECS, NN_SPECS);
+
 // Helpers F exports that take no arrays: checked directly, not through the generic harness.
 const NOT_OPS = new Set(['slice', 'normAxes']);
 
@@ -381,7 +638,7 @@ const toArg = (a: unknown, device: Device): unknown => {
   return a;
 };
 /** Labels are int32: the ops that take them get them as such. */
-const LABEL_ARG: Record<string, number> = { softmaxCrossEntropy: 1, selectItem: 1, accuracy: 1 };
+const LABEL_ARG: Record<string, number> = { softmaxCrossEntropy: 1, selectItem: 1, accuracy: 1, sigmoidCrossEntropy: 1, embedId: 0 };
 
 function closeTo(actual: number, expected: number): boolean {
   if (Number.isNaN(expected)) return Number.isNaN(actual);
@@ -451,8 +708,8 @@ devices.each('properties: every public op returns the reference result or throws
   for (const [name, fn] of ops()) {
     const spec = SPECS[name];
     const runs: [Spec, number][] = device === 'cpu'
-      ? [[spec ?? genericSpec, spec ? CPU_RUNS : 0], [genericSpec, FUZZ_RUNS]]
-      : spec?.gpu ? [[spec, GPU_RUNS]] : [];
+      ? [[spec ?? genericSpec, spec ? CPU_RUNS * (spec.runs ?? 1) : 0], [genericSpec, FUZZ_RUNS]]
+      : spec?.gpu ? [[spec, GPU_RUNS * (spec.runs ?? 1)]] : [];
     for (const [s, numRuns] of runs) {
       if (numRuns === 0) continue;
       // a generic fuzz knows nothing valid: only the error contract and the shapes are checked
