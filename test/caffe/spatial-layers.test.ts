@@ -7,6 +7,7 @@ import { testMode } from '../../runtime/graph/config.js';
 import { Variable } from '../../runtime/graph/variable.js';
 import '../../runtime/graph/backward.js';
 import { checkBackward } from '../../runtime/gradient-check.js';
+import { loadNpzBytes, saveNpzBytes } from '../../runtime/serializers/npz.js';
 import { uniform, useDevices } from '../helpers.js';
 import { relativeMismatch } from './caffe-helpers.js';
 
@@ -58,6 +59,8 @@ const GEOMETRIES: [number[], Geo][] = [
   [[2, 1, 5, 5], { k: [2, 2], s: [2, 2], p: [1, 1] }],
   [[1, 3, 9, 7], { k: [5, 3], s: [3, 3], p: [2, 0] }],
   [[1, 1, 3, 4], { k: [3, 4], s: [1, 1], p: [0, 0] }],
+  // rows rounded up past the floor size, columns losing a window that would start in the far padding
+  [[1, 2, 8, 5], { k: [3, 2], s: [2, 2], p: [0, 1] }],
 ];
 
 for (const pool of ['MAX', 'AVE'] as const) {
@@ -148,4 +151,24 @@ test('Caffe Convolution: a bottom whose channels differ from the weight blob\'s 
     blobs { shape { dim: 2 dim: 3 dim: 1 dim: 1 } data: [1, 2, 3, 4, 5, 6] } }`) });
   const err = t.throws(() => func({ inputs: { x: uniform([1, 4, 2, 2], 1) }, outputs: ['y'] }));
   t.is(err!.message, "prototxt: line 1: layer 0 'conv' (Convolution): bottom (1, 4, 2, 2) must be (N, 3, H, W)");
+});
+
+test('CaffeFunction with Convolution and BatchNorm blobs: saveNpzBytes / loadNpzBytes round-trip its parameters and statistics under the layer names', async (t) => {
+  const net = (seed: number) => new CaffeFunction(null, { prototxt: enc(`
+layer { name: "conv1" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 2 kernel_size: 1 }
+  blobs { shape { dim: 2 dim: 3 dim: 1 dim: 1 } data: [${Array.from(uniform([6], seed).toFlat()).join(', ')}] } blobs { shape { dim: 2 } data: [${seed}, 1] } }
+layer { name: "bn/1" type: "BatchNorm" bottom: "c" top: "b"
+  blobs { shape { dim: 2 } data: [${seed}, 2] } blobs { shape { dim: 2 } data: [3, ${seed + 4}] } blobs { shape { dim: 1 } data: 2 } }
+`) });
+  const saved = net(1), loaded = net(7);
+  const x = f32(uniform([1, 3, 2, 2], 3), 'cpu');
+  const before = testMode(() => loaded({ inputs: { x }, outputs: ['b'] }))[0].data.toFlat();
+  const bytes = await saveNpzBytes(saved);
+  loadNpzBytes(bytes, loaded);
+  const [a] = testMode(() => saved({ inputs: { x }, outputs: ['b'] })), [b] = testMode(() => loaded({ inputs: { x }, outputs: ['b'] }));
+  // the nets differ in both the convolution's blobs and the BatchNorm statistics until loaded
+  t.notDeepEqual(Array.from(before), Array.from(await a.data.data()));
+  t.deepEqual(Array.from(await b.data.data()), Array.from(await a.data.data()));
+  const keys = (f: CaffeFunction) => [...f.namedParams()].map(([k]) => k).sort();
+  t.deepEqual(keys(loaded), ['/conv1/W', '/conv1/b']);
 });
