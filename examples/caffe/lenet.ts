@@ -1,5 +1,5 @@
 // Caffe's trained LeNet (examples/mnist in Caffe) run by kusari's CaffeFunction on the embedded MNIST digits; prints the accuracy.
-// Usage: npx tsx examples/caffe/lenet.ts [--model lenet_iter_10000.caffemodel] [--prototxt lenet.prototxt] [--device cpu|webgpu] [--limit N]
+// Usage: npx tsx examples/caffe/lenet.ts [--model lenet_iter_10000.caffemodel] [--prototxt lenet.prototxt] [--device cpu|webgpu] [--batchsize 100] [--limit N]
 
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,7 +12,7 @@ const FLAGS = {
   model: { type: 'string' },
   prototxt: { type: 'string' },
   device: { type: 'string', default: 'cpu' },
-  batchsize: { type: 'string', default: '500' },
+  batchsize: { type: 'string', default: '100' },
   limit: { type: 'string' },
 } as const;
 
@@ -50,9 +50,11 @@ console.log(`LeNet from ${opts.model}: layers ${func.layers.map((l) => l.name).j
 let hits = 0;
 for (let i = 0; i < n; i += opts.batchsize) {
   const m = Math.min(opts.batchsize, n - i);
-  const data = new Variable(new NDArray(images.slice(i * PIXELS, (i + m) * PIXELS), [m, 1, 28, 28]).to(opts.device), { requiresGrad: false });
-  // scope() gives each batch's GPU memory back at once
-  const pred = scope(() => testMode(() => noBackprop(() => F.argmax(func({ inputs: { data }, outputs: [output] })[0], 1))));
+  // scope() gives each batch's GPU memory (its upload included) back at once
+  const pred = scope(() => testMode(() => noBackprop(() => {
+    const data = new Variable(new NDArray(images.slice(i * PIXELS, (i + m) * PIXELS), [m, 1, 28, 28]).to(opts.device), { requiresGrad: false });
+    return F.argmax(func({ inputs: { data }, outputs: [output] })[0], 1);
+  })));
   const got = await pred.data.data();
   for (let j = 0; j < m; j++) if (got[j] === labels[picks[i + j]]) hits++;
 }

@@ -49,11 +49,12 @@ if (dir !== null) {
     const func = new CaffeFunction(model, { prototxt });
     if (device === 'webgpu') func.toGpu();
     let hits = 0;
-    for (let i = 0; i < n; i += 500) {
-      const m = Math.min(500, n - i);
-      const data = new Variable(new NDArray(x.slice(i * PIXELS, (i + m) * PIXELS), [m, 1, 28, 28]).to(device));
-      // scope() gives each batch's GPU buffers back at once instead of at the next collection
+    // batches of 100: one forward's temporaries stay well under the GPU pool's collection threshold
+    for (let i = 0; i < n; i += 100) {
+      const m = Math.min(100, n - i);
+      // scope() gives each batch's GPU buffers (the upload included) back at once instead of at the next collection
       const pred = scope(() => testMode(() => noBackprop(() => {
+        const data = new Variable(new NDArray(x.slice(i * PIXELS, (i + m) * PIXELS), [m, 1, 28, 28]).to(device));
         const [prob] = func({ inputs: { data }, outputs: ['prob'] });
         tt.deepEqual(prob.shape, [m, 10]);
         return F.argmax(prob, 1);
