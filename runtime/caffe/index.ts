@@ -1,4 +1,4 @@
-// Caffe models in kusari: the readers and CaffeFunction (not yet exported from runtime/index.ts: convolution and pooling are pending).
+// Caffe models in kusari: the readers and CaffeFunction, exported from runtime/index.ts.
 
 export { CaffeFunction, type CaffeCallArgs, type CaffeFunctionOptions } from './caffe-function.js';
 export { readCaffemodel, type CaffeBlob, type CaffeInput, type CaffeLayer, type CaffeNet } from './caffemodel.js';

@@ -1,12 +1,16 @@
 // Caffe layer types as one typed table: each entry validates its parameters and composes F ops with Caffe's semantics.
 
 import { NDArray, shapeStr } from '../array/ndarray.js';
+import { full } from '../array/xp.js';
 import { config } from '../graph/config.js';
-import type { Variable } from '../graph/variable.js';
+import { Variable } from '../graph/variable.js';
 import { Link, Parameter } from '../links/link.js';
 import * as F from '../ops/index.js';
 import type { CaffeBlob, CaffeLayer } from './caffemodel.js';
-import { layerFail, refuseUnknown, type Fail } from './spatial-params.js';
+import {
+  averagePoolingDivisor, convolutionOutSize, convolutionSpec, convolutionWeightShape, deconvolutionOutSize, layerFail, lrnSpec,
+  poolingGeometry, poolingSpec, refuseUnknown, type Fail, type PoolingSpec,
+} from './spatial-params.js';
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
@@ -337,14 +341,113 @@ const flatten: LayerRule = (layer, fail) => {
   });
 };
 
+/** Convolution (transposed: Deconvolution): Caffe's weight layout is the one F's ops take. */
+function convolutionRule(transposed: boolean): LayerRule {
+  return (layer, fail) => {
+    arity(layer, 1, 1, fail);
+    const spec = convolutionSpec(layer);
+    blobCount(layer, spec.biasTerm ? 2 : 1, spec.biasTerm ? 'weights and bias' : 'weights', fail);
+    const [kh, kw] = spec.kernel, g = spec.group;
+    // the input channel count is not in the parameters: the weight blob fixes it
+    const W = blobAs(layer.blobs[0], transposed ? [-1, spec.numOutput / g, kh, kw] : [spec.numOutput, -1, kh, kw], 'the weight', fail);
+    const inChannels = transposed ? W.shape[0] : W.shape[1] * g;
+    if (transposed && inChannels % g !== 0) fail(`the weight blob's ${inChannels} input channels are not a multiple of group ${g}`);
+    const expected = convolutionWeightShape(spec, inChannels, transposed);
+    if (!sameShape(W.shape, expected)) fail(`the weight blob has shape ${shapeStr(W.shape)}, expected ${shapeStr(expected)}`);
+    const b = spec.biasTerm ? blobAs(layer.blobs[1], [spec.numOutput], 'the bias', fail) : null;
+    const link = new CaffeLayerLink(new Parameter(W), b === null ? null : new Parameter(b));
+    const opts = { stride: spec.stride, pad: spec.pad, dilate: spec.dilation, groups: g };
+    return {
+      link,
+      forward: ([x]) => {
+        if (x.ndim !== 4 || x.shape[1] !== inChannels) fail(`bottom ${shapeStr(x.shape)} must be (N, ${inChannels}, H, W)`);
+        const size = transposed ? deconvolutionOutSize : convolutionOutSize;
+        const out = [0, 1].map((d) => size(x.shape[2 + d], spec.kernel[d], spec.stride[d], spec.pad[d], spec.dilation[d]));
+        if (out.some((n) => n < 1)) fail(`bottom ${shapeStr(x.shape)} gives an empty output (${out.join(', ')})`);
+        const bias = link.b ?? undefined;
+        return [transposed ? F.deconvolution2d(x, link.W!, bias, opts) : F.convolution2d(x, link.W!, bias, opts)];
+      },
+    };
+  };
+}
+
+/**
+ * x with `extra` cells of `value` appended after the last row and column, so that F's pooling,
+ * which rounds the output size down, reaches Caffe's rounded-up size: extra cells of -FLT_MAX
+ * are never a window's max, zeros add nothing to a sum.
+ */
+function extendFar(x: Variable, extra: readonly [number, number], value: number): Variable {
+  let y = x;
+  for (const d of [0, 1]) {
+    if (extra[d] === 0) continue;
+    const shape = y.shape.map((n, i) => (i === 2 + d ? extra[d] : n));
+    y = F.concat([y, new Variable(full(shape, value, y.dtype, y.data.device), { requiresGrad: false })], 2 + d);
+  }
+  return y;
+}
+
+/**
+ * Caffe's pooling of a 4-D x: output size ceil((in + 2p - k) / s) + 1 (less a window that would
+ * start in the far padding); MAX over the window's cells inside the image; AVE sums the cells
+ * inside the image and divides by the window's part inside the padded image.
+ */
+function caffePooling(x: Variable, spec: PoolingSpec, fail: Fail): Variable {
+  if (x.ndim !== 4) fail(`bottom ${shapeStr(x.shape)} must be 4-D (N, C, H, W)`);
+  const [h, w] = [x.shape[2], x.shape[3]];
+  const { kernel, outSize } = poolingGeometry(spec, h, w);
+  const size = [h, w], { stride, pad } = spec;
+  const extra = [0, 1].map((d) => {
+    if (outSize[d] < 1) fail(`bottom ${shapeStr(x.shape)} gives an empty output (${outSize.join(', ')})`);
+    // Caffe (pad 0, kernel < stride) can place a last window past the image: a -FLT_MAX or 0/0 cell there
+    if ((outSize[d] - 1) * stride[d] - pad[d] >= size[d]) fail(`bottom ${shapeStr(x.shape)}: the last window along axis ${2 + d} lies outside the input (kernel ${kernel[d]} < stride ${stride[d]}), where Caffe gives no defined value`);
+    return Math.max(0, (outSize[d] - 1) * stride[d] + kernel[d] - size[d] - 2 * pad[d]);
+  }) as [number, number];
+  const opts = { stride: [stride[0], stride[1]] as const, pad: [pad[0], pad[1]] as const };
+  if (spec.pool === 'MAX') {
+    return F.maxPooling2d(extendFar(x, extra, -3.4028234663852886e38), kernel, { ...opts, coverAll: false });
+  }
+  // averagePooling2d divides by kh kw; Caffe by the window clipped to the padded image
+  const y = F.averagePooling2d(extendFar(x, extra, 0), kernel, opts);
+  const divisor = averagePoolingDivisor(spec, h, w);
+  const ratios = Array.from(divisor, (v) => (kernel[0] * kernel[1]) / v);
+  const factor = new NDArray(x.dtype === 'float64' ? Float64Array.from(ratios) : Float32Array.from(ratios), [1, 1, outSize[0], outSize[1]]);
+  return divisor.every((v) => v === kernel[0] * kernel[1]) ? y : F.mul(y, new Variable(factor.to(x.data.device), { requiresGrad: false }));
+}
+
+const pooling: LayerRule = (layer, fail) => {
+  arity(layer, 1, 1, fail);
+  const spec = poolingSpec(layer);
+  return { link: null, forward: ([x]) => [caffePooling(x, spec, fail)] };
+};
+
+const lrn: LayerRule = (layer, fail) => {
+  arity(layer, 1, 1, fail);
+  const { size, alpha, beta, k, region } = lrnSpec(layer);
+  if (region === 'ACROSS_CHANNELS') {
+    // Caffe's scale is k + alpha / n * sum of squares; Chainer's alpha multiplies the sum itself
+    return { link: null, forward: ([x]) => [F.localResponseNormalization(x, { n: size, k, alpha: alpha / size, beta })] };
+  }
+  // WITHIN_CHANNEL: x / (1 + alpha * AVE(x^2 over an n x n window, stride 1, pad (n-1)/2))^beta; Caffe ignores k here
+  const half = (size - 1) / 2;
+  const window: PoolingSpec = { pool: 'AVE', kernel: [size, size], stride: [1, 1], pad: [half, half], roundMode: 'CEIL' };
+  return {
+    link: null,
+    forward: ([x]) => [F.mul(x, F.pow(F.add(F.mul(caffePooling(F.mul(x, x), window, fail), alpha), 1), -beta))],
+  };
+};
+
 /** Input and data layers produce the net's inputs: the caller provides those blobs. */
 const input: LayerRule = () => ({ link: null, forward: () => [] });
 
 /**
- * Every supported layer type, by Caffe's type name. Convolution, Deconvolution, Pooling and LRN
- * are parsed by spatial-params.ts and join this table with their ops.
+ * Every supported layer type, by Caffe's type name (Convolution, Deconvolution, Pooling and LRN
+ * take their parameters from spatial-params.ts).
  */
 export const LAYERS = {
+  Convolution: convolutionRule(false),
+  Deconvolution: convolutionRule(true),
+  Pooling: pooling,
+  LRN: lrn,
   InnerProduct: innerProduct,
   ReLU: relu,
   Sigmoid: sigmoid,

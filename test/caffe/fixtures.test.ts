@@ -45,7 +45,7 @@ function opencvFixtures(dir: string): Fixture[] {
   });
 }
 
-/** The layer types of a fixture's net that CaffeFunction cannot run yet. */
+/** The layer types of a fixture's net that CaffeFunction cannot run: each fixture must have none. */
 function unsupported(f: Fixture): string[] {
   const net = readPrototxt(readFileSync(f.prototxt, 'utf8'), f.prototxt);
   return [...new Set(net.layers.map((l) => l.type).filter((t) => !isSupported(t)))];
@@ -64,7 +64,11 @@ for (const [folder, list] of folders) {
     }
   });
   for (const f of fixtures) {
-    if (unsupported(f).length > 0) continue;
+    const missing = unsupported(f);
+    if (missing.length > 0) {
+      test(`caffe fixture ${folder}/${f.name}: every layer type is supported`, (t) => t.fail(`unsupported layer types: ${missing.join(', ')}`));
+      continue;
+    }
     devices.each(`caffe fixture ${folder}/${f.name}: outputs match real Caffe within 1e-4 relative`, async (t, device) => {
       const warnings: string[] = [];
       const func = new CaffeFunction(f.caffemodel, { prototxt: f.prototxt, warn: (m) => warnings.push(m) });
