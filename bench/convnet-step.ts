@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type NDArray, type Variable } from 'kusari';
 import {
-  adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax,
+  adapterLabel, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
+  contendersOn, race, startWebGpu, warnIfBusy, writeReport, type Device, type Jax,
 } from './harness.js';
 
 const BENCH = 'convnet-step';
@@ -196,6 +196,7 @@ interface Row {
   fastestPeer: string | null;
   errors: Record<string, string>;
   samplesMs: Record<string, number[]>;
+  samplesCpuMs: Record<string, number[]>;
   lossFirstLast: Record<string, [number, number]>;
 }
 
@@ -205,51 +206,8 @@ async function measure(device: Device, contenders: readonly Contender[], reps: n
     x: Float32Array.from({ length: BATCH * 28 * 28 }, () => rng.uniform()),
     t: Int32Array.from({ length: BATCH }, () => rng.nextU32() % CLASSES),
   };
-  const errors: Record<string, string> = {};
-  const trainers = new Map<string, Trainer>();
-  for (const c of contenders) {
-    try {
-      trainers.set(c.name, await c.setup(data));
-    } catch (e) {
-      errors[c.name] = `setup: ${errorText(e)}`;
-    }
-  }
-  const samples: Record<string, number[]> = {}, cpuSamples: Record<string, number[]> = {}, losses: Record<string, number[]> = {};
-  for (const name of trainers.keys()) { samples[name] = []; cpuSamples[name] = []; losses[name] = []; }
-  const timeStep = async (name: string, timed: boolean) => {
-    const trainer = trainers.get(name);
-    if (trainer === undefined) return;
-    try {
-      const start = performance.now(), cpuStart = process.cpuUsage();
-      const loss = await trainer.step();
-      const ms = performance.now() - start, cpu = process.cpuUsage(cpuStart);
-      if (!Number.isFinite(loss)) throw new Error(`a step returned loss ${loss}`);
-      losses[name].push(loss);
-      if (timed) {
-        samples[name].push(ms);
-        cpuSamples[name].push((cpu.user + cpu.system) / 1000);
-      }
-    } catch (e) {
-      errors[name] = `${timed ? 'timed step' : 'warm-up'}: ${errorText(e)}`;
-      trainers.delete(name);
-      safely(() => trainer.dispose());
-    }
-  };
-  const names = contenders.map((c) => c.name);
-  await rounds(names, warmup, reps, timeStep);
-  for (const trainer of trainers.values()) safely(() => trainer.dispose());
-  const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
-  const lossFirstLast: Record<string, [number, number]> = {};
-  for (const name of names) {
-    if (errors[name] !== undefined) continue;
-    medianMs[name] = median(samples[name]);
-    medianCpuMs[name] = median(cpuSamples[name]);
-    lossFirstLast[name] = [losses[name][0], losses[name].at(-1)!];
-  }
-  const peers = names.filter((n) => n !== 'kusari' && medianMs[n] !== undefined);
-  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (medianMs[a] <= medianMs[b] ? a : b));
-  const ratio = fastestPeer === null || medianMs.kusari === undefined ? null : medianMs.kusari / medianMs[fastestPeer];
-  return { device, model: MODEL, batch: BATCH, reps, warmup, medianMs, medianCpuMs, ratio, fastestPeer, errors, samplesMs: samples, lossFirstLast };
+  const result = await race(contenders.map((c) => ({ name: c.name, setup: () => c.setup(data) })), warmup, reps);
+  return { device, model: MODEL, batch: BATCH, reps, warmup, ...result };
 }
 
 const unavailable: string[] = [];

@@ -204,3 +204,76 @@ export async function rounds(names: readonly string[], warmup: number, reps: num
     for (let j = 0; j < names.length; j++) await run(names[(r + j) % names.length], true);
   }
 }
+
+/** A contender's training step on fixed data: the loss of each step, then cleanup. */
+export interface StepTrainer { step(): Promise<number>; dispose(): void }
+
+/** What racing step trainers measured, by contender name. */
+export interface Race {
+  medianMs: Record<string, number>;
+  medianCpuMs: Record<string, number>;
+  /** kusari's median over the fastest peer's: below 1, kusari is faster */
+  ratio: number | null;
+  fastestPeer: string | null;
+  errors: Record<string, string>;
+  samplesMs: Record<string, number[]>;
+  samplesCpuMs: Record<string, number[]>;
+  lossFirstLast: Record<string, [number, number]>;
+}
+
+/**
+ * Build each contender's trainer, warm up, then time steps in rotating order (`rounds`); a
+ * library that throws or returns a non-finite loss leaves the race with its error recorded.
+ * `beforeDispose` sees the surviving trainers last (mlp-step reads kusari's dispatch count).
+ */
+export async function race<T extends StepTrainer>(
+  contenders: readonly { name: string; setup(): Promise<T> }[], warmup: number, reps: number,
+  beforeDispose?: (trainers: ReadonlyMap<string, T>, errors: Record<string, string>) => Promise<void>,
+): Promise<Race> {
+  const errors: Record<string, string> = {};
+  const trainers = new Map<string, T>();
+  for (const c of contenders) {
+    try {
+      trainers.set(c.name, await c.setup());
+    } catch (e) {
+      errors[c.name] = `setup: ${errorText(e)}`;
+    }
+  }
+  const samples: Record<string, number[]> = {}, cpuSamples: Record<string, number[]> = {}, losses: Record<string, number[]> = {};
+  for (const name of trainers.keys()) { samples[name] = []; cpuSamples[name] = []; losses[name] = []; }
+  const timeStep = async (name: string, timed: boolean) => {
+    const trainer = trainers.get(name);
+    if (trainer === undefined) return;
+    try {
+      const start = performance.now(), cpuStart = process.cpuUsage();
+      const loss = await trainer.step();
+      const ms = performance.now() - start, cpu = process.cpuUsage(cpuStart);
+      if (!Number.isFinite(loss)) throw new Error(`a step returned loss ${loss}`);
+      losses[name].push(loss);
+      if (timed) {
+        samples[name].push(ms);
+        cpuSamples[name].push((cpu.user + cpu.system) / 1000);
+      }
+    } catch (e) {
+      errors[name] = `${timed ? 'timed step' : 'warm-up'}: ${errorText(e)}`;
+      trainers.delete(name);
+      safely(() => trainer.dispose());
+    }
+  };
+  const names = contenders.map((c) => c.name);
+  await rounds(names, warmup, reps, timeStep);
+  await beforeDispose?.(trainers, errors);
+  for (const trainer of trainers.values()) safely(() => trainer.dispose());
+  const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
+  const lossFirstLast: Record<string, [number, number]> = {};
+  for (const name of names) {
+    if (errors[name] !== undefined) continue;
+    medianMs[name] = median(samples[name]);
+    medianCpuMs[name] = median(cpuSamples[name]);
+    lossFirstLast[name] = [losses[name][0], losses[name].at(-1)!];
+  }
+  const peers = names.filter((n) => n !== 'kusari' && medianMs[n] !== undefined);
+  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (medianMs[a] <= medianMs[b] ? a : b));
+  const ratio = fastestPeer === null || medianMs.kusari === undefined ? null : medianMs.kusari / medianMs[fastestPeer];
+  return { medianMs, medianCpuMs, ratio, fastestPeer, errors, samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast };
+}

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type Variable, type VariableLike } from 'kusari';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
+  contendersOn, race, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
 } from './harness.js';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
 import { queueStats } from '../runtime/array/webgpu/queue.js';
@@ -226,63 +226,15 @@ async function measure(device: Device, model: (typeof MODELS)[number], contender
     x: Float32Array.from({ length: BATCH * model.sizes[0] }, () => rng.normal()),
     t: Int32Array.from({ length: BATCH }, () => rng.nextU32() % CLASSES),
   };
-  const errors: Record<string, string> = {};
-  const trainers = new Map<string, Trainer>();
-  for (const c of contenders) {
-    try {
-      trainers.set(c.name, await c.setup(model.sizes, data));
-    } catch (e) {
-      errors[c.name] = `setup: ${errorText(e)}`;
-    }
-  }
-  const samples: Record<string, number[]> = {}, cpuSamples: Record<string, number[]> = {}, losses: Record<string, number[]> = {};
-  for (const name of trainers.keys()) { samples[name] = []; cpuSamples[name] = []; losses[name] = []; }
-
-  /** One step under the clock; a library that throws or returns a non-finite loss leaves the race. */
-  const timeStep = async (name: string, timed: boolean) => {
-    const trainer = trainers.get(name);
-    if (trainer === undefined) return;
-    try {
-      const start = performance.now(), cpuStart = process.cpuUsage();
-      const loss = await trainer.step();
-      const ms = performance.now() - start, cpu = process.cpuUsage(cpuStart);
-      if (!Number.isFinite(loss)) throw new Error(`a step returned loss ${loss}`);
-      losses[name].push(loss);
-      if (timed) {
-        samples[name].push(ms);
-        cpuSamples[name].push((cpu.user + cpu.system) / 1000);
-      }
-    } catch (e) {
-      errors[name] = `${timed ? 'timed step' : 'warm-up'}: ${errorText(e)}`;
-      trainers.delete(name);
-      safely(() => trainer.dispose());
-    }
-  };
-  const names = contenders.map((c) => c.name);
-  await rounds(names, warmup, reps, timeStep);
   let kusariDispatches: number | null = null;
-  try {
-    kusariDispatches = (await trainers.get('kusari')?.dispatches?.()) ?? null;
-  } catch (e) {
-    errors.kusari ??= `dispatch count: ${errorText(e)}`;
-  }
-  for (const trainer of trainers.values()) safely(() => trainer.dispose());
-
-  const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
-  const lossFirstLast: Record<string, [number, number]> = {};
-  for (const name of names) {
-    if (errors[name] !== undefined) continue;
-    medianMs[name] = median(samples[name]);
-    medianCpuMs[name] = median(cpuSamples[name]);
-    lossFirstLast[name] = [losses[name][0], losses[name].at(-1)!];
-  }
-  const peers = names.filter((n) => n !== 'kusari' && medianMs[n] !== undefined);
-  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (medianMs[a] <= medianMs[b] ? a : b));
-  const ratio = fastestPeer === null || medianMs.kusari === undefined ? null : medianMs.kusari / medianMs[fastestPeer];
-  return {
-    device, model: model.name, batch: BATCH, reps, warmup, medianMs, medianCpuMs, ratio, fastestPeer, errors,
-    samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast, kusariDispatches,
-  };
+  const result = await race(contenders.map((c) => ({ name: c.name, setup: () => c.setup(model.sizes, data) })), warmup, reps, async (trainers, errors) => {
+    try {
+      kusariDispatches = (await trainers.get('kusari')?.dispatches?.()) ?? null;
+    } catch (e) {
+      errors.kusari ??= `dispatch count: ${errorText(e)}`;
+    }
+  });
+  return { device, model: model.name, batch: BATCH, reps, warmup, ...result, kusariDispatches };
 }
 
 /** Peers that could not start on a device, with the first line of their error. */
