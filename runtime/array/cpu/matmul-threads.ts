@@ -65,11 +65,34 @@ interface WorkerThreads { Worker: new (src: string, opts: { eval: true; workerDa
  */
 let threadCount = defaultThreads();
 
+interface Os { availableParallelism?: () => number; cpus(): unknown[]; loadavg(): number[] }
+
 function defaultThreads(): number {
   const env = globalThis.process?.env?.KUSARI_THREADS;
   if (env !== undefined && /^\d+$/.test(env)) return Math.max(1, Number(env));
-  const os = builtin<{ availableParallelism?: () => number; cpus(): unknown[] }>('node:os');
+  const os = builtin<Os>('node:os');
   return Math.min(4, Math.max(1, os?.availableParallelism?.() ?? os?.cpus().length ?? 1));
+}
+
+/**
+ * Whether workers are worth waking now (OpenMP's OMP_DYNAMIC idea): not when the machine's
+ * cores are all busy already (the 1-minute load average, read at most twice a second). A
+ * worker that takes a chunk and is then preempted makes the main thread wait for it: on a
+ * saturated machine sharing makes a product slower, not faster (measured on 2 cores at load
+ * 15: 100x100x100 took 85 us shared against 62 us alone). KUSARI_THREADS or setMatmulThreads: always share.
+ */
+let adaptive = globalThis.process?.env?.KUSARI_THREADS === undefined;
+const os = builtin<Os>('node:os');
+const cores = os === undefined ? 1 : os.availableParallelism?.() ?? os.cpus().length;
+let idleCheckedAt = -Infinity, idle = true;
+function coresIdle(): boolean {
+  if (!adaptive || os === undefined) return true;
+  const now = performance.now();
+  if (now - idleCheckedAt > 500) {
+    idleCheckedAt = now;
+    idle = os.loadavg()[0] < cores;
+  }
+  return idle;
 }
 
 function builtin<T>(name: string): T | undefined {
@@ -133,7 +156,7 @@ export class Pool {
    */
   run(n: number, gemm: Gemm): void {
     const p = this.ctrl;
-    if (this.ready === 0 || n <= 1) {
+    if (this.ready === 0 || n <= 1 || !coresIdle()) {
       for (let i = 0; i < n; i++) chunkFn(gemm, p, i);
       return;
     }
@@ -168,10 +191,14 @@ export class Pool {
   }
 }
 
-/** Threads for matmul pools created from now on (and resized ones): at least 1, the main thread. */
-export function setMatmulThreads(n: number): void {
+/**
+ * Threads for matmul pools created from now on (and resized ones): at least 1, the main
+ * thread. `adaptive`: still skip the workers while the machine's cores are all busy.
+ */
+export function setMatmulThreads(n: number, opts: { adaptive?: boolean } = {}): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setMatmulThreads: expected an integer >= 1, got ${n}`);
   threadCount = n;
+  adaptive = opts.adaptive ?? false;
 }
 
 export const matmulThreads = (): number => threadCount;

@@ -63,7 +63,11 @@ export function simdSupported(): boolean {
   }
 }
 
+/** The default tile's engine, once made: every op's matmul asks for it, so it skips the keyed lookup. */
+let defaultEngine: Engine | null | undefined;
+
 function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
+  if (tile === DEFAULT_TILE && defaultEngine !== undefined) return defaultEngine;
   const key = JSON.stringify(tile);
   let e = engines.get(key);
   if (e === undefined) {
@@ -81,6 +85,7 @@ function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
     }
     engines.set(key, e);
   }
+  if (tile === DEFAULT_TILE) defaultEngine = e;
   return e;
 }
 
@@ -207,10 +212,9 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bi
       }
     }
     if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
-    // copy out, dropping the padding columns and rows
-    const o = t * m * n;
-    if (ldc === n) out.set(heap.subarray(cOff, cOff + m * n), o);
-    else for (let i = 0; i < m; i++) out.set(heap.subarray(cOff + i * ldc, cOff + i * ldc + n), o + i * n);
+    // copy out, dropping the padding columns (rows closed up in place first: one copy, not a view per row)
+    if (ldc !== n) for (let i = 1; i < m; i++) heap.copyWithin(cOff + i * n, cOff + i * ldc, cOff + i * ldc + n);
+    out.set(heap.subarray(cOff, cOff + m * n), t * m * n);
   }
   return new NDArray(out, outShape);
 }
