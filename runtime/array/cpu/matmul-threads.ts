@@ -23,6 +23,8 @@ const SEQ = 0, NEXT = 1, DONE = 2, READY = 3, NCHUNKS = 4;
 /** Where a job's parameters start (CHUNK_SOURCE reads p[8] on). */
 export const PARAMS = 8;
 const CTRL_WORDS = 32;
+/** How long a worker polls for the next job before it sleeps. */
+const SPIN_MS = 0.3;
 
 export type Gemm = (a: number, b: number, c: number, mc: number, nc: number, kc: number, ldc: number, accumulate: number) => void;
 export type Chunk = (gemm: Gemm, p: Int32Array, i: number) => void;
@@ -42,6 +44,9 @@ const chunk = new Function('gemm', 'p', 'i', '"use strict";' + chunkSource);
 Atomics.add(p, ${READY}, 1);
 let seen = 0;
 for (;;) {
+  // spin a little before sleeping: a step's products come a few tens of microseconds apart,
+  // and a futex wake-up costs about that much again
+  for (const until = performance.now() + ${SPIN_MS}; Atomics.load(p, ${SEQ}) === seen && performance.now() < until;);
   Atomics.wait(p, ${SEQ}, seen);
   seen = Atomics.load(p, ${SEQ});
   const job = seen & 0x7fff;
@@ -75,22 +80,28 @@ function defaultThreads(): number {
 }
 
 /**
- * Whether workers are worth waking now (OpenMP's OMP_DYNAMIC idea): not when the machine's
- * cores are all busy already (the 1-minute load average, read at most twice a second). A
- * worker that takes a chunk and is then preempted makes the main thread wait for it: on a
- * saturated machine sharing makes a product slower, not faster (measured on 2 cores at load
- * 15: 100x100x100 took 85 us shared against 62 us alone). KUSARI_THREADS or setMatmulThreads: always share.
+ * Whether workers are worth waking now (OpenMP's OMP_DYNAMIC idea): not when other processes
+ * keep the cores busy (the 1-minute load average less this process's own recent CPU use,
+ * checked at most twice a second). A worker that takes a chunk and is then preempted makes
+ * the main thread wait for it: on a saturated machine sharing makes a product slower, not
+ * faster (measured on 2 cores at load 15: 100x100x100 took 85 us shared against 62 us
+ * alone). KUSARI_THREADS or setMatmulThreads: always share.
  */
 let adaptive = globalThis.process?.env?.KUSARI_THREADS === undefined;
 const os = builtin<Os>('node:os');
 const cores = os === undefined ? 1 : os.availableParallelism?.() ?? os.cpus().length;
-let idleCheckedAt = -Infinity, idle = true;
+let checkedAt = -Infinity, cpuThen = 0, idle = true;
 function coresIdle(): boolean {
-  if (!adaptive || os === undefined) return true;
+  const proc = globalThis.process;
+  if (!adaptive || os === undefined || proc?.cpuUsage === undefined) return true;
   const now = performance.now();
-  if (now - idleCheckedAt > 500) {
-    idleCheckedAt = now;
-    idle = os.loadavg()[0] < cores;
+  if (now - checkedAt > 500) {
+    const { user, system } = proc.cpuUsage(), cpu = (user + system) / 1000;
+    // cores this process kept busy since the last check (all its threads), 0 the first time
+    const ours = checkedAt === -Infinity ? 0 : (cpu - cpuThen) / (now - checkedAt);
+    [checkedAt, cpuThen] = [now, cpu];
+    // room for the main thread and at least one worker, with half a core to spare
+    idle = os.loadavg()[0] - ours <= cores - 1.5;
   }
   return idle;
 }
