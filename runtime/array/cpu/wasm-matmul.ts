@@ -203,8 +203,8 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bi
           e.packB((bS + pc * bK + jc * bCol) * 4, bCol * 4, bK * 4, nc, kc, roundUp(kc, unroll), (bP + pi * bBlock) * 4);
         }
         const panels = Math.ceil(nc / nr);
-        // about four chunks a thread, so a late or slow thread costs little
-        const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (4 * (1 + pool.ready))));
+        // about eight chunks a thread (one panel each for n = 100), so a late or slow thread costs little
+        const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
         const p = pool?.ctrl ?? scratch;
         p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per], PARAMS);
         if (pool === null) chunkFn(e.gemm, p, 0);
