@@ -29,7 +29,9 @@ const SPIN_MS = 0.3;
 export type Gemm = (a: number, b: number, c: number, mc: number, nc: number, kc: number, ldc: number, accumulate: number) => void;
 export type Chunk = (gemm: Gemm, p: Int32Array, i: number) => void;
 
-export const chunkFn = new Function('gemm', 'p', 'i', `"use strict";${CHUNK_SOURCE}`) as Chunk;
+let compiledChunk: Chunk | undefined;
+/** CHUNK_SOURCE on this thread, compiled at the first product (not at import: a page whose CSP forbids eval can still load the library). */
+export const chunkFn: Chunk = (gemm, p, i) => (compiledChunk ??= new Function('gemm', 'p', 'i', `"use strict";${CHUNK_SOURCE}`) as Chunk)(gemm, p, i);
 
 /**
  * A worker's whole program (CommonJS, as Node evaluates `eval: true` workers): wait for a job
