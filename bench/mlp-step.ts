@@ -1,5 +1,5 @@
 // Benchmark: median ms per MLP training step (forward, backward, SGD), kusari against TensorFlow.js and jax-js, on the CPU and WebGPU.
-// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--reps N] [--warmup N] [--timeout S]
+// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--models 784-100-100-10,...] [--reps N] [--warmup N] [--timeout S]
 
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
@@ -243,12 +243,18 @@ const unavailable: string[] = [];
 const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: 'cpu,webgpu' },
+    models: { type: 'string', default: MODELS.map((m) => m.name).join(',') },
     reps: { type: 'string' },
     warmup: { type: 'string', default: '3' },
     timeout: { type: 'string', default: '1800' },
   },
 });
 const devices = parseDevices(BENCH, values.devices);
+const models = values.models.split(',').map((name) => {
+  const model = MODELS.find((m) => m.name === name);
+  if (model === undefined) throw new Error(`${BENCH}: unknown model '${name}' in --models; expected some of ${MODELS.map((m) => m.name).join(', ')}`);
+  return model;
+});
 const warmup = positiveInt(BENCH, 'warmup', values.warmup);
 guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
 
@@ -258,7 +264,7 @@ const rows: Row[] = [];
 for (const device of devices) {
   const { contenders, stop } = await contendersOn(device, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false), jaxJs(jax, true)] }, unavailable);
   try {
-    for (const model of MODELS) {
+    for (const model of models) {
       const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
       rows.push(await measure(device, model, contenders, reps, warmup));
     }

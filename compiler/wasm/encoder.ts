@@ -251,11 +251,17 @@ export interface Func {
   readonly code: Code;
 }
 
+/** The imported memory's limits: `sharedMaxPages` makes it a shared memory (threads) of at most that many 64 KiB pages. */
+export interface ModuleMemory {
+  readonly minPages: number;
+  readonly sharedMaxPages?: number;
+}
+
 /**
  * A module that imports its memory as `env.memory` (so the host owns it, grows it and views
  * it as a Float32Array) and defines `funcs`. Signatures are deduplicated into the type section.
  */
-export function encodeModule(funcs: readonly Func[], memory: { minPages: number } = { minPages: 1 }): Uint8Array<ArrayBuffer> {
+export function encodeModule(funcs: readonly Func[], memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const sigs: string[] = [];
   const sigOf = (f: Func) => {
     const key = `${f.params.join(',')}->${f.results.join(',')}`;
@@ -267,8 +273,10 @@ export function encodeModule(funcs: readonly Func[], memory: { minPages: number 
     const f = funcs[typeIdx.indexOf(i)];
     return [0x60, ...vec(f.params.map((t) => [VALTYPE[t]])), ...vec(f.results.map((t) => [VALTYPE[t]]))];
   });
-  // memory limits flag 0x00: a minimum and no maximum, so the host may grow it freely
-  const imports = [[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(memory.minPages)]];
+  // limits flag 0x00: a minimum and no maximum, so the host may grow it freely; 0x03: shared,
+  // which needs a maximum (a shared memory cannot move, so its whole range is reserved up front)
+  const limits = memory.sharedMaxPages === undefined ? [0x00, ...uleb(memory.minPages)] : [0x03, ...uleb(memory.minPages), ...uleb(memory.sharedMaxPages)];
+  const imports = [[...name('env'), ...name('memory'), 0x02, ...limits]];
   const exports = funcs.flatMap((f, i) => (f.export === undefined ? [] : [[...name(f.export), 0x00, ...uleb(i)]]));
   const bodies = funcs.map((f) => {
     const body = f.code.encode();

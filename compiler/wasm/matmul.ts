@@ -2,7 +2,7 @@
 // loop that walks it over one cache block of C, and the packers that build those panels
 // (the host stages operands, picks cache blocks and copies C out: runtime/array/cpu/wasm-matmul.ts).
 
-import { encodeModule, func, type Code, type Local } from './encoder.js';
+import { encodeModule, func, type Code, type Local, type ModuleMemory } from './encoder.js';
 
 /**
  * The micro-kernel's shape: an `mr` x `nr` tile of C lives in `mr * nr / 4` v128 locals
@@ -31,9 +31,10 @@ export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
  * - `kernel(a, b, c, kc, ldc, accumulate)`: one tile, C = A panel @ B panel (+ C if accumulate);
  * - `gemm(a, b, c, mc, nc, kc, ldc, accumulate)`: every tile of an mc x nc block
  *   (multiples of mr and nr), B panel outermost so it stays in L1 while A panels stream by;
- * - `packA`, `packB`: see `packer` below.
+ * - `packA`, `packB`: see `packer` below;
+ * - `epilogue`: linear's bias add and relu on C, see `epilogue` below.
  */
-export function matmulModule(tile: Tile = DEFAULT_TILE): Uint8Array<ArrayBuffer> {
+export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const { mr, nr, unroll } = tile;
   if (nr % 4 !== 0 || mr < 1 || unroll < 1) throw new Error(`matmulModule: bad tile ${JSON.stringify(tile)}`);
   const kernel = func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => microKernel(c, tile));
@@ -60,7 +61,33 @@ export function matmulModule(tile: Tile = DEFAULT_TILE): Uint8Array<ArrayBuffer>
   }, 'gemm');
   const packA = func(PACK_PARAMS, [], (c) => packer(c, mr), 'packA');
   const packB = func(PACK_PARAMS, [], (c) => packer(c, nr), 'packB');
-  return encodeModule([kernel, gemm, packA, packB]);
+  return encodeModule([kernel, gemm, packA, packB, func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], epilogue, 'epilogue')], memory);
+}
+
+/**
+ * `epilogue(c, ldc, rows, n, bias, relu)`: linear's bias add (and relu when `relu` is not 0)
+ * over `rows` rows of C (`ldc` bytes apart) and `n` columns (a multiple of 4, C's padding
+ * included), `bias` n floats: done in place while C is still in cache, before the copy out.
+ */
+function epilogue(c: Code): void {
+  const [cp, ldc, rows, n, bias, relu] = [0, 1, 2, 3, 4, 5].map((i) => c.param(i, 'i32'));
+  const p = c.local('i32'), bp = c.local('i32'), j = c.local('i32'), v = c.local('v128');
+  const columns = (withRelu: boolean) => c.loop((next) => {
+    c.get(p).get(p).v128Load().get(bp).v128Load().f32x4Add().set(v);
+    // F.relu's select(v <= 0, 0, v): clears the lanes where v <= 0, so a NaN stays NaN
+    if (withRelu) c.get(v).get(v).v128Const([0, 0, 0, 0]).f32x4Le().v128AndNot().set(v);
+    c.get(v).v128Store();
+    c.get(p).i32Const(16).i32Add().set(p);
+    c.get(bp).i32Const(16).i32Add().set(bp);
+    c.get(j).i32Const(4).i32Sub().tee(j).brIf(next);
+  });
+  c.loop((nextRow) => {
+    c.get(cp).set(p).get(bias).set(bp).get(n).set(j);
+    c.get(relu).if(() => columns(true));
+    c.get(relu).i32Eqz().if(() => columns(false));
+    addTo(c, cp, ldc);
+    c.get(rows).i32Const(1).i32Sub().tee(rows).brIf(nextRow);
+  });
 }
 
 /** x += y */

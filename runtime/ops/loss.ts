@@ -1,8 +1,8 @@
-// Losses: softmaxCrossEntropy (one fused node: 4 kernels forward, 1 backward), sigmoidCrossEntropy and meanSquaredError.
+// Losses: softmaxCrossEntropy (one fused node: 4 kernels forward on a GPU, one pass on the CPU; 1 backward), sigmoidCrossEntropy and meanSquaredError.
 
 import { constant, input, scalar, select } from '../../compiler/expr.js';
-import { backendOf, deviceOf } from '../array/backend.js';
-import { NDArray, shapeStr, type Device } from '../array/ndarray.js';
+import { backendOf, deviceOf, dispatchStats } from '../array/backend.js';
+import { NDArray, TYPED, shapeStr, type Device } from '../array/ndarray.js';
 import { array, elementwise as runElementwise, reduce } from '../array/xp.js';
 import { config } from '../graph/config.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
@@ -93,6 +93,7 @@ class SoftmaxCrossEntropy extends FunctionNode {
   override get retainedArrays(): readonly NDArray[] { return [...super.retainedArrays, ...this.saved]; }
 
   forward([x, t]: readonly NDArray[]): NDArray[] {
+    if (x.device === 'cpu') return this.forwardCpu(x, t);
     const [rows, c] = x.shape, be = backendOf(x.device), dtype = x.dtype;
     const t2 = t.reshape([rows, 1]), cls = classRow(c, x.device), ign = this.ignoreLabel;
     const m = be.reduce('max', X, [x], [], [rows, c], [1], dtype);
@@ -107,18 +108,85 @@ class SoftmaxCrossEntropy extends FunctionNode {
     return [be.reduce('sum', SAMPLE_LOSS.div(input(5).max(1)), [...ins, count], [ign], [rows, c], [0, 1], dtype).reshape([])];
   }
 
+  /**
+   * The forward above on the CPU, as one pass per row instead of four kernels (each a JS loop
+   * with its own exp or log per element: 3000 transcendental calls for a (100, 10) batch, 10x
+   * the useful ones). The same arithmetic in the same order as those JS loops: max in x's
+   * dtype, sums in float64 stored in x's dtype, the loss summed term by term in row-major
+   * order; and it saves the same m, s, class row and count for backward. One kernel.
+   */
+  private forwardCpu(x: NDArray, t: NDArray): NDArray[] {
+    const [rows, c] = x.shape, dtype = x.dtype, ign = this.ignoreLabel;
+    const xb = x.buffer as Float32Array | Float64Array, [xs0, xs1] = x.strides, tb = t.buffer as Int32Array, ts = t.strides[0];
+    const m = new NDArray(new TYPED[dtype](rows), [rows, 1]), s = new NDArray(new TYPED[dtype](rows), [rows, 1]);
+    const mb = m.buffer, sb = s.buffer;
+    let count = 0;
+    for (let i = 0; i < rows; i++) {
+      const o = x.offset + i * xs0;
+      let mi = -Infinity;
+      for (let j = 0; j < c; j++) {
+        const v = xb[o + j * xs1];
+        mi = v > mi || v !== v ? v : mi; // a NaN stays, as in the max reduction
+      }
+      mb[i] = mi;
+      const mr = mb[i];
+      let acc = 0;
+      for (let j = 0; j < c; j++) acc += Math.exp(xb[o + j * xs1] - mr);
+      sb[i] = acc;
+      if (tb[t.offset + i * ts] !== ign) count += 1;
+    }
+    dispatchStats.count++;
+    const counted = new NDArray(new TYPED[dtype]([count]), [1, 1]);
+    this.saved = this.kind === 'mean' ? [m, s, classRow(c, 'cpu'), counted] : [m, s, classRow(c, 'cpu')];
+    // the sample losses (m + log s - x[t]), scaled as the reductions scale each term
+    const scale = this.kind === 'mean' ? Math.max(counted.buffer[0], 1) : 1, per = 1 / Math.max(this.batch, 1);
+    const perRow = this.kind === 'no' ? new TYPED[dtype](rows) : null;
+    let total = 0;
+    for (let i = 0; i < rows; i++) {
+      const label = tb[t.offset + i * ts];
+      if (label === ign || label < 0 || label >= c) continue; // an out-of-range label matches no class
+      const term = mb[i] + Math.log(sb[i]) - xb[x.offset + i * xs0 + label * xs1];
+      if (perRow !== null) perRow[i] = term;
+      else total += this.kind === 'mean' ? term / scale : term * per;
+    }
+    return [perRow !== null ? new NDArray(perRow, [rows]) : new NDArray(new TYPED[dtype]([total]), [])];
+  }
+
   backward(_targets: readonly number[], [gy]: readonly Variable[]): (Variable | null)[] {
     const [x, t] = this.inputs;
     const [rows, c] = x.shape;
     const [m, s, cls, count] = this.saved;
     const t2 = t.data.reshape([rows, 1]);
     if (config.enableBackprop) return [this.differentiableGrad(x, t2, gy)];
+    if (x.data.device === 'cpu') return [new Variable(this.gradCpu(x.data, t.data, gy.data), { requiresGrad: false })];
     // g per row: gy / max(count, 1), gy / N, or the row's own gy
     const g = this.kind === 'mean' ? DELTA.mul(input(5)).div(input(6).max(1)) : this.kind === 'batch' ? DELTA.mul(input(5)).mul(scalar(1)) : DELTA.mul(input(5));
     const gyData = this.kind === 'no' ? gy.data.reshape([rows, 1]) : gy.data;
     const ins = [x.data, m, s, cls, t2, gyData, ...(this.kind === 'mean' ? [count] : [])];
     const [gx] = backendOf(x.data.device).elementwise([g], ins, [this.ignoreLabel, 1 / Math.max(this.batch, 1)], [rows, c], x.dtype);
     return [new Variable(gx, { requiresGrad: false })];
+  }
+
+  /** backward's kernel on the CPU, as one loop: (exp(x - m) / s - [c = t]) [t != ignore] g, in float64 like the JS kernel. */
+  private gradCpu(x: NDArray, t: NDArray, gy: NDArray): NDArray {
+    const [rows, c] = x.shape, ign = this.ignoreLabel;
+    const [m, s, , count] = this.saved;
+    const xb = x.buffer, [xs0, xs1] = x.strides, tb = t.buffer, ts = t.strides[0];
+    const mb = m.buffer, sb = s.buffer, gb = gy.buffer;
+    const gx = new TYPED[x.dtype](rows * c);
+    dispatchStats.count++;
+    const div = this.kind === 'mean' ? Math.max(count.buffer[0], 1) : 1, per = 1 / Math.max(this.batch, 1);
+    for (let i = 0; i < rows; i++) {
+      const label = tb[t.offset + i * ts];
+      if (label === ign) continue;
+      const g = this.kind === 'no' ? gb[gy.offset + i * gy.strides[0]] : gb[gy.offset];
+      const o = x.offset + i * xs0, mi = mb[i], si = sb[i];
+      for (let j = 0; j < c; j++) {
+        const delta = Math.exp(xb[o + j * xs1] - mi) / si - (j === label ? 1 : 0);
+        gx[i * c + j] = this.kind === 'mean' ? (delta * g) / div : this.kind === 'batch' ? delta * g * per : delta * g;
+      }
+    }
+    return new NDArray(gx, [rows, c]);
   }
 
   /** The same gradient from differentiable ops, for enableDoubleBackprop (m and s depend on x). */

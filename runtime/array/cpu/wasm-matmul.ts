@@ -1,9 +1,11 @@
 // float32 matmul on the CPU through generated SIMD WebAssembly: staging into wasm memory, cache
-// blocking and copy-out here; the packers and the micro-kernel come from compiler/wasm/matmul.ts.
+// blocking, the split of C's columns over threads (matmul-threads.ts) and copy-out here; the
+// packers, the micro-kernel and the bias/relu epilogue come from compiler/wasm/matmul.ts.
 
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
 import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
+import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm } from './matmul-threads.js';
 
 /**
  * Cache blocking for an ordinary x86-64 core (32 KiB L1d, 512 KiB-1 MiB L2, a large L3):
@@ -19,11 +21,21 @@ type Pack = (src: number, sx: number, sk: number, count: number, kc: number, kcP
 interface Engine {
   readonly tile: Tile;
   readonly memory: WebAssembly.Memory;
-  readonly gemm: (a: number, b: number, c: number, mc: number, nc: number, kc: number, ldc: number, accumulate: number) => void;
+  readonly module: WebAssembly.Module;
+  readonly gemm: Gemm;
   readonly packA: Pack;
   readonly packB: Pack;
+  readonly epilogue: (c: number, ldc: number, rows: number, n: number, bias: number, relu: number) => void;
   heap: Float32Array;
+  /** worker threads over the same memory, started at the first product big enough to share */
+  pool: Pool | null;
 }
+
+/** Products of fewer multiply-adds than this stay on one thread: waking a worker costs more than it saves. */
+const THREADED_FROM = 500_000;
+
+/** A shared memory's maximum: all of wasm32's 4 GiB (it is reserved, not committed). */
+const SHARED_MAX_PAGES = 65536;
 
 /** One engine per tile shape (only tests ask for others than the default); null: no SIMD here. */
 const engines = new Map<string, Engine | null>();
@@ -51,21 +63,29 @@ export function simdSupported(): boolean {
   }
 }
 
+/** The default tile's engine, once made: every op's matmul asks for it, so it skips the keyed lookup. */
+let defaultEngine: Engine | null | undefined;
+
 function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
+  if (tile === DEFAULT_TILE && defaultEngine !== undefined) return defaultEngine;
   const key = JSON.stringify(tile);
   let e = engines.get(key);
   if (e === undefined) {
     if (simdSupported()) {
-      const memory = new WebAssembly.Memory({ initial: 16 });
+      // shared where worker threads can use it (Node); a plain memory elsewhere
+      const shared = threadsPossible();
+      const memory = new WebAssembly.Memory(shared ? { initial: 16, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 16 });
       // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(matmulModule(tile)), { env: { memory } });
-      const { gemm, packA, packB } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB'>;
-      e = { tile, memory, gemm, packA, packB, heap: new Float32Array(memory.buffer) };
+      const module = new WebAssembly.Module(matmulModule(tile, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      const { gemm, packA, packB, epilogue } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue'>;
+      e = { tile, memory, module, gemm, packA, packB, epilogue, heap: new Float32Array(memory.buffer), pool: null };
     } else {
       e = null;
     }
     engines.set(key, e);
   }
+  if (tile === DEFAULT_TILE) defaultEngine = e;
   return e;
 }
 
@@ -110,12 +130,24 @@ function stage(src: Float32Array, off: number, s0: number, s1: number, rows: num
   return [cols, 1];
 }
 
+/** The worker pool of the default engine, started if it was not (tests wait on `ready`); null without SIMD or threads. */
+export function matmulPool(): Pool | null {
+  const e = getEngine();
+  if (e === null || typeof SharedArrayBuffer !== 'function' || !(e.memory.buffer instanceof SharedArrayBuffer)) return null;
+  e.pool ??= new Pool(e.module, e.memory);
+  return e.pool;
+}
+
 /**
  * C = A @ B in float32 for a (..., m, k), b (..., k, n) strided views with equal batch dims,
  * into a fresh contiguous array; undefined when the operands do not fit in a WebAssembly
- * memory (the caller falls back to JS). Call only when `wasmEnabled()`; `tile` is for tests.
+ * memory (the caller falls back to JS). With `bias` (n,), float32, C = A @ B + bias, then
+ * relu(C) when `relu` (linear's epilogue, done in wasm before the copy out). Column chunks of
+ * C run on worker threads too where there are any (matmul-threads.ts); each output tile is
+ * the same sequence of float32 operations on any thread, so results do not depend on the
+ * thread count. Call only when `wasmEnabled()`; `tile` is for tests.
  */
-export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE): NDArray | undefined {
+export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bias?: NDArray, relu = false): NDArray | undefined {
   const e = getEngine(tile);
   if (e === null) throw new Error('wasmMatmul: WebAssembly SIMD is not available here');
   const { mr, nr, unroll } = e.tile;
@@ -124,46 +156,68 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE): N
   const batch = a.shape.slice(0, r - 2);
   const outShape = [...batch, m, n];
   const out = new Float32Array(sizeOf(outShape));
-  if (out.length === 0 || k === 0) return new NDArray(out, outShape);
+  if (out.length === 0) return new NDArray(out, outShape);
   const as = a.buffer as Float32Array, bs = b.buffer as Float32Array;
 
   // split k evenly into blocks of at most KC, each a multiple of the unroll
-  const kcMax = roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
-  const mcMax = Math.min(MC, roundUp(m, mr)), ncMax = Math.min(NC, roundUp(n, nr));
+  const kcMax = k === 0 ? 0 : roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
+  const nPc = k === 0 ? 0 : Math.ceil(k / kcMax), nIc = Math.ceil(m / MC);
+  const ncMax = Math.min(NC, roundUp(n, nr));
   const ldc = roundUp(n, nr), mPad = roundUp(m, mr);
-  // memory, in floats: [A staged | B staged | packed A block | packed B block | C]
-  const aS = 0, bS = aS + m * k, aP = bS + k * n, bP = aP + mcMax * kcMax, cOff = bP + kcMax * ncMax;
+  // every A block packed up front (the threads share them), and every k block of one column
+  // block of B; in floats: [A staged | B staged | packed A | packed B | bias | C]
+  const aBlock = roundUp(Math.min(MC, m), mr) * kcMax, bBlock = kcMax * ncMax;
+  const aS = 0, bS = aS + m * k, aP = bS + k * n, bP = aP + nPc * nIc * aBlock, biasAt = bP + nPc * bBlock, cOff = biasAt + ldc;
   const heap = reserve(e, cOff + mPad * ldc);
   if (heap === undefined) return undefined;
+  if (bias !== undefined) {
+    // padded with zeros to whole tiles: the epilogue runs over C's padding columns too
+    const bb = bias.buffer as Float32Array, s = bias.strides[0], o = bias.offset;
+    for (let j = 0; j < ldc; j++) heap[biasAt + j] = j < n ? bb[o + j * s] : 0;
+  }
+  const pool = m * n * k >= THREADED_FROM ? matmulPool() : null;
 
   const bStrides = contiguousStrides(batch);
   for (let t = 0; t < out.length / (m * n); t++) {
-    let ao = a.offset, bo = b.offset;
-    for (let d = 0; d < batch.length; d++) {
-      const idx = Math.floor(t / bStrides[d]) % batch[d];
-      ao += idx * a.strides[d];
-      bo += idx * b.strides[d];
-    }
-    const [aRow, aK] = stage(as, ao, a.strides[r - 2], a.strides[r - 1], m, k, heap, aS);
-    const [bK, bCol] = stage(bs, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
-    for (let jc = 0; jc < n; jc += NC) {
-      const nc = Math.min(NC, n - jc);
-      for (let pc = 0; pc < k; pc += kcMax) {
+    if (k === 0) heap.fill(0, cOff, cOff + mPad * ldc);
+    else {
+      let ao = a.offset, bo = b.offset;
+      for (let d = 0; d < batch.length; d++) {
+        const idx = Math.floor(t / bStrides[d]) % batch[d];
+        ao += idx * a.strides[d];
+        bo += idx * b.strides[d];
+      }
+      const [aRow, aK] = stage(as, ao, a.strides[r - 2], a.strides[r - 1], m, k, heap, aS);
+      const [bK, bCol] = stage(bs, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
+      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
         const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
-        // B's panels run along its columns: for pack, its "rows" are B's columns
-        e.packB((bS + pc * bK + jc * bCol) * 4, bCol * 4, bK * 4, nc, kc, kcPad, bP * 4);
-        for (let ic = 0; ic < m; ic += MC) {
-          const mc = Math.min(MC, m - ic);
-          e.packA((aS + ic * aRow + pc * aK) * 4, aRow * 4, aK * 4, mc, kc, kcPad, aP * 4);
-          const c = cOff + ic * ldc + jc;
-          e.gemm(aP * 4, bP * 4, c * 4, roundUp(mc, mr), roundUp(nc, nr), kcPad, ldc * 4, pc > 0 ? 1 : 0);
+        for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
+          e.packA((aS + ic * aRow + pc * aK) * 4, aRow * 4, aK * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
         }
       }
+      for (let jc = 0; jc < n; jc += NC) {
+        const nc = Math.min(NC, n - jc);
+        for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
+          // B's panels run along its columns: for pack, its "rows" are B's columns
+          const kc = Math.min(kcMax, k - pc);
+          e.packB((bS + pc * bK + jc * bCol) * 4, bCol * 4, bK * 4, nc, kc, roundUp(kc, unroll), (bP + pi * bBlock) * 4);
+        }
+        const panels = Math.ceil(nc / nr);
+        // about eight chunks a thread (one panel each for n = 100), so a late or slow thread costs little
+        const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
+        const p = pool?.ctrl ?? scratch;
+        p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per], PARAMS);
+        if (pool === null) chunkFn(e.gemm, p, 0);
+        else pool.run(Math.ceil(panels / per), e.gemm);
+      }
     }
-    // copy out, dropping the padding columns and rows
-    const o = t * m * n;
-    if (ldc === n) out.set(heap.subarray(cOff, cOff + m * n), o);
-    else for (let i = 0; i < m; i++) out.set(heap.subarray(cOff + i * ldc, cOff + i * ldc + n), o + i * n);
+    if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
+    // copy out, dropping the padding columns (rows closed up in place first: one copy, not a view per row)
+    if (ldc !== n) for (let i = 1; i < m; i++) heap.copyWithin(cOff + i * n, cOff + i * ldc, cOff + i * ldc + n);
+    out.set(heap.subarray(cOff, cOff + m * n), t * m * n);
   }
   return new NDArray(out, outShape);
 }
+
+/** The parameter words of a one-thread job. */
+const scratch = new Int32Array(PARAMS + 16);

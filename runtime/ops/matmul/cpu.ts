@@ -91,10 +91,12 @@ export function matmulCpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, 
   // float32 runs the SIMD WebAssembly kernel; float64 (gradient checks) and engines
   // without SIMD (or KUSARI_NO_WASM=1, setWasm(false)) run the JS kernel below
   if (dtype === 'float32' && a.buffer instanceof Float32Array && b.buffer instanceof Float32Array && wasmEnabled()) {
-    const y = wasmMatmul(a, b); // undefined when too big for a WebAssembly memory
+    // the bias and relu in wasm too, on C before its copy out (a float32 bias: biasEpilogueFits)
+    const wasmBias = bias !== undefined && bias.buffer instanceof Float32Array;
+    const y = wasmMatmul(a, b, undefined, wasmBias ? bias : undefined, relu); // undefined when too big for a WebAssembly memory
     if (y !== undefined) {
       dispatchStats.count++;
-      return bias === undefined ? y : addRows(y, bias, relu);
+      return bias === undefined || wasmBias ? y : addRows(y, bias, relu);
     }
   }
   const r = a.ndim;
