@@ -1,5 +1,6 @@
 // GPU memory: a size-bucketed buffer pool; buffers return to it when their arrays are garbage.
 
+import type { MemoryHooks } from '../backend.js';
 import type { DType, DeviceStorage } from '../ndarray.js';
 import { currentDevice, liveContext, type GpuContext } from './device.js';
 
@@ -111,27 +112,30 @@ export function allocate(elements: number, dtype: DType): GpuStorage {
 const trackers: Set<GpuStorage>[] = [];
 
 /**
- * Run `fn`, then give back every buffer allocated during it except those `keep` returns
- * (computed after `fn`). Arrays released this way throw if used again, so this is for
- * code whose temporaries provably die with it (backward's internal gradients, scope()).
+ * The device-neutral hooks (backend.ts's MemoryHooks) that the graph, scope() and
+ * optimizer.update(lossFn) free early through: recording what a stretch of code allocates,
+ * pinning long-lived state, giving a buffer back to the pool before its array is garbage.
  */
-export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStorage>, by = 'scope()'): T {
-  const mine = new Set<GpuStorage>();
-  trackers.push(mine);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    trackers.splice(trackers.indexOf(mine), 1);
-  }
-  if (mine.size === 0) return result; // nothing allocated (the CPU): skip finding what to keep
-  const kept = new Set(keep(result));
-  for (const s of mine) if (!kept.has(s) && !s.pinned) release(s, by);
-  return result;
-}
+export const gpuMemory: MemoryHooks = {
+  record() {
+    const mine = new Set<GpuStorage>();
+    trackers.push(mine);
+    return () => {
+      const i = trackers.indexOf(mine);
+      if (i >= 0) trackers.splice(i, 1);
+      return mine;
+    };
+  },
+  pin(storage) {
+    if (storage instanceof GpuStorage) storage.pinned = true;
+  },
+  release(storage, by) {
+    if (storage instanceof GpuStorage && !storage.pinned) release(storage, by);
+  },
+};
 
 /** Give a storage's buffer back now (scope exit), instead of waiting for the GC. */
-export function release(storage: GpuStorage, by = 'scope()'): void {
+function release(storage: GpuStorage, by: string): void {
   if (storage.released !== null) return;
   storage.released = by;
   registry.unregister(storage);
