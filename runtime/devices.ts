@@ -43,20 +43,23 @@ export function scope<T>(fn: () => T): T {
   }, (result) => storagesIn(result), 'scope()');
 }
 
-// What each owner's last step kept because the model held it (gradients, mostly).
+// What each owner's last step kept because the model held it (gradients, mostly) or because
+// backward handed it to a leaf of the loss's graph (an input Variable's gradient).
 const carried = new WeakMap<object, Set<Storage>>();
 
 /**
  * @internal optimizer.update(lossFn)'s scope: run `fn` and give back the memory of every
- * array created inside it except its result (the loss) and what `held()` reaches (the model's
- * fields); then also what `held()` reached after `owner`'s previous step and no longer does
- * (last step's gradients, dropped by cleargrads). Deterministic: no collector, no await.
- * A device that frees nothing early (the CPU) pays only a check.
+ * array created inside it except its result (the loss), what `held()` reaches (the model's
+ * fields) and the gradients of the loss graph's leaves (an input Variable the user holds may
+ * be reused, and its gradient accumulates); then also what the previous step of `owner` kept
+ * and this one no longer does (last step's gradients, dropped by cleargrads or replaced by
+ * accumulation; a leaf's gradient from a step before, its leaf unused since). Deterministic:
+ * no collector, no await. A device that frees nothing early (the CPU) pays only a check.
  */
 export function stepScope<T>(owner: object, fn: () => T, held: () => unknown): T {
   let now: Set<Storage> | null = null;
   const result = releasing(fn, (r) => {
-    now = new Set(storagesIn(held(), true));
+    now = new Set([...storagesIn(held(), true), ...leafGradients(r)]);
     return [...storagesIn(r), ...now];
   }, 'optimizer.update(lossFn)');
   if (now !== null) {
@@ -65,6 +68,22 @@ export function stepScope<T>(owner: object, fn: () => T, held: () => unknown): T
     carried.set(owner, kept);
   }
   return result;
+}
+
+/** The storages of the gradients that backward gave to the leaves of `root`'s graph. Iterative: graphs can be deep. */
+function leafGradients(root: unknown): Storage[] {
+  if (!(root instanceof Variable)) return [];
+  const out: Storage[] = [];
+  const seen = new Set<Variable>();
+  const stack = [root];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    if (v.creator !== null) for (const x of v.creator.inputs) stack.push(x);
+    else if (v.gradVar !== null) out.push(v.gradVar.data.storage);
+  }
+  return out;
 }
 
 /**
