@@ -20,7 +20,8 @@ export function backward(root: Variable, opts: BackwardOptions = {}): void {
   }
   // Every array backward allocates is an internal gradient except the ones it hands out
   // (.grad of leaves, retained and root gradients): a device that frees early (a GPU) gives
-  // the rest back now rather than when the garbage collector gets to them.
+  // the rest back now rather than when the garbage collector gets to them (an error on a later
+  // use says scope(), like the arrays scope() gives back: temporaries of the same kind).
   const handedOut = new Set<VariableNode>();
   releasing(() => run(root, opts, handedOut), () => [...handedOut].flatMap((v) => (v.gradVar === null ? [] : [v.gradVar.data.storage])), 'scope()');
 }
