@@ -4,10 +4,12 @@ import './graph/backward.js';
 import './ops/index.js';
 
 export { NDArray, type DType, type Device, type TypedArray } from './array/ndarray.js';
-export { getArrayModule, initWebGpu, useDevice, releaseWebGpu, memory, collect, scope, type ArrayModule } from './devices.js';
+export { getArrayModule, scope, type ArrayModule } from './devices.js';
+export { initWebGpu, useDevice, releaseWebGpu, memory, collect } from './array/webgpu/index.js';
 export {
-  array, zeros, ones, full, zerosLike, onesLike, arange, randomNormal, randomUniform, type NestedArray,
+  array, zeros, ones, full, zerosLike, onesLike, arange, randomNormal, type NestedArray,
 } from './array/xp.js';
+export { randomUniform } from './array/random-uniform.js';
 export { seed, random, RandomState } from './array/random.js';
 export { Variable, FunctionNode, type VariableLike, type BackwardOptions } from './graph/variable.js';
 export { config, usingConfig, noBackprop, testMode, type Config } from './graph/config.js';

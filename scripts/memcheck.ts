@@ -1,14 +1,15 @@
 // Memory over a long run: the README's MLP trained in a loop, RSS (CPU) or GPU bytes in use sampled after forced collections.
-// Usage: node --import tsx --min-semi-space-size=16 scripts/memcheck.ts [--device cpu|webgpu] [--steps N] [--every N] [--await] [--json]
+// Usage: node --import tsx --min-semi-space-size=16 scripts/memcheck.ts [--device cpu|webgpu] [--steps N] [--every N] [--await] [--input-grad] [--json]
 //   --await reads the loss each step (`await loss.item()`); without it no step awaits anything.
+//   --input-grad feeds the batch as one Variable that requires a gradient, reused by every step.
 //   --min-semi-space-size=16 starts V8's young generation at the size it would grow to anyway,
 //   so that its one-time growth (16 MiB of RSS, part way through) is not mistaken for a leak.
 
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import {
-  F, L, array, collect, initWebGpu, memory, optimizers, randomNormal, releaseWebGpu, seed,
-  type Device, type Variable, type VariableLike,
+  F, L, Variable, array, collect, initWebGpu, memory, optimizers, randomNormal, releaseWebGpu, seed,
+  type Device, type VariableLike,
 } from '../runtime/index.js';
 
 class MLP extends L.Chain {
@@ -27,6 +28,8 @@ export interface MemcheckOptions {
   every: number;
   /** `await loss.item()` after each step (otherwise nothing is awaited between samples) */
   awaitLoss: boolean;
+  /** feed the batch as one Variable that requires a gradient (accumulating over the steps) */
+  inputGrad?: boolean;
 }
 
 export interface MemcheckResult {
@@ -52,12 +55,13 @@ export interface MemcheckResult {
  * sampling memory every `every` steps after a forced collection (the only await between
  * samples unless `awaitLoss`). The caller has started WebGPU for device 'webgpu'.
  */
-export async function memcheck({ device, steps, every, awaitLoss }: MemcheckOptions): Promise<MemcheckResult> {
+export async function memcheck({ device, steps, every, awaitLoss, inputGrad = false }: MemcheckOptions): Promise<MemcheckResult> {
   seed(0);
   const model = new MLP();
   if (device === 'webgpu') model.toGpu();
   const optimizer = new optimizers.Adam().setup(model);
-  const x = randomNormal([100, 784], 0, 1, { device });
+  const batch = randomNormal([100, 784], 0, 1, { device });
+  const x: VariableLike = inputGrad ? new Variable(batch) : batch;
   const t = array(Int32Array.from({ length: 100 }, (_, i) => (i * 7) % 10), [100], 'int32').to(device);
   const samples: MemcheckResult['samples'] = [];
   let loss: Variable | null = null;
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' },
       every: { type: 'string', default: '1000' },
       await: { type: 'boolean', default: false },
+      'input-grad': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
@@ -109,8 +114,8 @@ async function main(): Promise<void> {
   const every = Number(values.every);
   if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(every) || every < 1) throw new Error('memcheck: --steps and --every must be positive integers');
   if (device === 'webgpu') await initWebGpu();
-  const r = await memcheck({ device, steps, every, awaitLoss: values.await });
-  console.log(report(r, `${device}${values.await ? ', await loss.item() per step' : ', no await per step'}`));
+  const r = await memcheck({ device, steps, every, awaitLoss: values.await, inputGrad: values['input-grad'] });
+  console.log(report(r, `${device}${values.await ? ', await loss.item() per step' : ', no await per step'}${values['input-grad'] ? ', input Variable with a gradient' : ''}`));
   if (values.json) console.log(JSON.stringify(r));
   if (device === 'webgpu') releaseWebGpu();
   if (!(r.growth < 0.05)) {

@@ -5,6 +5,7 @@ import type { ReduceOp } from '../../compiler/js.js';
 import { NDArray, normAxis, type DType, type Device } from './ndarray.js';
 import { matmulArray } from '../ops/matmul/kernels.js';
 import { argmaxArray } from '../ops/reduction/arg-reduce.js';
+import { randomUniform } from './random-uniform.js';
 import * as xp from './xp.js';
 import * as A from '../ops/arithmetic.js';
 import * as T from '../ops/activation.js';
@@ -76,7 +77,7 @@ function makeModule(device: Device): ArrayModule {
     ones: (shape, dtype) => xp.ones(shape, dtype, device),
     full: (shape, value, dtype) => xp.full(shape, value, dtype, device),
     arange: (start, stop, step, dtype) => xp.arange(start, stop, step, dtype).to(device),
-    randomUniform: (shape, low = 0, high = 1) => xp.randomUniform(shape, low, high, { device }),
+    randomUniform: (shape, low = 0, high = 1) => randomUniform(shape, low, high, { device }),
     add: (x, y) => apply('add', row(A.add), [x, y]),
     subtract: (x, y) => apply('subtract', row(A.sub), [x, y]),
     multiply: (x, y) => apply('multiply', row(A.mul), [x, y]),

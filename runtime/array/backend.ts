@@ -1,8 +1,8 @@
-// The device interface (memory, copies, and the generic elementwise/reduce kernels) and per-op kernel tables.
+// The device interface (memory, copies, early freeing, the generic elementwise/reduce kernels) and per-op kernel tables.
 
 import { input, isIntegerExpr, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
-import type { Device, DType, NDArray, TypedArray } from './ndarray.js';
+import type { Device, DType, NDArray, Storage, TypedArray } from './ndarray.js';
 
 /**
  * What a device is: memory in and out, and the two kernels generated from the expression IR
@@ -40,6 +40,57 @@ export interface Backend {
    * reads it through the output's binding and is made at its first call.
    */
   precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number>;
+  /** How this device gives memory back before the garbage collector would. */
+  readonly memory: MemoryHooks;
+}
+
+/**
+ * Early freeing, as the graph, scope() and optimizer.update(lossFn) ask for it without knowing
+ * the device: a GPU array's JS object is tiny, so the collector feels no pressure while its
+ * buffer waits (DESIGN.md, "Memory on the GPU"). A device whose arrays are ordinary JS memory
+ * (the CPU) implements every hook as a no-op.
+ */
+export interface MemoryHooks {
+  /**
+   * Start recording the storages this device allocates (a step, a scope, a backward pass);
+   * the function returned stops recording and returns them. Recordings nest.
+   */
+  record(): () => ReadonlySet<Storage>;
+  /** This storage is long-lived state (a parameter, an optimizer's moments): nothing gives it back early. */
+  pin(storage: Storage): void;
+  /**
+   * Nothing needs this storage any more (a scope ended without keeping it): give its memory
+   * back now, unless pinned. A later use throws an error naming `by`.
+   */
+  release(storage: Storage, by: string): void;
+}
+
+/** The memory hooks of the device `storage` lives on. */
+export function memoryOf(storage: Storage): MemoryHooks {
+  return backendOf(ArrayBuffer.isView(storage) ? 'cpu' : storage.device).memory;
+}
+
+/**
+ * Run `fn`, then have every device give back what it allocated during `fn`, except what
+ * `keep(result)` returns (called only when something was allocated, so a device that records
+ * nothing pays no walk over the result) and pinned state. Arrays given back throw if used
+ * again: this is for code whose temporaries provably die with it. If `fn` throws, nothing is
+ * given back early (the collector gets it).
+ */
+export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<Storage>, by: string): T {
+  const stops: (() => ReadonlySet<Storage>)[] = [];
+  for (const b of Object.values(BACKENDS)) if (b !== undefined) stops.push(b.memory.record());
+  let result: T;
+  let recorded: ReadonlySet<Storage>[] = [];
+  try {
+    result = fn();
+  } finally {
+    recorded = stops.map((stop) => stop());
+  }
+  if (recorded.every((r) => r.size === 0)) return result;
+  const kept = new Set(keep(result));
+  for (const storages of recorded) for (const s of storages) if (!kept.has(s)) memoryOf(s).release(s, by);
+  return result;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Marking arrays as long-lived state, which an early-freeing scope must never give back.
 
+import { memoryOf } from './backend.js';
 import type { NDArray } from './ndarray.js';
-import { GpuStorage } from './webgpu/memory.js';
 
 /**
  * Mark `x`'s memory as long-lived (a parameter, an optimizer's moments): scope() keeps it
@@ -9,6 +9,6 @@ import { GpuStorage } from './webgpu/memory.js';
  * collector alone manages.
  */
 export function pin(x: NDArray): NDArray {
-  if (x.storage instanceof GpuStorage) x.storage.pinned = true;
+  memoryOf(x.storage).pin(x.storage);
   return x;
 }

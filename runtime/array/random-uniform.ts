@@ -1,11 +1,12 @@
-// U[low, high) samples on a device: drawn from a RandomState on the CPU, hashed from a seed it draws on the GPU.
+// randomUniform: U[low, high) samples on a device, drawn from a RandomState on the CPU, hashed from a seed it draws on the GPU.
 
 import { packParams } from '../../compiler/wgsl.js';
 import { kernelFor, type DeviceKernels } from './backend.js';
-import { NDArray, TYPED, sizeOf, type DType, type Device } from './ndarray.js';
-import type { RandomState } from './random.js';
+import { NDArray, TYPED, checkShape, sizeOf, type DType, type Device } from './ndarray.js';
+import { random as globalRandom, type RandomState } from './random.js';
 import { WG, elementType, f32, flatMain, kernel, u32 } from './webgpu/kernel.js';
 import { cached, empty, launch } from './webgpu/launch.js';
+import { checkRandomOptions, type RandomOptions } from './xp.js';
 
 function randomUniformCpu(shape: readonly number[], low: number, high: number, dtype: DType, rng: RandomState): NDArray {
   const out = new TYPED[dtype](sizeOf(shape));
@@ -57,7 +58,17 @@ function nextBelow(x: number): number {
 
 const KERNELS: DeviceKernels<typeof randomUniformCpu> = { cpu: randomUniformCpu, webgpu: randomUniformWebgpu };
 
-/** U[low, high) samples of `shape` on `device`; the CPU draws from `rng`, a GPU seeds its own generator from it. */
-export function randomUniformOn(device: Device, shape: readonly number[], low: number, high: number, dtype: DType, rng: RandomState): NDArray {
-  return kernelFor(KERNELS, device)(shape, low, high, dtype, rng);
+/**
+ * U[low, high) samples of `shape` on `opts.device` (default the CPU), float32 unless
+ * `opts.dtype`; the CPU draws from `opts.rng` (default the global stream), a GPU seeds its own
+ * generator from it. Beside its kernels rather than in xp.ts, so that the array module (and
+ * the graph core above it) reaches no WGSL.
+ */
+export function randomUniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): NDArray {
+  checkShape(shape, 'randomUniform');
+  checkRandomOptions('randomUniform', opts);
+  if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high)) {
+    throw new Error(`randomUniform: low and high must be finite with low <= high, got low ${low}, high ${high}`);
+  }
+  return kernelFor(KERNELS, opts.device ?? 'cpu')(shape, low, high, opts.dtype ?? 'float32', opts.rng ?? globalRandom);
 }

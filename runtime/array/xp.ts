@@ -5,7 +5,6 @@ import type { ReduceOp } from '../../compiler/js.js';
 import { backendOf, deviceOf } from './backend.js';
 import './cpu/backend.js';
 import { NDArray, TYPED, broadcastShapes, bumpVersion, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
-import { randomUniformOn } from './random-uniform.js';
 import { random as globalRandom, type RandomState } from './random.js';
 
 export type NestedArray = number | NestedArray[];
@@ -103,7 +102,8 @@ function checkDevice(device: unknown, op: string): asserts device is Device {
   }
 }
 
-function checkRandomOptions(op: string, opts: RandomOptions): void {
+/** The options of a random creation routine, checked (an error names `op`). */
+export function checkRandomOptions(op: string, opts: RandomOptions): void {
   if (opts.dtype !== undefined) checkDtype(opts.dtype, op);
   if (opts.device !== undefined) checkDevice(opts.device, op);
 }
@@ -118,15 +118,6 @@ export function randomNormal(shape: readonly number[], mean = 0, std = 1, opts: 
   const out = new TYPED[opts.dtype ?? 'float32'](sizeOf(shape));
   for (let i = 0; i < out.length; i++) out[i] = mean + std * rng.normal();
   return new NDArray(out, shape.slice()).to(opts.device ?? 'cpu');
-}
-
-export function randomUniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): NDArray {
-  checkShape(shape, 'randomUniform');
-  checkRandomOptions('randomUniform', opts);
-  if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high)) {
-    throw new Error(`randomUniform: low and high must be finite with low <= high, got low ${low}, high ${high}`);
-  }
-  return randomUniformOn(opts.device ?? 'cpu', shape, low, high, opts.dtype ?? 'float32', opts.rng ?? globalRandom);
 }
 
 // ---- the generic kernels every device has -----------------------------------------------

@@ -3,7 +3,7 @@
 import { shapeStr } from '../array/ndarray.js';
 import { ones, zeros } from '../array/xp.js';
 import { add } from '../ops/arithmetic.js';
-import { GpuStorage, releasing } from '../array/webgpu/memory.js';
+import { releasing } from '../array/backend.js';
 import { usingConfig } from './config.js';
 import { FunctionNode, Variable, VariableNode, registerBackward, type BackwardOptions } from './variable.js';
 
@@ -13,19 +13,17 @@ import { FunctionNode, Variable, VariableNode, registerBackward, type BackwardOp
  * of intermediates are dropped as soon as they are used, unless `retainGrad`.
  */
 export function backward(root: Variable, opts: BackwardOptions = {}): void {
-  if (root.data.device === 'cpu' || opts.enableDoubleBackprop) {
+  if (opts.enableDoubleBackprop) {
+    // a recorded backward keeps every gradient it makes, since its graph refers to them
     run(root, opts);
     return;
   }
-  // On a GPU, every array backward allocates is an internal gradient except the ones it
-  // hands out (.grad of leaves, retained and root gradients): give the rest back now
-  // rather than when the garbage collector gets to them. A recorded (double-backprop)
-  // backward keeps them, since its graph refers to them.
+  // Every array backward allocates is an internal gradient except the ones it hands out
+  // (.grad of leaves, retained and root gradients): a device that frees early (a GPU) gives
+  // the rest back now rather than when the garbage collector gets to them (an error on a later
+  // use says scope(), like the arrays scope() gives back: temporaries of the same kind).
   const handedOut = new Set<VariableNode>();
-  releasing(() => run(root, opts, handedOut), () => [...handedOut].flatMap((v) => {
-    const g = v.gradVar?.data.storage;
-    return g instanceof GpuStorage ? [g] : [];
-  }));
+  releasing(() => run(root, opts, handedOut), () => [...handedOut].flatMap((v) => (v.gradVar === null ? [] : [v.gradVar.data.storage])), 'scope()');
 }
 
 function run(root: Variable, { retainGrad = false, enableDoubleBackprop = false }: BackwardOptions, handedOut?: Set<VariableNode>): void {

@@ -1,7 +1,8 @@
 // Weight initializers: each fills an array of a given shape (Chainer's initializers).
 
 import { NDArray, sizeOf, type DType } from '../array/ndarray.js';
-import { full, randomNormal, randomUniform } from '../array/xp.js';
+import { randomUniform } from '../array/random-uniform.js';
+import { full, randomNormal } from '../array/xp.js';
 
 export type Initializer = (shape: readonly number[], dtype: DType) => NDArray;
 

@@ -1,7 +1,7 @@
 // Dropout: a random mask multiplied in while training, the identity in test mode.
 
 import { input, scalar } from '../../compiler/expr.js';
-import { randomUniform } from '../array/xp.js';
+import { randomUniform } from '../array/random-uniform.js';
 import { config } from '../graph/config.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { applyExpr } from './elementwise.js';

@@ -4,7 +4,7 @@ import test from 'ava';
 import { Variable, array, seed, type NDArray, usingConfig, testMode, F, config } from '../../runtime/index.js';
 import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
 import { queueStats } from '../../runtime/array/webgpu/queue.js';
-import { randomUniform } from '../../runtime/array/xp.js';
+import { randomUniform } from '../../runtime/array/random-uniform.js';
 import { allclose, checkOpBackward, uniform, useDevices } from '../helpers.js';
 
 const devices = await useDevices(test);

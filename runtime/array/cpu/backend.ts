@@ -4,6 +4,9 @@ import { BACKENDS, elementwiseReduced, type Backend } from '../backend.js';
 import { NDArray, TYPED, sizeOf } from '../ndarray.js';
 import * as kernels from './kernels.js';
 
+const NOTHING_RECORDED: ReadonlySet<never> = new Set();
+const STOP = (): ReadonlySet<never> => NOTHING_RECORDED;
+
 export const cpu: Backend = {
   device: 'cpu',
   fromHost: (data, shape) => new NDArray(data.slice(), shape.slice()),
@@ -15,6 +18,12 @@ export const cpu: Backend = {
   reduce: kernels.reduce,
   // generated JS loops and wasm modules compile at first use in well under a millisecond
   precompile: async () => 0,
+  memory: {
+    // typed arrays are ordinary JS memory: the collector frees them, and needs no help
+    record: () => STOP,
+    pin: () => {},
+    release: () => {},
+  },
 };
 
 BACKENDS.cpu = cpu;

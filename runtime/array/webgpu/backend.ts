@@ -11,6 +11,7 @@ import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../nda
 import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
 import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
+import { gpuMemory } from './memory.js';
 import { pipelineAsync } from './pipelines.js';
 import { clearBuffer, flush, readBuffer } from './queue.js';
 
@@ -237,6 +238,7 @@ export const webgpu: Backend = {
     : elementwiseReduced(webgpu, elementwise, roots, inputs, scalars, shape, dtype, outs, reduceTo)),
   reduce,
   precompile,
+  memory: gpuMemory,
 };
 
 BACKENDS.webgpu = webgpu;

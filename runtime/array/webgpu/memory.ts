@@ -1,5 +1,6 @@
 // GPU memory: a size-bucketed buffer pool; buffers return to it when their arrays are garbage.
 
+import type { MemoryHooks } from '../backend.js';
 import type { DType, DeviceStorage } from '../ndarray.js';
 import { currentDevice, liveContext, type GpuContext } from './device.js';
 
@@ -23,6 +24,8 @@ export class GpuStorage implements DeviceStorage {
   released: string | null = null;
   /** Long-lived state (parameters, optimizer moments): never given back early by a scope. */
   pinned = false;
+  /** Recorded by a scope still running, which holds it: no collection can return it before the scope ends. */
+  scoped = false;
 
   constructor(
     readonly buffer: GPUBuffer, readonly dtype: DType, readonly length: number, readonly bytes: number,
@@ -74,7 +77,7 @@ function giveBack(buffer: GPUBuffer, bytes: number, context: GpuContext): void {
   if (context !== poolContext) return;
   stats.inUse -= bytes;
   // the live estimate follows bytes in use down as garbage comes back (see collectIfGrowing)
-  if (stats.inUse < liveAfterLastGc) liveAfterLastGc = stats.inUse;
+  if (collectable() < liveAfterLastGc) liveAfterLastGc = collectable();
   stats.pooled += bytes;
   let list = free.get(bytes);
   if (list === undefined) free.set(bytes, (list = []));
@@ -91,7 +94,8 @@ export function allocate(elements: number, dtype: DType): GpuStorage {
   if (bytes > limits.maxStorageBufferBindingSize || bytes > limits.maxBufferSize) {
     throw new Error(`webgpu: an array of ${elements} elements (${bytes} bytes) exceeds the device's largest buffer (${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes)`);
   }
-  collectIfGrowing(bytes);
+  // an array made inside a scope is the scope's to give back, not the collector's
+  collectIfGrowing(trackers.length > 0 ? 0 : bytes);
   let buffer = free.get(bytes)?.pop();
   if (buffer !== undefined) {
     stats.pooled -= bytes;
@@ -102,40 +106,59 @@ export function allocate(elements: number, dtype: DType): GpuStorage {
   stats.inUse += bytes;
   const storage = new GpuStorage(buffer, dtype, elements, bytes, context);
   registry.register(storage, { buffer, bytes, context }, storage);
-  for (const t of trackers) t.add(storage);
+  if (trackers.length > 0) {
+    storage.scoped = true;
+    scopedBytes += bytes;
+    for (const t of trackers) t.add(storage);
+  }
   return storage;
 }
 
 // ---- freeing early ----------------------------------------------------------------------
 
 const trackers: Set<GpuStorage>[] = [];
+/** Bytes of the arrays that running scopes hold (see collectIfGrowing). */
+let scopedBytes = 0;
 
 /**
- * Run `fn`, then give back every buffer allocated during it except those `keep` returns
- * (computed after `fn`). Arrays released this way throw if used again, so this is for
- * code whose temporaries provably die with it (backward's internal gradients, scope()).
+ * The device-neutral hooks (backend.ts's MemoryHooks) that the graph, scope() and
+ * optimizer.update(lossFn) free early through: recording what a stretch of code allocates,
+ * pinning long-lived state, giving a buffer back to the pool before its array is garbage.
  */
-export function releasing<T>(fn: () => T, keep: (result: T) => Iterable<GpuStorage>, by = 'scope()'): T {
-  const mine = new Set<GpuStorage>();
-  trackers.push(mine);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    trackers.splice(trackers.indexOf(mine), 1);
-  }
-  if (mine.size === 0) return result; // nothing allocated (the CPU): skip finding what to keep
-  const kept = new Set(keep(result));
-  for (const s of mine) if (!kept.has(s) && !s.pinned) release(s, by);
-  return result;
-}
+export const gpuMemory: MemoryHooks = {
+  record() {
+    const mine = new Set<GpuStorage>();
+    trackers.push(mine);
+    return () => {
+      const i = trackers.indexOf(mine);
+      if (i >= 0) trackers.splice(i, 1);
+      // what no enclosing scope holds is the collector's again (until it is released)
+      for (const s of mine) if (s.scoped && !trackers.some((t) => t.has(s))) unscope(s);
+      return mine;
+    };
+  },
+  pin(storage) {
+    if (storage instanceof GpuStorage) storage.pinned = true;
+  },
+  release(storage, by) {
+    if (storage instanceof GpuStorage && !storage.pinned) release(storage, by);
+  },
+};
 
 /** Give a storage's buffer back now (scope exit), instead of waiting for the GC. */
-export function release(storage: GpuStorage, by = 'scope()'): void {
+function release(storage: GpuStorage, by: string): void {
   if (storage.released !== null) return;
+  unscope(storage);
   storage.released = by;
   registry.unregister(storage);
   giveBack(storage.buffer, storage.bytes, storage.context);
+}
+
+function unscope(storage: GpuStorage): void {
+  if (!storage.scoped) return;
+  storage.scoped = false;
+  // the counter restarted with the pool of a new device: this storage is not in it
+  if (storage.context === poolContext) scopedBytes -= storage.bytes;
 }
 
 // ---- helping the garbage collector ------------------------------------------------------
@@ -144,6 +167,12 @@ export function release(storage: GpuStorage, by = 'scope()'): void {
 // GPU memory wait on it. When the bytes in use have grown well past what was live after
 // the last collection, ask for one: unreachable arrays then return their buffers.
 let liveAfterLastGc = 0;
+/**
+ * Bytes in use that a collection could return: not those of arrays a running scope holds
+ * (a scope, a step of optimizer.update(lossFn), a backward pass), which it gives back itself
+ * as it ends. Counting them made one large forward inside scope() collect in vain and warn.
+ */
+const collectable = (): number => stats.inUse - scopedBytes;
 /** Growth in bytes in use, beyond twice what was live after the last collection, that triggers one. */
 export const GC_SLACK = 64 * 1024 * 1024;
 let gc: (() => void) | null | undefined;
@@ -159,7 +188,7 @@ let warned = false;
 export const OUTRUN_WARNING = 'webgpu: GPU memory in use keeps growing and this loop has not yielded to the event loop since the last garbage collection, so the buffers of arrays it dropped cannot come back (they return between tasks). Run each step in scope(() => { ... }) or as optimizer.update(lossFn), which give memory back at once, or await something each step (await loss.item()).';
 
 function collectIfGrowing(incoming: number): void {
-  if (stats.inUse + incoming < 2 * liveAfterLastGc + GC_SLACK) return;
+  if (collectable() + incoming < 2 * liveAfterLastGc + GC_SLACK) return;
   if (!yielded && !warned) {
     warned = true;
     console.warn(`${OUTRUN_WARNING} (${Math.round(stats.inUse / 2 ** 20)} MiB in use)`);
@@ -174,7 +203,7 @@ function collectIfGrowing(incoming: number): void {
   // collection is not followed by another at once. As they return buffers, giveBack lowers
   // the estimate to what is really live: were it left high, each late round of finalizers
   // would raise the next threshold, and the pool would creep upwards run after run.
-  liveAfterLastGc = stats.inUse;
+  liveAfterLastGc = collectable();
 }
 
 /**
@@ -197,7 +226,7 @@ export async function collect(): Promise<void> {
     for (let i = 0; !reported && i < 200; i++) await new Promise((r) => setTimeout(r, i === 0 ? 0 : 5));
     await new Promise((r) => setTimeout(r, 0));
   } while (stats.inUse < before);
-  liveAfterLastGc = stats.inUse;
+  liveAfterLastGc = collectable();
 }
 
 function findGc(): (() => void) | null {
@@ -237,6 +266,7 @@ function startPool(context: GpuContext | null): void {
   stats.pooled = 0;
   stats.inUse = 0;
   liveAfterLastGc = 0;
+  scopedBytes = 0;
   poolContext = context;
 }
 
