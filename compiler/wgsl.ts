@@ -260,11 +260,11 @@ export function renderElementwise(roots: readonly Expr[], nInputs: number, rank:
 export const POLY_RANK = 6;
 
 /**
- * The two shapes of kernel that every call of a chain runs on, whatever its shapes:
- * 'flat' when the collapsed layout has rank <= 1 (contiguous operands, scalars broadcast with
- * stride 0, any offsets), 'flat4' the same with every offset a multiple of 4 and unit or zero
- * strides (f32 only: operands bound as array<vec4<f32>>, one 16-byte load per operand, about
- * 20% faster on lavapipe than four 4-byte ones), 'strided' for everything else up to POLY_RANK dims.
+ * The shapes of kernel that every call of a chain runs on, whatever its shapes: 'flat' when
+ * the collapsed layout has rank <= 1 (contiguous operands, scalars broadcast with stride 0,
+ * any offsets: one element per iteration), 'flat4' the same with every offset a multiple of 4
+ * and unit or zero strides (f32 only: operands bound as array<vec4<f32>>, one 16-byte load per
+ * operand, four elements per iteration), 'strided' for everything else up to POLY_RANK dims.
  */
 export type PolyVariant = 'flat' | 'flat4' | 'strided';
 
@@ -272,11 +272,14 @@ export type PolyVariant = 'flat' | 'flat4' | 'strided';
  * A shape-polymorphic elementwise kernel: sizes, strides and offsets are all uniforms, so one
  * pipeline serves every shape, rank and broadcast pattern of its variant. Invocations walk
  * the elements in a grid-stride loop, so the launch picks a workgroup count suited to the size
- * (dispatch at most 65535 groups in x, nothing in y). The flat variant of an all-f32 chain
- * computes four elements per iteration in vec4<f32> (loads and stores four consecutive
- * elements; the n % 4 tail in scalars); the strided one decomposes each index over
- * POLY_RANK dims (n0..n5; leading dims of size 1 pad a lower rank). Operands and params as
- * renderElementwise's, plus `lanes` (invocations launched).
+ * (dispatch at most 65535 groups in x, nothing in y). 'flat4' computes four elements per
+ * iteration in vec4<f32>, the chain written once: the last, partial vec4 is loaded whole (a
+ * buffer is whole vec4s long) and stored lane by lane. 'flat' and 'strided' compute one
+ * element per iteration in scalars: on lavapipe, which compiles every shader on the CPU, a
+ * vec4 body costs ~3x a scalar one to compile, and only the aligned contiguous case earns it
+ * back. 'strided' decomposes each index over POLY_RANK dims (n0..n5; leading dims of size 1
+ * pad a lower rank). Operands and params as renderElementwise's, plus `lanes` (invocations
+ * launched).
  */
 export function renderPolymorphic(roots: readonly Expr[], nInputs: number, variant: PolyVariant, opts: WgslOptions = {}): WgslKernel {
   const nOps = nInputs + roots.length;
@@ -292,65 +295,38 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
   const needs: Needs = { nan: false, inf: false, pow: false };
-  // one element at flat index `e`, every operand read at its own offset and strides
-  const scalarPath = (e: string, index: (k: number) => string): string[] => {
-    const L: string[] = [];
+  const B: string[] = [];
+  if (variant === 'flat4') {
+    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]. One load per input: a
+    // unit-stride input uses its aligned vec4 whole, a broadcast one (stride 0, any offset)
+    // splats the lane it wants out of the vec4 holding it
+    const v = wgsl4(needs);
+    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
+    B.push('let q = (p.n + 3u) / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
+    for (let k = 0; k < nInputs; k++) {
+      B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`, `  let v${k} = ${arrayOf(k, opts)}[b${k} >> 2u];`);
+      B.push(`  let x${k} = select(v${k}, vec4<f32>(v${k}[b${k} & 3u]), p.s${k}_0 == 0u);`);
+    }
+    B.push(...body.lines.map((l) => `  ${l}`));
+    const outs = body.results.map((r, j) => ({ k: nInputs + j, r }));
+    B.push('  if (e + 4u <= p.n) {', ...outs.map(({ k, r }) => `    A${k}[(p.o${k} + e) >> 2u] = ${r};`), '  } else {');
+    // the partial vec4 at the end: only the lanes below n belong to this array
+    for (const { k, r } of outs) {
+      B.push(`    let w${k} = (p.o${k} + e) >> 2u;`, `    A${k}[w${k}][0u] = ${r}.x;`);
+      ['y', 'z'].forEach((lane, l) => B.push(`    if (e + ${l + 1}u < p.n) { A${k}[w${k}][${l + 1}u] = ${r}.${lane}; }`));
+    }
+    B.push('  }', '}');
+  } else {
+    B.push('for (var e = i; e < p.n; e += p.lanes) {');
+    const L = flat ? [] : decompose('e', rank, (d) => `p.n${d}`);
+    const index = flat
+      ? (k: number) => `p.o${k} + e * p.s${k}_0`
+      : (k: number) => [`p.o${k}`, ...range(rank).map((d) => `e${d} * p.s${k}_${d}`)].join(' + ');
     const body = renderBody(roots, leafName, intMath ? INT_DIALECT : wgsl(needs));
     for (let k = 0; k < nInputs; k++) L.push(`let x${k} = ${intMath ? `${arrayOf(k, opts)}[${index(k)}]` : load(k, index(k), opts)};`);
     L.push(...body.lines);
     body.results.forEach((r, j) => L.push(intMath ? `A${nInputs + j}[${index(nInputs + j)}] = ${r};` : store(nInputs + j, index(nInputs + j), r, opts, needs)));
-    void e;
-    return L;
-  };
-  const B: string[] = [];
-  const vec4 = flat && polyIsVec4(opts);
-  if (variant === 'flat4') {
-    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]; a broadcast (stride 0) input
-    // splats its one element, a unit-stride one loads its aligned vec4 whole
-    const v = wgsl4(needs);
-    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
-    B.push('let q = p.n / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
-    for (let k = 0; k < nInputs; k++) {
-      const a = arrayOf(k, opts);
-      B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`);
-      B.push(`  let x${k} = select(${a}[b${k} >> 2u], vec4<f32>(${a}[b${k} >> 2u][b${k} & 3u]), p.s${k}_0 == 0u);`);
-    }
-    B.push(...body.lines.map((l) => `  ${l}`));
-    body.results.forEach((r, j) => B.push(`  A${nInputs + j}[(p.o${nInputs + j} + e) >> 2u] = ${r};`));
-    B.push('}');
-    const sb = renderBody(roots, leafName, wgsl(needs));
-    B.push('let e = q * 4u + i;', 'if (e < p.n) {');
-    for (let k = 0; k < nInputs; k++) B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`, `  let x${k} = ${arrayOf(k, opts)}[b${k} >> 2u][b${k} & 3u];`);
-    B.push(...sb.lines.map((l) => `  ${l}`));
-    sb.results.forEach((r, j) => B.push(`  A${nInputs + j}[(p.o${nInputs + j} + e) >> 2u][(p.o${nInputs + j} + e) & 3u] = ${r};`));
-    B.push('}');
-  } else if (variant === 'strided') {
-    B.push('for (var e = i; e < p.n; e += p.lanes) {');
-    const L = decompose('e', rank, (d) => `p.n${d}`);
-    L.push(...scalarPath('e', (k) => [`p.o${k}`, ...range(rank).map((d) => `e${d} * p.s${k}_${d}`)].join(' + ')));
     B.push(...L.map((l) => `  ${l}`), '}');
-  } else if (!vec4) {
-    B.push('for (var e = i; e < p.n; e += p.lanes) {');
-    B.push(...scalarPath('e', (k) => `p.o${k} + e * p.s${k}_0`).map((l) => `  ${l}`), '}');
-  } else {
-    // four consecutive elements per iteration: vec4 arithmetic, four loads and stores each
-    const v = wgsl4(needs);
-    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
-    B.push('let q = p.n / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
-    for (let k = 0; k < nOps; k++) B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`);
-    for (let k = 0; k < nInputs; k++) {
-      const a = arrayOf(k, opts), s = `p.s${k}_0`;
-      B.push(`  let x${k} = vec4<f32>(${a}[b${k}], ${a}[b${k} + ${s}], ${a}[b${k} + 2u * ${s}], ${a}[b${k} + 3u * ${s}]);`);
-    }
-    B.push(...body.lines.map((l) => `  ${l}`));
-    body.results.forEach((r, j) => {
-      const k = nInputs + j, s = `p.s${k}_0`;
-      B.push(`  A${k}[b${k}] = ${r}.x; A${k}[b${k} + ${s}] = ${r}.y; A${k}[b${k} + 2u * ${s}] = ${r}.z; A${k}[b${k} + 3u * ${s}] = ${r}.w;`);
-    });
-    B.push('}');
-    // the tail: the first n % 4 invocations take one element each
-    B.push('let e = q * 4u + i;', 'if (e < p.n) {');
-    B.push(...scalarPath('e', (k) => `p.o${k} + e * p.s${k}_0`).map((l) => `  ${l}`), '}');
   }
   const head = [
     `@compute @workgroup_size(${wg})`,
@@ -362,12 +338,12 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
 }
 
 /** Workgroups for a polymorphic kernel over `n` elements: about `perLane` iterations per invocation, capped at 65535. */
-export function polyGroups(n: number, variant: PolyVariant, vec4: boolean, workgroupSize = 64, perLane = 4): number {
-  const items = variant !== 'strided' && vec4 ? Math.max(Math.ceil(n / 4), 4) : n;
+export function polyGroups(n: number, variant: PolyVariant, workgroupSize = 64, perLane = 4): number {
+  const items = variant === 'flat4' ? Math.max(Math.ceil(n / 4), 4) : n;
   return Math.max(1, Math.min(65535, Math.ceil(items / (workgroupSize * perLane))));
 }
 
-/** Whether renderPolymorphic's flat kernel for these options computes in vec4. */
+/** Whether a chain with these options may run on the flat4 (vec4) kernel. */
 export const polyIsVec4 = (opts: WgslOptions): boolean => opts.intMath !== true && (opts.types ?? []).every((t) => t === 'f32');
 
 /** The Params block for renderPolymorphic (layout already collapsed; padded here for 'strided'). */

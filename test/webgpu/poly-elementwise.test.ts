@@ -22,7 +22,7 @@ const B3 = x.mul(a).add(b).tanh().mul(x.neg().exp().add(1).pow(-1)).add(x.mul(x)
 
 /** Shapes of (x, a, b) and what each call exercises. */
 const CALLS: { what: string; shapes: [number[], number[], number[]] }[] = [
-  { what: 'contiguous 1-D, length not a multiple of 4 (vec4 body and scalar tail)', shapes: [[1003], [1003], [1003]] },
+  { what: 'contiguous 1-D, length not a multiple of 4 (vec4 body, the last vec4 stored lane by lane)', shapes: [[1027], [1027], [1027]] },
   { what: 'rank 2, a bias row and a per-row scale', shapes: [[7, 13], [7, 1], [13]] },
   { what: 'rank 3, a scalar-shaped a', shapes: [[3, 5, 9], [], [5, 1]] },
   { what: 'rank 6, broadcast on alternating axes', shapes: [[2, 3, 1, 4, 2, 5], [1, 3, 1, 4, 1, 5], [2, 1, 1, 1, 2, 1]] },
@@ -49,14 +49,15 @@ devices.gpu('a chain\'s pipelines, precompiled once, serve calls of every shape,
 });
 
 devices.gpu('views: transposed and offset inputs run on the strided and flat pipelines and match the CPU', async (t) => {
-  const base = uniform([6, 8], 7), gbase = base.toGpu();
-  const ra = uniform([1], 8), rb = uniform([8, 6], 9);
+  // 1280 elements: views of 1039 are long enough for the vec4 kernel (from 1024 elements)
+  const base = uniform([40, 32], 7), gbase = base.toGpu();
+  const ra = uniform([1], 8), rb = uniform([32, 40], 9);
   const got = elementwise([B3], [gbase.transpose(), ra.toGpu(), rb.toGpu()])[0];
   allclose(t, await got.data(), elementwise([B3], [base.transpose(), ra, rb])[0].toFlat(), { atol: 1e-5, rtol: 1e-4 });
   // contiguous views at offsets 8 (16-byte aligned: the flat4 kernel) and 3 (not: the flat one)
   for (const offset of [8, 3]) {
-    const off = (v: NDArray) => v.view([39], [1], offset);
-    const rc = uniform([39], 10 + offset);
+    const off = (v: NDArray) => v.view([1039], [1], offset);
+    const rc = uniform([1039], 10 + offset);
     const got2 = elementwise([B3], [off(gbase), ra.toGpu(), rc.toGpu()])[0];
     allclose(t, await got2.data(), elementwise([B3], [off(base), ra, rc])[0].toFlat(), { atol: 1e-5, rtol: 1e-4 });
   }
@@ -68,7 +69,9 @@ devices.gpu('the vec4 path keeps NumPy\'s NaN, division and comparison rules lan
   const roots: Expr[] = [
     x.div(a), x.max(a), x.min(a), x.pow(a), x.tanh(), x.lt(a).add(x.eq(a)), x.gt(a).mul(scalar(0)).add(x.sqrt()),
   ];
-  const cx = new NDArray(Float32Array.from(vals), [vals.length]), ca = new NDArray(Float32Array.from(other), [other.length]);
+  // repeated to 1035 elements: the vec4 kernel runs from 1024 elements, and 1035 ends in a partial vec4
+  const tile = (v: number[]) => Float32Array.from({ length: 69 * v.length }, (_, i) => v[i % v.length]);
+  const cx = new NDArray(tile(vals), [69 * vals.length]), ca = new NDArray(tile(other), [69 * other.length]);
   const got = elementwise(roots, [cx.toGpu(), ca.toGpu()], [3]);
   const ref = elementwise(roots, [cx, ca], [3]);
   for (let j = 0; j < roots.length; j++) allclose(t, await got[j].data(), ref[j].toFlat(), { atol: 1e-6, rtol: 1e-5 });

@@ -23,6 +23,14 @@ const POLY_WG = 64;
  * thousand workgroups, which is what 4 vec4 iterations per invocation give.
  */
 const PER_LANE = 4;
+/**
+ * Elements from which an aligned flat chain runs on the vec4 kernel. Below it a launch costs
+ * the same either way (a few workgroups), while on lavapipe, which compiles shaders on the
+ * CPU, the vec4 kernel takes ~3x as long to compile as the scalar one (measured: ~550 against
+ * ~170 ms of CPU for a 3-output backward): a chain that only ever sees small arrays (a bias, a
+ * per-sample loss, a test) never pays for it.
+ */
+const VEC4_FROM = 1024;
 
 interface ElementwiseOptions { types: readonly ElementType[]; aliases: readonly (number | undefined)[]; intMath: boolean }
 
@@ -71,9 +79,9 @@ function elementwise(
   }
   const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
   const vec4 = polyIsVec4({ types, intMath });
-  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
+  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
-  const groups = polyGroups(n, variant, vec4, POLY_WG, PER_LANE);
+  const groups = polyGroups(n, variant, POLY_WG, PER_LANE);
   launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
   return results.slice();
 }

@@ -1,0 +1,8 @@
+// Property test on WebGPU, the first half of the random chains (two files, so that ava compiles them in two processes at once).
+
+import test from 'ava';
+import { useDevices } from '../helpers.js';
+import { declareChains, RUNS, SEED } from './chains.js';
+
+const devices = await useDevices(test.serial);
+declareChains(devices, 'webgpu', SEED, RUNS.webgpu, 0, Math.ceil(RUNS.webgpu / 2));
