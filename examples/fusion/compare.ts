@@ -1,0 +1,210 @@
+// npm run fusion: build examples/fusion with the rollup plugin and with the CLI, train unfused and fused for the same steps and seed on each device, print the comparison and write bench/results/fusion-job.json.
+// Usage: npm run fusion -- [--device cpu|webgpu] [--steps 60] [--warmup 10] [--batchsize 100] [--out bench/results/fusion-job.json]
+// Without --device it runs on the CPU and, when an adapter is found, on WebGPU.
+
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import type { Measured } from './measure.js';
+
+const run = promisify(execFile);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const BUILD = join(ROOT, 'build', 'fusion');
+
+type Device = 'cpu' | 'webgpu';
+interface Variant { name: string; program: string; fused: boolean }
+
+/** Per step: |fused - unfused| <= ATOL + RTOL |unfused|, float32 rounding compounded over the steps. */
+const ATOL = 1e-5, RTOL = 1e-4;
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function fail(message: string): never {
+  console.error(`fusion: ${message}`);
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]) {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        device: { type: 'string' }, steps: { type: 'string', default: '60' }, warmup: { type: 'string', default: '10' },
+        batchsize: { type: 'string', default: '100' }, out: { type: 'string', default: join('bench', 'results', 'fusion-job.json') },
+        units: { type: 'string' }, hidden: { type: 'string' }, strips: { type: 'string' },
+      },
+    }).values;
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const int = (name: string, text: string, min: number) => {
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got '${text}'`);
+    return v;
+  };
+  if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'webgpu') fail(`--device must be cpu or webgpu, got '${values.device}'`);
+  const steps = int('steps', values.steps, 2);
+  const warmup = int('warmup', values.warmup, 0);
+  if (warmup >= steps) fail(`--warmup (${warmup}) must be below --steps (${steps}): the median is taken over the steps after it`);
+  const model = (['units', 'hidden', 'strips'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, String(int(k, values[k]!, 1))]));
+  return { device: values.device as Device | undefined, steps, warmup, batchsize: int('batchsize', values.batchsize, 1), out: values.out, model };
+}
+
+/** Whether this machine has a WebGPU adapter (asked in a child, so this process holds no device). */
+async function webgpuAvailable(): Promise<string | null> {
+  const probe = "import('kusari').then(async (k) => { const c = await k.initWebGpu(); console.log(c.adapterName); k.releaseWebGpu(); }, () => {}).catch(() => {})";
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, timeout: 120_000 });
+    const name = stdout.trim().split('\n').at(-1);
+    return name === undefined || name === '' ? null : name;
+  } catch {
+    return null;
+  }
+}
+
+// ---- the two builds ------------------------------------------------------------------------
+
+/** Bundle examples/fusion/train.ts with the rollup plugin (kusari/rollup); kusari stays an import, resolved at run time. */
+async function buildWithRollup(out: string): Promise<string> {
+  const { rollup } = await import('rollup');
+  const pluginPath = join(ROOT, 'transforms', 'rollup.ts');
+  const plugin = (await import(pluginPath)) as { default: (opts?: object) => import('rollup').Plugin };
+  const bundle = await rollup({
+    input: join(HERE, 'train.ts'),
+    external: (id) => id === 'kusari' || id.startsWith('node:') || id.startsWith('kusari/'),
+    plugins: [plugin.default()],
+  });
+  const file = join(out, 'train.js');
+  await bundle.write({ file, format: 'es', sourcemap: true });
+  await bundle.close();
+  return file;
+}
+
+/** `kusari fuse examples/fusion --out <dir>` through the package's bin; returns the built train.ts. */
+async function buildWithCli(out: string): Promise<{ program: string; report: string }> {
+  const bin = join(ROOT, 'bin', 'kusari.js');
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', bin, 'fuse', relative(ROOT, HERE), '--out', out, '--report'], { cwd: ROOT, timeout: 300_000 });
+  return { program: join(out, 'train.ts'), report: stdout };
+}
+
+// ---- running and reading the probes --------------------------------------------------------
+
+async function measure(v: Variant, device: Device, opts: ReturnType<typeof parseOptions>): Promise<Measured> {
+  const args = ['--import', 'tsx', join(HERE, 'measure.ts'), '--program', v.program, '--device', device,
+    '--steps', String(opts.steps), '--warmup', String(opts.warmup), '--batchsize', String(opts.batchsize), ...opts.model];
+  const { stdout } = await run(process.execPath, args, { cwd: ROOT, timeout: 1_800_000, maxBuffer: 64 << 20 });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as Measured;
+  } catch {
+    throw new Error(`fusion: the ${v.name} run on ${device} printed no result line; its output ended: ${stdout.slice(-500)}`);
+  }
+}
+
+/** The figures the job reports for one variant on one device. */
+function summary(m: Measured) {
+  const after = m.stepMs.slice(m.warmup);
+  return {
+    medianStepMs: median(after),
+    firstStepMs: m.stepMs[0],
+    dispatchesPerStep: median(m.dispatches.slice(1)),
+    firstStepDispatches: m.dispatches[0],
+    firstStepPipelines: m.firstStepPipelines,
+    pipelinesBeforeFirstStep: m.pipelinesBeforeFirstStep,
+    setupMs: m.setupMs,
+  };
+}
+
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const pad = (s: string, n: number) => s.padStart(n);
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const adapter = opts.device === 'cpu' ? null : await webgpuAvailable();
+  if (opts.device === 'webgpu' && adapter === null) fail('--device webgpu, but no WebGPU adapter was found here');
+  const devices: Device[] = opts.device !== undefined ? [opts.device] : adapter === null ? ['cpu'] : ['cpu', 'webgpu'];
+  if (opts.device === undefined && adapter === null) console.log('no WebGPU adapter here: the CPU only');
+
+  rmSync(BUILD, { recursive: true, force: true });
+  mkdirSync(BUILD, { recursive: true });
+  let t0 = performance.now();
+  const rollupProgram = await buildWithRollup(join(BUILD, 'rollup'));
+  const rollupMs = performance.now() - t0;
+  t0 = performance.now();
+  const cli = await buildWithCli(join(BUILD, 'cli'));
+  const cliMs = performance.now() - t0;
+  console.log(`built examples/fusion with the rollup plugin (${(rollupMs / 1000).toFixed(1)} s) and the CLI (${(cliMs / 1000).toFixed(1)} s); the CLI's report:`);
+  console.log(cli.report.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+
+  const variants: Variant[] = [
+    { name: 'unfused', program: join(HERE, 'train.ts'), fused: false },
+    { name: 'fused (rollup)', program: rollupProgram, fused: true },
+    { name: 'fused (CLI)', program: cli.program, fused: true },
+  ];
+  const results: Record<string, unknown> = {};
+  let allKept = true;
+  for (const device of devices) {
+    const runs: Measured[] = [];
+    for (const v of variants) runs.push(await measure(v, device, opts));
+    const sums = runs.map(summary);
+    const base = sums[0];
+    console.log(`\n== ${device}${device === 'webgpu' ? ` (${runs[0].adapter})` : ''}: ${opts.steps} steps of batch ${opts.batchsize}, seed 0, median over the ${opts.steps - opts.warmup} steps after ${opts.warmup} warm-up; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const w = 20;
+    console.log(`${''.padEnd(34)}${variants.map((v) => pad(v.name, w)).join('')}`);
+    const row = (label: string, cells: string[]) => console.log(`${label.padEnd(34)}${cells.map((c) => pad(c, w)).join('')}`);
+    row('step time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepMs) : `${ms(s.medianStepMs)} ${(s.medianStepMs / base.medianStepMs).toFixed(2)}x`)));
+    row('dispatches per step', sums.map((s, i) => (i === 0 ? String(s.dispatchesPerStep) : `${s.dispatchesPerStep} ${(s.dispatchesPerStep / base.dispatchesPerStep).toFixed(2)}x`)));
+    row('first step', sums.map((s) => ms(s.firstStepMs)));
+    row('pipelines compiled in step 1', sums.map((s) => pipelinesText(s.firstStepPipelines, device)));
+    row('pipelines made before step 1', sums.map((s) => pipelinesText(s.pipelinesBeforeFirstStep, device)));
+    // the losses side by side, and how far each fused run is from the unfused one
+    console.log(`\n${'step'.padEnd(6)}${variants.map((v) => pad(v.name, w)).join('')}${pad('max |diff|', 14)}`);
+    let worst = 0, worstRel = 0, kept = true;
+    runs[0].losses.forEach((l, k) => {
+      const diffs = runs.slice(1).map((r) => Math.abs(r.losses[k] - l));
+      const d = Math.max(...diffs);
+      worst = Math.max(worst, d);
+      worstRel = Math.max(worstRel, d / Math.abs(l));
+      if (!(d <= ATOL + RTOL * Math.abs(l))) kept = false;
+      console.log(`${String(k).padEnd(6)}${runs.map((r) => pad(r.losses[k].toFixed(6), w)).join('')}${pad(d.toExponential(1), 14)}`);
+    });
+    allKept &&= kept;
+    const fasterAll = sums.slice(1).every((s) => s.medianStepMs < base.medianStepMs);
+    const fewerAll = sums.slice(1).every((s) => s.dispatchesPerStep < base.dispatchesPerStep);
+    console.log(`\n${device}: same loss at every step (|diff| <= ${ATOL} + ${RTOL} |loss|): ${kept ? 'yes' : 'NO'} (max |diff| ${worst.toExponential(2)}, max relative ${worstRel.toExponential(2)})`);
+    console.log(`${device}: fewer dispatches: ${fewerAll ? 'yes' : 'NO'}; lower step time: ${fasterAll ? 'yes' : 'NO'}` +
+      (device === 'webgpu' ? `; fused first step compiles ${sums.slice(1).map((s) => s.firstStepPipelines.onDemand ?? s.firstStepPipelines.created).join(' / ')} pipelines (unfused ${base.firstStepPipelines.onDemand ?? base.firstStepPipelines.created})` : ''));
+    results[device] = {
+      adapter: runs[0].adapter,
+      variants: variants.map((v, i) => ({ name: v.name, program: relative(ROOT, v.program), ...sums[i], losses: runs[i].losses, stepMs: runs[i].stepMs, dispatches: runs[i].dispatches })),
+      ratios: Object.fromEntries(variants.slice(1).map((v, i) => [v.name, {
+        stepTime: sums[i + 1].medianStepMs / base.medianStepMs,
+        dispatches: sums[i + 1].dispatchesPerStep / base.dispatchesPerStep,
+        firstStep: sums[i + 1].firstStepMs / base.firstStepMs,
+      }])),
+      sameLoss: kept, maxLossDiff: worst, maxLossRelDiff: worstRel, fewerDispatches: fewerAll, faster: fasterAll,
+      loadAverage: runs.map((r) => r.loadAverage),
+    };
+  }
+  const out = join(ROOT, opts.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ job: 'fusion', date: new Date().toISOString(), steps: opts.steps, warmup: opts.warmup, batchsize: opts.batchsize, build: { rollupMs, cliMs }, tolerance: { atol: ATOL, rtol: RTOL }, devices: results }, null, 1)}\n`);
+  console.log(`\nfigures written to ${relative(ROOT, out)}`);
+  if (!allKept) process.exitCode = 1;
+}
+
+/** On the CPU nothing is compiled (kernels are JS/wasm made in microseconds): say so rather than print zeros. */
+function pipelinesText(p: Record<string, number>, device: Device): string {
+  if (device === 'cpu') return '-';
+  return p.onDemand === undefined ? String(p.created) : `${p.onDemand} (${p.created} made)`;
+}
+
+await main();
