@@ -12,7 +12,7 @@ import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
 import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { pipelineAsync } from './pipelines.js';
-import { clearBuffer, flush, readBuffer } from './queue.js';
+import { clearBuffer, readBuffer, writeBuffer } from './queue.js';
 
 /** Invocations per workgroup of the polymorphic elementwise kernels. */
 const POLY_WG = 64;
@@ -141,14 +141,16 @@ async function precompile(roots: readonly Expr[], inputDtypes: readonly DType[],
   const kinds = allInt ? (countScalars(roots) > 0 ? [true, false] : [true]) : [false];
   const limit = currentDevice().limits.maxStorageBuffersPerShaderStage;
   if (inputDtypes.length + roots.length > limit) return 0; // split per call (see splitElementwise)
-  let made = 0;
+  // all started at once, not one after another: a step that comes early then finds every
+  // variant under way (and waits for it) rather than some not yet begun (and compiled again)
+  const making: Promise<boolean>[] = [];
   for (const intMath of kinds) {
     for (const variant of intMath || !polyIsVec4({ types }) ? ['flat', 'strided'] as const : ['flat4', 'flat', 'strided'] as const) {
       const k = polyKernel(roots, inputDtypes.length, variant, { types, aliases, intMath });
-      if (await pipelineAsync(k.name, k.source)) made++;
+      making.push(pipelineAsync(k.name, k.source));
     }
   }
-  return made;
+  return (await Promise.all(making)).filter(Boolean).length;
 }
 
 /** Reduced lengths from which a workgroup (tree) reduction beats one invocation's serial loop. */
@@ -200,11 +202,9 @@ const COPY = input(0);
 
 function fromHost(data: TypedArray, shape: readonly number[]): NDArray {
   const x = empty(shape, data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : 'float32');
-  // writeBuffer runs at once on the queue, ahead of recorded work; flush so that work which
-  // used this (recycled) buffer before runs first.
-  flush();
+  // after the recorded work, which may still use this (recycled) buffer (see writeBuffer)
   const host = data instanceof Float64Array ? new Float32Array(data) : data;
-  if (host.length > 0) currentDevice().device.queue.writeBuffer(storageOf(x).use(), 0, host.buffer, host.byteOffset, host.byteLength);
+  if (host.length > 0) writeBuffer(storageOf(x).use(), host as ArrayBufferView<ArrayBuffer>);
   return x;
 }
 

@@ -9,11 +9,14 @@ const layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
 let compileError: string | null = null;
 
 /**
- * Pipelines created since the process started (sync or async; never reset, so a test reads
- * the difference around the code it watches): proof that a chain's pipelines, made once,
- * serve later calls of any shape.
+ * Pipelines created since the process started (never reset, so a test reads the difference
+ * around the code it watches). `created` counts all of them, sync or async: proof that a
+ * chain's pipelines, made once, serve later calls of any shape. `onDemand` counts those a
+ * dispatch had to compile synchronously on the main thread (none had been made ahead), and
+ * `awaited` the dispatches that waited for a pipeline still being made in the background
+ * rather than compiling it again: a built app's first step should show onDemand 0.
  */
-export const pipelineStats = { created: 0 };
+export const pipelineStats = { created: 0, onDemand: 0, awaited: 0 };
 
 /** A cache hit whose source is not the cached one: two kernels whose names collide. */
 function checkSame(name: string, entry: Entry, source: string): void {
@@ -49,7 +52,18 @@ export function pipeline(name: string, source: string): GPUComputePipeline {
   });
   cache.set(name, { pipeline: p, source });
   pipelineStats.created++;
+  pipelineStats.onDemand++;
   return p;
+}
+
+/**
+ * The creation of `name`'s pipeline when it is under way in the background (undefined when
+ * it exists or was never started): a dispatch waits for it instead of compiling it again.
+ */
+export function pipelineInFlight(name: string): Promise<boolean> | undefined {
+  const made = pendingAsync.get(name);
+  if (made !== undefined) pipelineStats.awaited++;
+  return made;
 }
 
 /**
