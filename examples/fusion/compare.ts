@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Measured } from './measure.js';
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
       loadAverage: runs.map((r) => r.loadAverage),
     };
   }
-  const out = join(ROOT, opts.out);
+  const out = resolve(ROOT, opts.out);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ job: 'fusion', date: new Date().toISOString(), steps: opts.steps, warmup: opts.warmup, batchsize: opts.batchsize, build: { rollupMs, cliMs }, tolerance: { atol: ATOL, rtol: RTOL }, devices: results }, null, 1)}\n`);
   console.log(`\nfigures written to ${relative(ROOT, out)}`);

@@ -2,6 +2,7 @@
 
 import test from 'ava';
 import { useDevices } from '../../helpers.js';
+import type { Observation } from './outcome.js';
 import { buildPrograms, firstDifference, programNames, runProgram, type Built } from './harness.js';
 
 // serial: the dispatch counter is global, so two programs must not interleave
@@ -19,6 +20,19 @@ const built = async (name: string): Promise<Built> => {
   return b;
 };
 test.after.always(async () => (await building)?.cleanup());
+
+test.serial('semantics: the comparison catches a changed message, a value beyond float32 tolerance, a missing or renamed observation', (t) => {
+  const y = (data: number[], name = 'y'): Observation => ({ kind: 'values', name, data });
+  const bad = (message: string): Observation => ({ kind: 'error', name: 'bad', message });
+  const base = [y([1, 2, Number.NaN]), bad('Error: mul: shapes do not broadcast: x (3, 4), y (5,)')];
+  t.is(firstDifference(base, [y([1 + 1e-6, 2, Number.NaN]), base[1]]), null);
+  t.is(firstDifference(base, [y([1.001, 2, Number.NaN]), base[1]]), 'y[0]: unfused 1, fused 1.001 (atol 0.00001, rtol 0.0001)');
+  t.is(firstDifference(base, [base[0], bad('Error: fused_mul_0123: shapes do not broadcast')]),
+    'bad: unfused threw "Error: mul: shapes do not broadcast: x (3, 4), y (5,)", fused "Error: fused_mul_0123: shapes do not broadcast"');
+  t.is(firstDifference(base, [base[0]]), 'observation 1: only the unfused run has bad');
+  t.is(firstDifference(base, [y([1, 2, Number.NaN], 'z'), base[1]]), 'observation 0: unfused values y, fused values z');
+  t.is(firstDifference(base, [base[0], { kind: 'values', name: 'bad', data: [0] }]), 'observation 1: unfused error bad, fused values bad');
+});
 
 test.serial('semantics: the programs cover every control-flow shape the issue lists', (t) => {
   t.deepEqual(REQUIRED.filter((n) => !names.includes(n)), []);
