@@ -1,0 +1,101 @@
+// A declared kernel's ops, checked one by one as each unfused op checks itself, so a fused chain's errors name the same op and argument.
+
+import { deviceOf } from '../array/backend.js';
+import { NDArray, broadcastShapes, type Device, type DType } from '../array/ndarray.js';
+import { Variable, describe, type VariableLike } from '../graph/variable.js';
+import { ELEMENTWISE_OPS, type ElementwiseDef } from '../ops/elementwise.js';
+
+/** Where one argument of an op comes from: input k, scalar k, or step k's value (null: a scalar the IR dropped). */
+type Ref = { readonly kind: 'i' | 's' | 't'; readonly index: number } | null;
+
+export interface Step {
+  readonly def: ElementwiseDef;
+  readonly args: readonly { readonly name: string; readonly ref: Ref }[];
+}
+
+/** What the checks found: every step's shape, dtype and device (outputs take theirs from these). */
+export interface Checked {
+  readonly shapes: readonly (readonly number[])[];
+  readonly dtypes: readonly DType[];
+}
+
+/**
+ * Parse 'op(arg=ref, ...)' steps (ref i<k>, s<k>, t<k>, or _ for a number the IR does not
+ * read) against the op table: an unknown op, an argument list that is not the row's, or a
+ * reference out of range is an error naming the kernel, never a kernel that checks less.
+ */
+export function parseSteps(label: string, steps: readonly string[], inputs: number, scalars: number): Step[] {
+  return steps.map((text, j) => {
+    const fail = (why: string): never => { throw new Error(`defineFusedKernel ${label}: step ${j} ${JSON.stringify(text)}: ${why}`); };
+    const m = /^([A-Za-z_$][\w$]*)\((.*)\)$/.exec(text);
+    if (m === null) return fail("expected 'op(arg=ref, ...)'");
+    const def = ELEMENTWISE_OPS.get(m[1])?.def ?? fail(`unknown op ${m[1]} (not in this runtime's op table)`);
+    const parts = m[2].trim() === '' ? [] : m[2].split(',').map((p) => p.trim());
+    if (parts.length !== def.args.length) fail(`${def.name} takes ${def.args.length} argument(s) (${def.args.join(', ')})`);
+    const args = parts.map((p, k) => {
+      const a = /^([A-Za-z_$][\w$]*)=(?:([ist])(\d+)|_)$/.exec(p) ?? fail(`argument ${k}: expected name=ref, got ${p}`);
+      if (a[1] !== def.args[k]) fail(`argument ${k} is ${def.args[k]} in the op table, not ${a[1]}`);
+      if (a[2] === undefined) return { name: a[1], ref: null };
+      const kind = a[2] as 'i' | 's' | 't', index = Number(a[3]);
+      const bound = kind === 'i' ? inputs : kind === 's' ? scalars : j;
+      if (index >= bound) fail(`${p} is out of range (${kind === 't' ? `only ${j} earlier step(s)` : `${bound} ${kind === 'i' ? 'input' : 'scalar'}(s)`})`);
+      return { name: a[1], ref: { kind, index } };
+    });
+    return { def, args };
+  });
+}
+
+const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+/**
+ * Check every op of the chain in evaluation order as the unfused op would: each argument's
+ * kind, the op's own number checks, broadcasting, devices and float dtypes, with the op's
+ * name and argument names in every message. Nothing runs before all of them pass.
+ */
+export function checkSteps(steps: readonly Step[], arrays: readonly (Variable | NDArray)[], scalars: readonly number[]): Checked {
+  const shapes: (readonly number[])[] = [], dtypes: DType[] = [], devices: Device[] = [];
+  const dataOf = (a: Variable | NDArray): NDArray => (a instanceof Variable ? a.data : a);
+  for (const step of steps) {
+    const { def } = step;
+    const values: unknown[] = [];
+    const info: { name: string; shape: readonly number[]; dtype: DType; device: Device; array: NDArray | null }[] = [];
+    const nums: number[] = [];
+    for (const { name, ref } of step.args) {
+      const kind = def.kinds?.[name] ?? 'either';
+      if (ref === null) { values.push(undefined); continue; }
+      if (ref.kind === 's') {
+        const v = scalars[ref.index];
+        if (typeof v !== 'number' || kind === 'array') {
+          throw new Error(`${def.name}: argument ${name} must be ${kind === 'array' ? 'a Variable or NDArray' : 'a number'}, got ${describe(v)}`);
+        }
+        values.push(v);
+        nums.push(v);
+      } else if (ref.kind === 'i') {
+        const a = arrays[ref.index];
+        if (!(a instanceof Variable || a instanceof NDArray) || kind === 'number') {
+          throw new Error(`${def.name}: argument ${name} must be ${kind === 'number' ? 'a number' : kind === 'array' ? 'a Variable or NDArray' : 'a Variable, NDArray or number'}, got ${describe(a)}`);
+        }
+        values.push(a);
+        const d = dataOf(a);
+        info.push({ name, shape: a.shape, dtype: a.dtype, device: d.device, array: d });
+      } else {
+        values.push(undefined); // an earlier op's value: the number checks below never read arrays
+        info.push({ name, shape: shapes[ref.index], dtype: dtypes[ref.index], device: devices[ref.index], array: null });
+      }
+    }
+    def.check?.(...(values as VariableLike[]));
+    const names = info.map((i) => i.name);
+    const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
+    // the device check reads arrays: an earlier op's value stands in as an empty array on its device
+    const device = deviceOf(info.map((i) => i.array ?? ({ device: i.device } as NDArray)), def.name, names);
+    const floats = new Set(info.map((i) => i.dtype).filter((d) => d !== 'int32'));
+    if (floats.size > 1) {
+      const seen = info.map((x) => `${x.name} ${x.dtype}`).join(', ');
+      throw new Error(`${def.name}: inputs mix float dtypes (${seen}); cast one of them first`);
+    }
+    shapes.push(shape);
+    devices.push(device);
+    dtypes.push([...floats][0] ?? (def.intClosed === true && nums.every(isInt32) ? 'int32' : 'float32'));
+  }
+  return { shapes, dtypes };
+}
