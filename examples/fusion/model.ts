@@ -4,34 +4,31 @@ import { F, L, Variable, full, zeros, type NDArray, type VariableLike } from 'ku
 
 /**
  * One LSTM step, written out as a user would (Hochreiter and Schmidhuber, with a forget
- * gate): a = tanh(Wa x + Ua h), i, f, o = sigmoid(W. x + U. h), c' = f c + i a,
- * h' = o tanh(c'). The eight matmuls run first; everything after them is elementwise, so
- * the build turns it into one kernel forward and one backward (c' is used twice: it is a
- * second output of that kernel).
+ * gate), each gate reading [x; h]: a = tanh(Wa [x; h] + ba), i, f, o = sigmoid(W. [x; h] + b.),
+ * c' = f c + i a, h' = o tanh(c'). The four matmuls run first; everything after them is
+ * elementwise, which the build turns into fused kernels forward and backward.
  */
 export class LSTMCell extends L.Chain {
-  readonly wa: L.Linear; readonly wi: L.Linear; readonly wf: L.Linear; readonly wo: L.Linear;
-  readonly ua: L.Linear; readonly ui: L.Linear; readonly uf: L.Linear; readonly uo: L.Linear;
+  readonly wa: L.Linear;
+  readonly wi: L.Linear;
+  readonly wf: L.Linear;
+  readonly wo: L.Linear;
 
   constructor(inSize: number, readonly units: number) {
     super();
-    this.wa = new L.Linear(inSize, units);
-    this.wi = new L.Linear(inSize, units);
+    this.wa = new L.Linear(inSize + units, units);
+    this.wi = new L.Linear(inSize + units, units);
     // a forget bias of 1: remember by default early in training (Gers et al.)
-    this.wf = new L.Linear(inSize, units, { initialBias: (shape, dtype) => full(shape, 1, dtype) });
-    this.wo = new L.Linear(inSize, units);
-    this.ua = new L.Linear(units, units, { nobias: true });
-    this.ui = new L.Linear(units, units, { nobias: true });
-    this.uf = new L.Linear(units, units, { nobias: true });
-    this.uo = new L.Linear(units, units, { nobias: true });
+    this.wf = new L.Linear(inSize + units, units, { initialBias: (shape, dtype) => full(shape, 1, dtype) });
+    this.wo = new L.Linear(inSize + units, units);
   }
 
   /** (x, h, c) -> [h', c']. */
   forward(x: VariableLike, h: Variable, c: Variable): [Variable, Variable] {
-    const xa = this.wa.forward(x), xi = this.wi.forward(x), xf = this.wf.forward(x), xo = this.wo.forward(x);
-    const ha = this.ua.forward(h), hi = this.ui.forward(h), hf = this.uf.forward(h), ho = this.uo.forward(h);
-    const cNext = F.sigmoid(xf.add(hf)).mul(c).add(F.sigmoid(xi.add(hi)).mul(F.tanh(xa.add(ha))));
-    const hNext = F.sigmoid(xo.add(ho)).mul(F.tanh(cNext));
+    const xh = F.concat([x, h], 1);
+    const za = this.wa.forward(xh), zi = this.wi.forward(xh), zf = this.wf.forward(xh), zo = this.wo.forward(xh);
+    const cNext = F.sigmoid(zf).mul(c).add(F.sigmoid(zi).mul(F.tanh(za)));
+    const hNext = F.sigmoid(zo).mul(F.tanh(cNext));
     return [hNext, cNext];
   }
 }
