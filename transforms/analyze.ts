@@ -181,7 +181,7 @@ class Region {
       return;
     }
     if (this.hasAwaitOrYield(s)) {
-      this.flush(`the ${Node.isAwaitExpression(s) ? 'await' : 'await/yield'} at line ${s.getStartLineNumber()}`, 'control-flow');
+      this.flush(`the ${s.getText().includes('yield') ? 'yield' : 'await'} at line ${s.getStartLineNumber()}`, 'control-flow');
       this.standalone(s, s);
       return;
     }
@@ -189,7 +189,8 @@ class Region {
     const main = mainExpr(s);
     const mainTree = main === null ? undefined : trees.find((t) => t.root.call === main);
     if (mainTree === undefined) {
-      this.flush(`line ${s.getStartLineNumber()}, which ${trees.length > 0 ? 'computes other things around its ops' : 'is not an elementwise op'}`, 'side-effect');
+      if (trees.length > 0) this.flush(`line ${s.getStartLineNumber()}, which computes other things around its ops`, 'side-effect');
+      else this.flush(`line ${s.getStartLineNumber()}, which has no elementwise op`, 'single-op');
       for (const t of trees) this.single(t);
       return;
     }

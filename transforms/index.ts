@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import remapping from '@jridgewell/remapping';
 import MagicString from 'magic-string';
-import { Project } from 'ts-morph';
+import { Node, Project } from 'ts-morph';
 import { analyze, type Chain } from './analyze.js';
 import { outputsOf, planChain, type ApplyArg, type KernelPlan } from './plan.js';
 import { formatReport } from './report.js';
@@ -124,7 +124,7 @@ export function transformFile(fileName: string, text: string, options: Transform
       line: plan.chain.trees[0].root.call.getStartLineNumber(),
       ops: [...plan.ops],
       inputs: plan.inputs.map((a) => argText(text, a)),
-      outputs: plan.outputs.map((o) => o.decl?.name ?? o.tree.root.call.getText().replace(/\s+/g, ' ')),
+      outputs: plan.outputs.map((o) => o.decl?.name ?? shorten(o.tree.root.call.getText())),
       kernel: plan.name,
       dispatchesSavedForward: plan.savedForward,
       dispatchesSavedBackward: plan.savedBackward,
@@ -148,6 +148,12 @@ export function transformFile(fileName: string, text: string, options: Transform
     map = remapping([map as never, incoming as never], () => null) as object;
   }
   return { code, map, changed: true, report };
+}
+
+/** An expression for the report, on one line and at most 60 characters. */
+function shorten(t: string): string {
+  const one = t.replace(/\s+/g, ' ');
+  return one.length <= 60 ? one : `${one.slice(0, 57)}...`;
 }
 
 function configPathOf(project: Project | undefined): string | undefined {
@@ -184,8 +190,7 @@ function specText(plan: KernelPlan): string {
 
 /** Rewrite the chain's call site: the last tree becomes the kernel's call, the other trees' statements go. */
 function edit(s: MagicString, plan: KernelPlan, id: string): void {
-  const args = [...plan.inputs, ...plan.scalars].map((a) => ('node' in a ? s.slice(a.node.getStart(), a.node.getEnd()) : literal(a.literal)));
-  const call = `${id}.apply(${args.join(', ')})`;
+  const call = applyCall(s, plan, id);
   const trees = plan.chain.trees;
   const last = trees[trees.length - 1];
   for (const t of trees) {
@@ -210,6 +215,34 @@ function edit(s: MagicString, plan: KernelPlan, id: string): void {
     textOut = [`const ${tmp} = ${call};`, ...outs.map((o, j) => `${o.decl!.keyword} ${o.decl!.name}${o.decl!.annotation === null ? '' : `: ${o.decl!.annotation}`} = ${tmp}[${j}];`)].join(`\n${indent}`);
   }
   s.overwrite(stmt.getStart(), stmt.getEnd(), textOut);
+}
+
+/**
+ * `id.apply(inputs..., scalars...)`: the kernel takes its arrays in the order fuse(fn) numbers
+ * them, which is not always the order the source evaluates them in (`a.add(b.mul(c))` reads b
+ * first). Operands that are plain reads (variables, this.w, literals) may be read in any
+ * order; when operands that may do something (a call) would run in another order, they are
+ * evaluated first, in source order, as the arguments of an arrow that calls the kernel.
+ */
+function applyCall(s: MagicString, plan: KernelPlan, id: string): string {
+  const all = [...plan.inputs, ...plan.scalars];
+  const text = (a: ApplyArg) => ('node' in a ? s.slice(a.node.getStart(), a.node.getEnd()) : literal(a.literal));
+  const active = all.map((a, k) => ({ a, k })).filter(({ a }) => 'node' in a && !isPlainRead(a.node));
+  const inOrder = active.every(({ a }, j) => j === 0 || (a as { node: Node }).node.getStart() > (active[j - 1].a as { node: Node }).node.getStart());
+  if (inOrder) return `${id}.apply(${all.map(text).join(', ')})`;
+  const bySource = [...active].sort((p, q) => (p.a as { node: Node }).node.getStart() - (q.a as { node: Node }).node.getStart());
+  const params = new Map(bySource.map(({ k }, j) => [k, `__kusariArg${j}`]));
+  const body = all.map((a, k) => params.get(k) ?? text(a)).join(', ');
+  return `((${[...params.values()].join(', ')}) => ${id}.apply(${body}))(${bySource.map(({ a }) => text(a)).join(', ')})`;
+}
+
+/** Reading it twice, or in another order, cannot be told apart: a name, this.x, a literal. */
+function isPlainRead(n: Node): boolean {
+  if (Node.isParenthesizedExpression(n) || Node.isNonNullExpression(n)) return isPlainRead(n.getExpression());
+  if (Node.isIdentifier(n) || Node.isThisExpression(n) || Node.isNumericLiteral(n)) return true;
+  if (Node.isPrefixUnaryExpression(n)) return ['-', '+'].includes(n.getText()[0]) && isPlainRead(n.getOperand());
+  if (Node.isPropertyAccessExpression(n)) return !n.hasQuestionDotToken() && isPlainRead(n.getExpression());
+  return false;
 }
 
 function indentOf(text: string, pos: number): string {

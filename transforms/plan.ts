@@ -39,7 +39,7 @@ export interface KernelPlan {
 
 /** A leaf's identity, as fuse(fn) sees arrays: the same variable (or this.property) is one input. */
 function leafKey(n: Node): string | null {
-  const u = Node.isParenthesizedExpression(n) ? n.getExpression() : n;
+  const u = Node.isParenthesizedExpression(n) || Node.isNonNullExpression(n) ? n.getExpression() : n;
   if (Node.isIdentifier(u)) {
     const s = u.getSymbol();
     return s === undefined ? null : `id:${symbolId(s)}`;

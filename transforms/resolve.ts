@@ -183,13 +183,13 @@ export function resolveCall(call: CallExpression): Resolution {
   for (const [i, a] of args.entries()) {
     if (Node.isSpreadElement(a)) return candidate ? { refusal: { reason: 'unresolved-type', message: `${call.getText()}: a spread argument hides the arity` } } : null;
     const k = kindOf(a.getType());
-    if (k !== 'v' && k !== 's') return candidate ? { refusal: { reason: 'unresolved-type', message: `${call.getText()}: argument ${i + 1} (${a.getText()}) ${k}` } } : null;
+    if (k !== 'v' && k !== 's') return candidate ? { refusal: { reason: 'unresolved-type', message: `${call.getText()}: argument ${i + 1} (${a.getText()}): ${k}` } } : null;
     pattern.push(k);
   }
   let result: OpUse | Refusal;
   if (method) {
     const k = kindOf(receiver!.getType());
-    if (k !== 'v') return candidate ? { refusal: { reason: 'unresolved-type', message: `${call.getText()}: the receiver ${receiver!.getText()} ${k === 's' ? 'is a number' : k}` } } : null;
+    if (k !== 'v') return candidate ? { refusal: { reason: 'unresolved-type', message: `${call.getText()}: the receiver ${receiver!.getText()}: ${k === 's' ? 'it is a number' : k}` } } : null;
     const fn = (Variable.prototype as unknown as Record<string, unknown>)[name];
     if (typeof fn !== 'function') return null;
     result = probe(`method:${name}:${pattern.join('')}`, `.${name}`, pattern, true, (r, a) => (fn as (...x: unknown[]) => unknown).apply(r, a));

@@ -4,10 +4,11 @@ import test from 'ava';
 import { exprsToJSON } from '../../compiler/serialize.js';
 import { chainName } from '../../compiler/fusion/chain.js';
 import { fuse } from '../../runtime/fusion/fuse.js';
-import { Variable } from '../../runtime/graph/variable.js';
+import type { NDArray } from '../../runtime/array/ndarray.js';
+import type { Variable } from '../../runtime/graph/variable.js';
 import { Elementwise } from '../../runtime/ops/elementwise.js';
 import '../../runtime/index.js';
-import { allclose, uniform } from '../helpers.js';
+import { allclose, on, uniform, useDevices } from '../helpers.js';
 import { RUNTIME, load, transform } from './helpers.js';
 
 type Fn = (...xs: Variable[]) => Variable | Variable[];
@@ -25,21 +26,22 @@ const CASES: Record<string, string> = {
   'receiver evaluated after its argument chain': 'return a.add(b.mul(x).exp()).mul(x);',
 };
 
-const devices = ['cpu'] as const;
+const modules = await Promise.all(Object.entries(CASES).map(async ([title, body], k) => {
+  const source = `import { F, Variable } from ${JSON.stringify(RUNTIME)};\n\n/** @fuse */\nexport function f(x: Variable, a: Variable, b: Variable) {\n  ${body}\n}\n`;
+  const out = transform(`test/transforms/equivalence-${k}.ts`, source, { runtimeImport: RUNTIME });
+  return { title, out, plain: (await load<{ f: Fn }>(source)).f, built: out.changed ? (await load<{ f: Fn }>(out.code)).f : null };
+}));
+const devices = await useDevices(test);
+const host = async (x: NDArray) => (x.device === 'cpu' ? x : x.toCpu());
 
-for (const [title, body] of Object.entries(CASES)) {
-  test(`transform vs fuse(fn): ${title}`, async (t) => {
-    const source = `import { F, Variable } from ${JSON.stringify(RUNTIME)};\n\n/** @fuse */\nexport function f(x: Variable, a: Variable, b: Variable) {\n  ${body}\n}\n`;
-    const out = transform(`test/transforms/equivalence-${Object.keys(CASES).indexOf(title)}.ts`, source, { runtimeImport: RUNTIME });
+for (const { title, out, plain, built } of modules) {
+  devices.each(`transform vs fuse(fn): ${title}`, async (t, device) => {
     t.true(out.changed, out.code);
     t.is(out.report.chains.length, 1, JSON.stringify(out.report));
-    const plain = (await load<{ f: Fn }>(source)).f;
-    const built = (await load<{ f: Fn }>(out.code)).f;
-    for (const device of devices) {
-      void device;
-      const x = new Variable(uniform([2, 3], 1)), a = new Variable(uniform([2, 3], 2)), b = new Variable(uniform([3], 3));
+    {
+      const x = on(device, uniform([2, 3], 1), { requiresGrad: true }), a = on(device, uniform([2, 3], 2)), b = on(device, uniform([3], 3));
       const viaFuse = [fuse(plain)(x, a, b)].flat();
-      const viaBuild = [built(x, a, b)].flat();
+      const viaBuild = [built!(x, a, b)].flat();
       const fNode = viaFuse[0].creator as Elementwise, bNode = viaBuild[0].creator as Elementwise;
       t.true(fNode instanceof Elementwise && bNode instanceof Elementwise);
       // one node each way, and it is the same kernel: same IR, same name
@@ -47,8 +49,17 @@ for (const [title, body] of Object.entries(CASES)) {
       t.is(bNode.label, out.report.chains[0].kernel);
       t.is(chainName(fNode.roots, fNode.inputs.length), out.report.chains[0].kernel);
       t.is(viaBuild.length, viaFuse.length);
-      viaBuild.forEach((y, j) => allclose(t, y.data, viaFuse[j].data));
+      for (const [j, y] of viaBuild.entries()) allclose(t, await host(y.data), await host(viaFuse[j].data));
       t.true(viaBuild.every((y) => y.creator === bNode), 'every output from the one fused node');
+      // and the same gradient through the one backward kernel
+      const g: NDArray[] = [];
+      for (const ys of [viaFuse, viaBuild]) {
+        x.cleargrad();
+        ys[0].sum().backward();
+        g.push(x.grad!);
+      }
+      allclose(t, await host(g[1]), await host(g[0]));
     }
   });
 }
+
