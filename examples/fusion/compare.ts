@@ -1,12 +1,12 @@
 // npm run fusion: build examples/fusion with the rollup plugin and with the CLI, train unfused and fused for the same steps and seed on each device, print the comparison and write bench/results/fusion-job.json.
-// Usage: npm run fusion -- [--device cpu|webgpu] [--steps 60] [--warmup 10] [--batchsize 100] [--out bench/results/fusion-job.json]
+// Usage: npm run fusion -- [--device cpu|webgpu] [--steps 60] [--warmup 10] [--rounds 3] [--batchsize 100] [--out bench/results/fusion-job.json]
 // Without --device it runs on the CPU and, when an adapter is found, on WebGPU.
 
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Measured } from './measure.js';
 
@@ -38,7 +38,7 @@ function parseOptions(argv: string[]) {
       args: argv,
       options: {
         device: { type: 'string' }, steps: { type: 'string', default: '60' }, warmup: { type: 'string', default: '10' },
-        batchsize: { type: 'string', default: '100' }, out: { type: 'string', default: join('bench', 'results', 'fusion-job.json') },
+        batchsize: { type: 'string', default: '100' }, rounds: { type: 'string', default: '3' }, out: { type: 'string', default: join('bench', 'results', 'fusion-job.json') },
         units: { type: 'string' }, hidden: { type: 'string' }, strips: { type: 'string' },
       },
     }).values;
@@ -55,7 +55,7 @@ function parseOptions(argv: string[]) {
   const warmup = int('warmup', values.warmup, 0);
   if (warmup >= steps) fail(`--warmup (${warmup}) must be below --steps (${steps}): the median is taken over the steps after it`);
   const model = (['units', 'hidden', 'strips'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, String(int(k, values[k]!, 1))]));
-  return { device: values.device as Device | undefined, steps, warmup, batchsize: int('batchsize', values.batchsize, 1), out: values.out, model };
+  return { device: values.device as Device | undefined, steps, warmup, rounds: int('rounds', values.rounds, 1), batchsize: int('batchsize', values.batchsize, 1), out: values.out, model };
 }
 
 /** Whether this machine has a WebGPU adapter (asked in a child, so this process holds no device). */
@@ -76,7 +76,7 @@ async function webgpuAvailable(): Promise<string | null> {
 async function buildWithRollup(out: string): Promise<string> {
   const { rollup } = await import('rollup');
   const pluginPath = join(ROOT, 'transforms', 'rollup.ts');
-  const plugin = (await import(pluginPath)) as { default: (opts?: object) => import('rollup').Plugin };
+  const plugin = (await import(pathToFileURL(pluginPath).href)) as { default: (opts?: object) => import('rollup').Plugin };
   const bundle = await rollup({
     input: join(HERE, 'train.ts'),
     external: (id) => id === 'kusari' || id.startsWith('node:') || id.startsWith('kusari/'),
@@ -88,11 +88,15 @@ async function buildWithRollup(out: string): Promise<string> {
   return file;
 }
 
-/** `kusari fuse examples/fusion --out <dir>` through the package's bin; returns the built train.ts. */
+/**
+ * `kusari fuse examples --out <dir> --report` through the package's bin (what `npx kusari`
+ * runs): the whole examples folder, so examples/fusion's import of ../mnist/data.js lands
+ * beside it, and the report covers every example. Returns the built train.ts and the report.
+ */
 async function buildWithCli(out: string): Promise<{ program: string; report: string }> {
   const bin = join(ROOT, 'bin', 'kusari.js');
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', bin, 'fuse', relative(ROOT, HERE), '--out', out, '--report'], { cwd: ROOT, timeout: 300_000 });
-  return { program: join(out, 'train.ts'), report: stdout };
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', bin, 'fuse', 'examples', '--out', relative(ROOT, out), '--report'], { cwd: ROOT, timeout: 600_000 });
+  return { program: join(out, relative(join(ROOT, 'examples'), HERE), 'train.ts'), report: stdout };
 }
 
 // ---- running and reading the probes --------------------------------------------------------
@@ -109,17 +113,25 @@ async function measure(v: Variant, device: Device, opts: ReturnType<typeof parse
   }
 }
 
-/** The figures the job reports for one variant on one device. */
-function summary(m: Measured) {
-  const after = m.stepMs.slice(m.warmup);
+/**
+ * The figures the job reports for one variant on one device, over its rounds: the median of
+ * every step after warm-up in every round, the median first step, and the first round's
+ * counts (the same every round: the job checks).
+ */
+function summary(ms: readonly Measured[]) {
+  const [m] = ms;
   return {
-    medianStepMs: median(after),
-    firstStepMs: m.stepMs[0],
+    medianStepMs: median(ms.flatMap((r) => r.stepMs.slice(r.warmup))),
+    roundMedianStepMs: ms.map((r) => median(r.stepMs.slice(r.warmup))),
+    medianStepCpuMs: median(ms.flatMap((r) => r.cpuMs.slice(r.warmup))),
+    firstStepMs: median(ms.map((r) => r.stepMs[0])),
+    firstStepMsEachRound: ms.map((r) => r.stepMs[0]),
     dispatchesPerStep: median(m.dispatches.slice(1)),
     firstStepDispatches: m.dispatches[0],
     firstStepPipelines: m.firstStepPipelines,
+    firstStepCompiled: m.firstStepCompiled,
     pipelinesBeforeFirstStep: m.pipelinesBeforeFirstStep,
-    setupMs: m.setupMs,
+    setupMs: median(ms.map((r) => r.setupMs)),
   };
 }
 
@@ -152,19 +164,35 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   let allKept = true;
   for (const device of devices) {
-    const runs: Measured[] = [];
-    for (const v of variants) runs.push(await measure(v, device, opts));
-    const sums = runs.map(summary);
+    // rounds interleave the versions, so a busy spell on a shared machine hits all of them alike
+    const rounds: Measured[][] = variants.map(() => []);
+    for (let r = 0; r < opts.rounds; r++) {
+      for (const [i, v] of variants.entries()) rounds[i].push(await measure(v, device, opts));
+    }
+    const runs = rounds.map((rs) => rs[0]);
+    for (const [i, rs] of rounds.entries()) {
+      for (const r of rs.slice(1)) {
+        if (r.losses.join() !== rs[0].losses.join()) throw new Error(`fusion: ${variants[i].name} on ${device} gave other losses in another round: the run is not deterministic`);
+      }
+    }
+    const sums = rounds.map(summary);
     const base = sums[0];
-    console.log(`\n== ${device}${device === 'webgpu' ? ` (${runs[0].adapter})` : ''}: ${opts.steps} steps of batch ${opts.batchsize}, seed 0, median over the ${opts.steps - opts.warmup} steps after ${opts.warmup} warm-up; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`\n== ${device}${device === 'webgpu' ? ` (${runs[0].adapter})` : ''}: ${opts.steps} steps of batch ${opts.batchsize}, seed 0, ${opts.rounds} round(s) interleaved, median over the ${opts.steps - opts.warmup} steps after ${opts.warmup} warm-up of each; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const w = 20;
     console.log(`${''.padEnd(34)}${variants.map((v) => pad(v.name, w)).join('')}`);
     const row = (label: string, cells: string[]) => console.log(`${label.padEnd(34)}${cells.map((c) => pad(c, w)).join('')}`);
     row('step time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepMs) : `${ms(s.medianStepMs)} ${(s.medianStepMs / base.medianStepMs).toFixed(2)}x`)));
     row('dispatches per step', sums.map((s, i) => (i === 0 ? String(s.dispatchesPerStep) : `${s.dispatchesPerStep} ${(s.dispatchesPerStep / base.dispatchesPerStep).toFixed(2)}x`)));
-    row('first step', sums.map((s) => ms(s.firstStepMs)));
+    row('step CPU time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepCpuMs) : `${ms(s.medianStepCpuMs)} ${(s.medianStepCpuMs / base.medianStepCpuMs).toFixed(2)}x`)));
+    row('step time, median of each round', sums.map((s) => s.roundMedianStepMs.map((x) => x.toFixed(0)).join(' ')));
+    row('first step (median of rounds)', sums.map((s) => ms(s.firstStepMs)));
     row('pipelines compiled in step 1', sums.map((s) => pipelinesText(s.firstStepPipelines, device)));
     row('pipelines made before step 1', sums.map((s) => pipelinesText(s.pipelinesBeforeFirstStep, device)));
+    if (device === 'webgpu') {
+      for (const [i, v] of variants.entries()) {
+        if (v.fused && sums[i].firstStepCompiled.length > 0) console.log(`  ${v.name} compiled in step 1: ${sums[i].firstStepCompiled.join(', ')}`);
+      }
+    }
     // the losses side by side, and how far each fused run is from the unfused one
     console.log(`\n${'step'.padEnd(6)}${variants.map((v) => pad(v.name, w)).join('')}${pad('max |diff|', 14)}`);
     let worst = 0, worstRel = 0, kept = true;
@@ -184,19 +212,20 @@ async function main(): Promise<void> {
       (device === 'webgpu' ? `; fused first step compiles ${sums.slice(1).map((s) => s.firstStepPipelines.onDemand ?? s.firstStepPipelines.created).join(' / ')} pipelines (unfused ${base.firstStepPipelines.onDemand ?? base.firstStepPipelines.created})` : ''));
     results[device] = {
       adapter: runs[0].adapter,
-      variants: variants.map((v, i) => ({ name: v.name, program: relative(ROOT, v.program), ...sums[i], losses: runs[i].losses, stepMs: runs[i].stepMs, dispatches: runs[i].dispatches })),
+      variants: variants.map((v, i) => ({ name: v.name, program: relative(ROOT, v.program), ...sums[i], losses: runs[i].losses, stepMs: rounds[i].map((r) => r.stepMs), cpuMs: rounds[i].map((r) => r.cpuMs), dispatches: runs[i].dispatches })),
       ratios: Object.fromEntries(variants.slice(1).map((v, i) => [v.name, {
         stepTime: sums[i + 1].medianStepMs / base.medianStepMs,
+        stepCpuTime: sums[i + 1].medianStepCpuMs / base.medianStepCpuMs,
         dispatches: sums[i + 1].dispatchesPerStep / base.dispatchesPerStep,
         firstStep: sums[i + 1].firstStepMs / base.firstStepMs,
       }])),
       sameLoss: kept, maxLossDiff: worst, maxLossRelDiff: worstRel, fewerDispatches: fewerAll, faster: fasterAll,
-      loadAverage: runs.map((r) => r.loadAverage),
+      loadAverage: rounds.map((rs) => rs.map((r) => r.loadAverage)),
     };
   }
   const out = resolve(ROOT, opts.out);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ job: 'fusion', date: new Date().toISOString(), steps: opts.steps, warmup: opts.warmup, batchsize: opts.batchsize, build: { rollupMs, cliMs }, tolerance: { atol: ATOL, rtol: RTOL }, devices: results }, null, 1)}\n`);
+  writeFileSync(out, `${JSON.stringify({ job: 'fusion', date: new Date().toISOString(), steps: opts.steps, warmup: opts.warmup, rounds: opts.rounds, batchsize: opts.batchsize, build: { rollupMs, cliMs }, tolerance: { atol: ATOL, rtol: RTOL }, devices: results }, null, 1)}\n`);
   console.log(`\nfigures written to ${relative(ROOT, out)}`);
   if (!allKept) process.exitCode = 1;
 }

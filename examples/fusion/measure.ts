@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initWebGpu, releaseWebGpu } from 'kusari';
 import { dispatchStats } from '../../runtime/array/backend.js';
+import { currentDevice } from '../../runtime/array/webgpu/device.js';
 import { pipelineStats } from '../../runtime/array/webgpu/pipelines.js';
 import type { AroundStep, TrainOptions } from './train.js';
 
@@ -20,10 +21,14 @@ export interface Measured {
   losses: number[];
   /** wall time of each step (forward, backward, update, loss read back), ms */
   stepMs: number[];
+  /** CPU time of the whole process in each step (every thread: on lavapipe the GPU's work too), ms: less swayed than wall time by other processes */
+  cpuMs: number[];
   dispatches: number[];
   /** pipelineStats's counters (created, and the runtime's split of them) over the first step, and before it */
   firstStepPipelines: Record<string, number>;
   pipelinesBeforeFirstStep: Record<string, number>;
+  /** the labels (kernel names) of the pipelines compiled synchronously during the first step */
+  firstStepCompiled: string[];
   /** ms from the program's import to the first step's start (loading, device, data, model) */
   setupMs: number;
   loadAverage: number[];
@@ -59,7 +64,19 @@ if (!Number.isInteger(warmup) || warmup < 0 || warmup >= opts.steps) {
 }
 const adapter = opts.device === 'webgpu' ? (await initWebGpu()).adapterName : null;
 
-const stepMs: number[] = [], dispatches: number[] = [];
+// which kernels a step compiles on the main thread: the device's synchronous pipeline creation, watched (labels are kernel names)
+const firstStepCompiled: string[] = [];
+let watching = false;
+if (opts.device === 'webgpu') {
+  const gpu = currentDevice().device;
+  const create = gpu.createComputePipeline.bind(gpu);
+  gpu.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
+    if (watching) firstStepCompiled.push(d.label ?? '(unlabelled)');
+    return create(d);
+  };
+}
+
+const stepMs: number[] = [], cpuMs: number[] = [], dispatches: number[] = [];
 let firstStepPipelines: Record<string, number> = {}, pipelinesBeforeFirstStep: Record<string, number> = {}, setupMs = 0;
 const { losses } = await mod.train(opts, async (k, step) => {
   const p0 = counters(), d0 = dispatchStats.count;
@@ -67,16 +84,20 @@ const { losses } = await mod.train(opts, async (k, step) => {
     setupMs = performance.now() - start;
     pipelinesBeforeFirstStep = minus(p0, before);
   }
-  const t0 = performance.now();
+  watching = k === 0;
+  const t0 = performance.now(), c0 = process.cpuUsage();
   const loss = await step();
+  watching = false;
   stepMs.push(performance.now() - t0);
+  const c = process.cpuUsage(c0);
+  cpuMs.push((c.user + c.system) / 1000);
   dispatches.push(dispatchStats.count - d0);
   if (k === 0) firstStepPipelines = minus(counters(), p0);
   return loss;
 });
 if (opts.device === 'webgpu') releaseWebGpu();
 const out: Measured = {
-  program, device: opts.device, adapter, steps: opts.steps, warmup, losses, stepMs, dispatches,
-  firstStepPipelines, pipelinesBeforeFirstStep, setupMs, loadAverage: loadavg(),
+  program, device: opts.device, adapter, steps: opts.steps, warmup, losses, stepMs, cpuMs, dispatches,
+  firstStepPipelines, pipelinesBeforeFirstStep, firstStepCompiled, setupMs, loadAverage: loadavg(),
 };
 console.log(JSON.stringify(out));

@@ -5,16 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Device } from 'kusari';
 import { dispatchStats } from '../../../runtime/array/backend.js';
+import { transformFile, type TransformResult } from '../../../transforms/index.js';
 import { Recorder, type Observation, type Program } from './outcome.js';
-
-/** The part of transforms/index.ts that this harness reads (the seam in the issue-9 brief). */
-export interface FusedChainReport {
-  file: string; line: number; ops: string[]; inputs: string[]; outputs: string[]; kernel: string;
-  dispatchesSavedForward: number; dispatchesSavedBackward: number;
-}
-export interface FileReport { file: string; chains: FusedChainReport[]; leftAlone: { line: number; reason: string; message: string }[] }
-export interface TransformResult { code: string; map: object | null; changed: boolean; report: FileReport }
-type TransformFile = (fileName: string, text: string, options?: { project?: unknown; tsconfig?: string; runtimeImport?: string }) => TransformResult;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const PROGRAMS = join(HERE, 'programs');
@@ -37,10 +29,7 @@ export interface Built {
  * `cleanup` removes it. Generated code imports the runtime as 'kusari', which tsconfig's
  * paths map to runtime/index.ts: the same module instance the originals use.
  */
-export async function buildPrograms(names: readonly string[]): Promise<{ built: Built[]; cleanup: () => void }> {
-  // by a computed path, so the test files type-check before transforms/ exists
-  const transforms = join(ROOT, 'transforms', 'index.ts');
-  const { transformFile } = (await import(pathToFileURL(transforms).href)) as { transformFile: TransformFile };
+export function buildPrograms(names: readonly string[]): { built: Built[]; cleanup: () => void } {
   const out = mkdtempSync(join(HERE, '.fused-'));
   try {
     const built = names.map((name): Built => {
