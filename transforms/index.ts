@@ -185,7 +185,7 @@ function literal(v: number): string {
 const argText = (text: string, a: ApplyArg): string => ('node' in a ? text.slice(a.node.getStart(), a.node.getEnd()) : literal(a.literal));
 
 function specText(plan: KernelPlan): string {
-  return `{ name: ${JSON.stringify(plan.name)}, kernel: ${JSON.stringify(plan.name)}, ir: ${JSON.stringify(plan.ir)}, steps: ${JSON.stringify(plan.steps)}, outputs: ${JSON.stringify(plan.outputSteps)} }`;
+  return `{ name: ${JSON.stringify(plan.name)}, kernel: ${JSON.stringify(plan.name)}, ir: ${JSON.stringify(plan.ir)}, steps: ${JSON.stringify(plan.steps)}, outputs: ${JSON.stringify(plan.outputSteps)}${plan.kernels.length > 0 ? `, kernels: ${JSON.stringify(plan.kernels)}` : ''} }`;
 }
 
 /** Rewrite the chain's call site: the last tree becomes the kernel's call, the other trees' statements go. */

@@ -33,6 +33,8 @@ export interface KernelPlan {
   readonly scalars: readonly ApplyArg[];
   readonly outputs: readonly PlannedOutput[];
   readonly ops: readonly string[];
+  /** user kernels' constructor strings, which steps '@k(...)' refer to */
+  readonly kernels: readonly (readonly string[])[];
   readonly savedForward: number;
   readonly savedBackward: number;
 }
@@ -74,7 +76,8 @@ function symbolId(s: object): number {
 export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): KernelPlan {
   const leaves: { key: string | null; node: Node }[] = [];
   const scalars: ApplyArg[] = [];
-  const steps: { op: string; argNames: readonly string[]; refs: { kind: 'i' | 's' | 't'; index: number }[]; expr: Expr; own: Expr; nArrays: number }[] = [];
+  const kernels: (readonly string[])[] = [];
+  const steps: { op: string; name: string; argNames: readonly string[]; refs: { kind: 'i' | 's' | 't'; index: number }[]; expr: Expr; own: Expr; nArrays: number }[] = [];
   const pending = new Map<object, { expr: Expr; step: number }>(); // declared intermediates, by symbol
   const values = new Map<OpCall, { expr: Expr; step: number }>();
 
@@ -135,7 +138,13 @@ export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): Kern
     // the row's arguments in its own order: arrays and numbers interleaved as its names say
     let a = 0, m = 0;
     const refs = op.use.def.args.map((name) => (op.use.names[a] === name ? arrayRefs[a++] : scalarRefs[m++]));
-    steps.push({ op: op.use.def.name, argNames: op.use.def.args, refs, expr, own: op.use.expr, nArrays: op.use.arrays.length });
+    let opText = op.use.def.name;
+    if (op.use.kernel !== undefined) {
+      let k = kernels.findIndex((x) => JSON.stringify(x) === JSON.stringify(op.use.kernel));
+      if (k < 0) k = kernels.push(op.use.kernel) - 1;
+      opText = `@${k}`;
+    }
+    steps.push({ op: opText, name: op.use.def.name, argNames: op.use.def.args, refs, expr, own: op.use.expr, nArrays: op.use.arrays.length });
     const v = { expr, step: steps.length - 1 };
     values.set(op, v);
     return v;
@@ -180,7 +189,8 @@ export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): Kern
     inputs: leafIds.map((i) => ({ node: leaves[i].node })),
     scalars: scalarIds.map((i) => scalars[i]),
     outputs,
-    ops: steps.map((s) => s.op),
+    ops: steps.map((s) => s.name),
+    kernels,
     savedForward: steps.length - 1,
     savedBackward: unfusedBackward - fusedBackward,
   };

@@ -7,6 +7,7 @@ import type { Expr } from '../compiler/expr.js';
 import { array } from '../runtime/array/xp.js';
 import { Variable } from '../runtime/graph/variable.js';
 import { ELEMENTWISE_OPS, TRACE, type ElementwiseDef } from '../runtime/ops/elementwise.js';
+import { ElementwiseKernel } from '../runtime/kernels/elementwise-kernel.js';
 import * as F from '../runtime/ops/index.js';
 
 /** Where one argument of the op comes from at the call site. */
@@ -28,6 +29,8 @@ export interface OpUse {
   readonly scalars: readonly ArgSource[];
   /** what the user called, for the report: `F.tanh`, `.mul` */
   readonly display: string;
+  /** a user ElementwiseKernel's constructor strings (inParams, outParams, body, name): def is then a stand-in row */
+  readonly kernel?: readonly [string, string, string, string];
 }
 
 /** Why a call that looks like an op is not fused: a reason code and a sentence. */
@@ -166,6 +169,7 @@ export function resolveCall(call: CallExpression): Resolution {
   }
   const decl = decls[0];
   const file = decl.getSourceFile().getFilePath();
+  if (name === 'call' && receiver !== null && isMethodOf(decl, 'ElementwiseKernel')) return resolveKernelCall(call, receiver);
   if (!isKusariFile(file)) {
     if (!candidate) return null;
     const where = `${path.basename(file)}:${decl.getStartLineNumber()}`;
@@ -205,8 +209,76 @@ export function resolveCall(call: CallExpression): Resolution {
 
 /** A method declared on kusari's Variable (the class, or the op methods' interface augmentation). */
 function isMethodOfVariable(decl: Node): boolean {
+  return isMethodOf(decl, 'Variable');
+}
+
+function isMethodOf(decl: Node, cls: string): boolean {
   const parent = decl.getParent();
   if (parent === undefined) return false;
   if (!(Node.isClassDeclaration(parent) || Node.isInterfaceDeclaration(parent))) return false;
-  return parent.getName() === 'Variable' && isKusariFile(parent.getSourceFile().getFilePath());
+  return parent.getName() === cls && isKusariFile(parent.getSourceFile().getFilePath());
+}
+
+const kernels = new Map<string, ElementwiseKernel | Error>();
+
+/**
+ * `k.call(...)` where k is a module-level const `new ElementwiseKernel(...)` of literal strings
+ * with one output: the kernel is built here, from the same strings, and its expression for
+ * this call's pattern joins the chain like a row of the table. Anything else about k (a
+ * kernel made at run time, from computed strings, or reassigned) is left alone.
+ */
+function resolveKernelCall(call: CallExpression, receiver: Node): Resolution {
+  const refuse = (message: string): Resolution => ({ refusal: { reason: 'not-elementwise', message: `${call.getText()}: ${message}` } });
+  if (!Node.isIdentifier(receiver)) return refuse('the kernel is not a module-level constant');
+  const decl = receiver.getSymbol()?.getDeclarations()[0];
+  const stmt = decl?.getParent()?.getParent();
+  if (!Node.isVariableDeclaration(decl) || !Node.isVariableStatement(stmt) || !Node.isSourceFile(stmt.getParent()) || stmt.getDeclarationKind() !== 'const') {
+    return refuse(`the kernel ${receiver.getText()} is not a module-level const`);
+  }
+  const init = decl.getInitializer();
+  const ctor = Node.isNewExpression(init) ? init.getExpression() : undefined;
+  let ctorSym = ctor?.getSymbol();
+  if (ctorSym !== undefined && ctorSym.isAlias()) ctorSym = ctorSym.getAliasedSymbol() ?? ctorSym;
+  const ctorDecl = ctorSym?.getDeclarations()[0];
+  if (!Node.isNewExpression(init) || ctorDecl === undefined || !Node.isClassDeclaration(ctorDecl) || ctorDecl.getName() !== 'ElementwiseKernel' || !isKusariFile(ctorDecl.getSourceFile().getFilePath())) {
+    return refuse(`${receiver.getText()} is not made by new ElementwiseKernel(...) where it is declared`);
+  }
+  const strings = init.getArguments().map((a) => (Node.isStringLiteral(a) || Node.isNoSubstitutionTemplateLiteral(a) ? a.getLiteralValue() : null));
+  if (strings.length < 3 || strings.length > 4 || strings.some((x) => x === null)) {
+    return refuse(`the kernel ${receiver.getText()} is not made from literal strings, so the build cannot know its body`);
+  }
+  const ks = [strings[0]!, strings[1]!, strings[2]!, strings[3] ?? 'kernel'] as const;
+  const key = JSON.stringify(ks);
+  let k = kernels.get(key);
+  if (k === undefined) {
+    try {
+      k = new ElementwiseKernel(...ks);
+    } catch (e) {
+      k = e as Error;
+    }
+    kernels.set(key, k);
+  }
+  if (k instanceof Error) return refuse(`the kernel does not build: ${k.message}`);
+  if (k.outParams.length !== 1) return refuse(`the kernel has ${k.outParams.length} outputs; only one-output kernels called with call() join a chain`);
+  if (!isKusariClass(call.getType(), new Set(['Variable']))) return refuse('the call returns an NDArray (no Variable argument), outside the graph');
+  const args = call.getArguments();
+  if (args.length !== k.inParams.length) return refuse(`the kernel takes ${k.inParams.length} argument(s), the call passes ${args.length}`);
+  const pattern: ('v' | 's')[] = [];
+  for (const [i, a] of args.entries()) {
+    const kind = kindOf(a.getType());
+    if (kind !== 'v' && kind !== 's') return { refusal: { reason: 'unresolved-type', message: `${call.getText()}: argument ${i + 1} (${a.getText()}): ${kind}` } };
+    pattern.push(kind);
+  }
+  const expr = (k as unknown as { rootsFor(p: string): Expr[] }).rootsFor(pattern.join(''))[0];
+  const arrays: ArgSource[] = [], scalars: ArgSource[] = [], names: string[] = [];
+  pattern.forEach((p, i) => {
+    if (p === 'v') {
+      arrays.push({ from: 'arg', index: i });
+      names.push(k.inParams[i].name);
+    } else scalars.push({ from: 'arg', index: i });
+  });
+  if (arrays.length === 0) return null;
+  // a stand-in row: the kernel's name and parameter names, for the steps apply() checks
+  const def: ElementwiseDef = { name: ks[3], args: k.inParams.map((p) => p.name), build: () => expr };
+  return { use: { def, expr, arrays, names, scalars, display: `${receiver.getText()}.call`, kernel: ks } };
 }

@@ -31,6 +31,8 @@ export interface FusedKernelSpec {
   readonly steps?: readonly string[];
   /** with steps: which step each of the K outputs is */
   readonly outputs?: readonly number[];
+  /** user ElementwiseKernels in the chain, as their constructor strings; steps '@k(...)' refer to kernels[k] */
+  readonly kernels?: readonly (readonly string[])[];
 }
 
 /** A declared kernel: call it with the n arrays then the m numbers its IR reads. */
@@ -65,7 +67,7 @@ export function defineFusedKernel(spec: FusedKernelSpec): FusedKernel {
       throw new Error(`defineFusedKernel ${label}: the build recorded kernel ${spec.kernel} but this runtime renders ${here}; the code was built by another version of kusari than the one running it: rebuild it`);
     }
   }
-  const steps = spec.steps === undefined ? null : parseSteps(label, spec.steps, inputs, scalars);
+  const steps = spec.steps === undefined ? null : parseSteps(label, spec.steps, inputs, scalars, spec.kernels);
   const outputSteps = spec.outputs ?? null;
   if (steps !== null && (outputSteps === null || outputSteps.length !== roots.length || outputSteps.some((k) => !(Number.isInteger(k) && k >= 0 && k < steps.length)))) {
     throw new Error(`defineFusedKernel ${label}: steps need outputs, one step index (0..${steps.length - 1}) per output (${roots.length}), got ${JSON.stringify(spec.outputs)}`);

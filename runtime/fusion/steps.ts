@@ -4,6 +4,8 @@ import { deviceOf } from '../array/backend.js';
 import { NDArray, broadcastShapes, type Device, type DType } from '../array/ndarray.js';
 import { Variable, describe, type VariableLike } from '../graph/variable.js';
 import { ELEMENTWISE_OPS, type ElementwiseDef } from '../ops/elementwise.js';
+import { ElementwiseKernel } from '../kernels/elementwise-kernel.js';
+import { bindArgs, typeOf } from '../kernels/params.js';
 
 /** Where one argument of an op comes from: input k, scalar k, or step k's value (null: a scalar the IR dropped). */
 type Ref = { readonly kind: 'i' | 's' | 't'; readonly index: number } | null;
@@ -11,6 +13,8 @@ type Ref = { readonly kind: 'i' | 's' | 't'; readonly index: number } | null;
 export interface Step {
   readonly def: ElementwiseDef;
   readonly args: readonly { readonly name: string; readonly ref: Ref }[];
+  /** a user kernel's step: the kernel, checked as its call() checks (def is then a stand-in) */
+  readonly kernel?: ElementwiseKernel;
 }
 
 /** What the checks found: every step's shape, dtype and device (outputs take theirs from these). */
@@ -24,12 +28,21 @@ export interface Checked {
  * read) against the op table: an unknown op, an argument list that is not the row's, or a
  * reference out of range is an error naming the kernel, never a kernel that checks less.
  */
-export function parseSteps(label: string, steps: readonly string[], inputs: number, scalars: number): Step[] {
+export function parseSteps(label: string, steps: readonly string[], inputs: number, scalars: number, kernels: readonly (readonly string[])[] = []): Step[] {
+  const built = kernels.map((k, j) => {
+    if (!Array.isArray(k) || k.length !== 4 || k.some((x) => typeof x !== 'string')) {
+      throw new Error(`defineFusedKernel ${label}: kernels[${j}] must be [inParams, outParams, body, name] strings, got ${JSON.stringify(k)}`);
+    }
+    return new ElementwiseKernel(k[0], k[1], k[2], k[3]);
+  });
   return steps.map((text, j) => {
     const fail = (why: string): never => { throw new Error(`defineFusedKernel ${label}: step ${j} ${JSON.stringify(text)}: ${why}`); };
-    const m = /^([A-Za-z_$][\w$]*)\((.*)\)$/.exec(text);
+    const m = /^(@\d+|[A-Za-z_$][\w$]*)\((.*)\)$/.exec(text);
     if (m === null) return fail("expected 'op(arg=ref, ...)'");
-    const def = ELEMENTWISE_OPS.get(m[1])?.def ?? fail(`unknown op ${m[1]} (not in this runtime's op table)`);
+    const kernel = m[1].startsWith('@') ? built[Number(m[1].slice(1))] ?? fail(`${m[1]} is not one of the ${built.length} kernel(s) declared`) : undefined;
+    const def: ElementwiseDef = kernel !== undefined
+      ? { name: kernel.name, args: kernel.inParams.map((p) => p.name), build: () => { throw new Error('unused'); } }
+      : ELEMENTWISE_OPS.get(m[1])?.def ?? fail(`unknown op ${m[1]} (not in this runtime's op table)`);
     const parts = m[2].trim() === '' ? [] : m[2].split(',').map((p) => p.trim());
     if (parts.length !== def.args.length) fail(`${def.name} takes ${def.args.length} argument(s) (${def.args.join(', ')})`);
     const args = parts.map((p, k) => {
@@ -41,7 +54,7 @@ export function parseSteps(label: string, steps: readonly string[], inputs: numb
       if (index >= bound) fail(`${p} is out of range (${kind === 't' ? `only ${j} earlier step(s)` : `${bound} ${kind === 'i' ? 'input' : 'scalar'}(s)`})`);
       return { name: a[1], ref: { kind, index } };
     });
-    return { def, args };
+    return kernel === undefined ? { def, args } : { def, args, kernel };
   });
 }
 
@@ -57,6 +70,13 @@ export function checkSteps(steps: readonly Step[], arrays: readonly (Variable | 
   const dataOf = (a: Variable | NDArray): NDArray => (a instanceof Variable ? a.data : a);
   for (const step of steps) {
     const { def } = step;
+    if (step.kernel !== undefined) {
+      const k = userKernel(step, step.kernel, arrays, scalars, shapes, dtypes, devices);
+      shapes.push(k.shape);
+      dtypes.push(k.dtype);
+      devices.push(k.device);
+      continue;
+    }
     const values: unknown[] = [];
     const info: { name: string; shape: readonly number[]; dtype: DType; device: Device; array: NDArray | null }[] = [];
     const nums: number[] = [];
@@ -98,4 +118,30 @@ export function checkSteps(steps: readonly Step[], arrays: readonly (Variable | 
     dtypes.push([...floats][0] ?? (def.intClosed === true && nums.every(isInt32) ? 'int32' : 'float32'));
   }
   return { shapes, dtypes };
+}
+
+/**
+ * A user kernel's step, checked as its call() checks: the arguments bound to its parameters
+ * (types, placeholders) under 'ElementwiseKernel <name>', then broadcasting and devices under
+ * its name, as the graph node it would have been. An earlier op's value stands in as an empty
+ * array of that op's dtype, shape and device.
+ */
+function userKernel(
+  step: Step, kernel: ElementwiseKernel, arrays: readonly (Variable | NDArray)[], scalars: readonly number[],
+  shapes: readonly (readonly number[])[], dtypes: readonly DType[], devices: readonly Device[],
+): { shape: number[]; dtype: DType; device: Device } {
+  const values = step.args.map(({ ref }) => {
+    if (ref === null) return undefined;
+    if (ref.kind === 's') return scalars[ref.index];
+    if (ref.kind === 'i') return arrays[ref.index];
+    return Object.create(NDArray.prototype, {
+      dtype: { value: dtypes[ref.index] }, shape: { value: shapes[ref.index] }, device: { value: devices[ref.index] },
+    }) as NDArray;
+  });
+  const label = `ElementwiseKernel ${kernel.name}`;
+  const b = bindArgs(label, kernel.inParams, values);
+  const dtype = typeOf(label, kernel.outParams[0], b);
+  const shape = broadcastShapes(b.arrays.map((a) => a.shape), kernel.name, b.arrayNames);
+  const device = deviceOf(b.arrays.map((a) => (a instanceof Variable ? a.data : a)), kernel.name, b.arrayNames);
+  return { shape, dtype, device };
 }
