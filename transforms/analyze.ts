@@ -206,6 +206,7 @@ class Region {
   /** A tree joins the open group when it reads a variable the group declares and nothing else in its statement does. */
   private canJoin(tree: Tree, s: Statement): boolean {
     if (this.group.length === 0) return false;
+    if ((tree.root.use.module === true) !== (this.group[0].root.use.module === true)) return false;
     const vars = new Set(this.group.map((t) => t.decl?.symbol).filter((x) => x !== undefined));
     const fusedLeaves = new Set<Node>();
     collectLeaves(tree.root, fusedLeaves);
@@ -309,7 +310,8 @@ class Region {
       const r = this.resolve(c) as { use: OpUse };
       const operand = (node: Node): Operand => {
         const u = unparen(node);
-        if (Node.isCallExpression(u) && ops.has(u) && isOperandPosition(u)) return { kind: 'op', op: build(u) };
+        // graph ops and array-module functions never share a kernel: one makes Variables, the other NDArrays
+        if (Node.isCallExpression(u) && ops.has(u) && familyOf(u) === familyOf(c)) return { kind: 'op', op: build(u) };
         return { kind: 'leaf', node };
       };
       const callee = c.getExpression();
@@ -317,7 +319,8 @@ class Region {
       const receiver = usesReceiver && Node.isPropertyAccessExpression(callee) ? operand(callee.getExpression()) : null;
       return { call: c, use: r.use, receiver, args: c.getArguments().map(operand) };
     };
-    const roots = [...ops.keys()].filter((c) => !isInner(c, ops));
+    const familyOf = (c: CallExpression) => ((this.resolve(c) as { use: OpUse }).use.module === true ? 'module' : 'graph');
+    const roots = [...ops.keys()].filter((c) => !isInner(c, ops, familyOf));
     return roots.map((c) => ({ root: build(c), stmt: null, decl: null }));
   }
 
@@ -326,22 +329,16 @@ class Region {
   }
 }
 
-/** Whether a call's value is used directly as an operand (not behind ?:, &&, a spread...). */
-function isOperandPosition(c: CallExpression): boolean {
-  void c;
-  return true;
-}
-
 /** Whether `c` is an operand of another resolved op call (then it belongs to that call's tree). */
-function isInner(c: CallExpression, ops: ReadonlyMap<CallExpression, unknown>): boolean {
+function isInner(c: CallExpression, ops: ReadonlyMap<CallExpression, unknown>, familyOf: (c: CallExpression) => string): boolean {
   let n: Node = c;
   let p = n.getParent();
   while (p !== undefined && Node.isParenthesizedExpression(p)) { n = p; p = p.getParent(); }
   if (p === undefined) return false;
-  if (Node.isCallExpression(p) && ops.has(p) && p.getArguments().includes(n)) return true;
+  if (Node.isCallExpression(p) && ops.has(p) && p.getArguments().includes(n)) return familyOf(p) === familyOf(c);
   if (Node.isPropertyAccessExpression(p) && p.getExpression() === n) {
     const gp = p.getParent();
-    if (Node.isCallExpression(gp) && gp.getExpression() === p && ops.has(gp)) return true;
+    if (Node.isCallExpression(gp) && gp.getExpression() === p && ops.has(gp)) return familyOf(gp) === familyOf(c);
   }
   return false;
 }

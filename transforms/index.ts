@@ -229,11 +229,12 @@ function applyCall(s: MagicString, plan: KernelPlan, id: string): string {
   const text = (a: ApplyArg) => ('node' in a ? s.slice(a.node.getStart(), a.node.getEnd()) : literal(a.literal));
   const active = all.map((a, k) => ({ a, k })).filter(({ a }) => 'node' in a && !isPlainRead(a.node));
   const inOrder = active.every(({ a }, j) => j === 0 || (a as { node: Node }).node.getStart() > (active[j - 1].a as { node: Node }).node.getStart());
-  if (inOrder) return `${id}.apply(${all.map(text).join(', ')})`;
+  const method = plan.module ? 'applyArrays' : 'apply';
+  if (inOrder) return `${id}.${method}(${all.map(text).join(', ')})`;
   const bySource = [...active].sort((p, q) => (p.a as { node: Node }).node.getStart() - (q.a as { node: Node }).node.getStart());
   const params = new Map(bySource.map(({ k }, j) => [k, `__kusariArg${j}`]));
   const body = all.map((a, k) => params.get(k) ?? text(a)).join(', ');
-  return `((${[...params.values()].join(', ')}) => ${id}.apply(${body}))(${bySource.map(({ a }) => text(a)).join(', ')})`;
+  return `((${[...params.values()].join(', ')}) => ${id}.${method}(${body}))(${bySource.map(({ a }) => text(a)).join(', ')})`;
 }
 
 /** Reading it twice, or in another order, cannot be told apart: a name, this.x, a literal. */

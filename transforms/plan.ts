@@ -37,6 +37,8 @@ export interface KernelPlan {
   readonly kernels: readonly (readonly string[])[];
   readonly savedForward: number;
   readonly savedBackward: number;
+  /** array-module functions: NDArrays in, NDArrays out (applyArrays), no graph and no backward */
+  readonly module: boolean;
 }
 
 /** A leaf's identity, as fuse(fn) sees arrays: the same variable (or this.property) is one input. */
@@ -138,7 +140,7 @@ export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): Kern
     // the row's arguments in its own order: arrays and numbers interleaved as its names say
     let a = 0, m = 0;
     const refs = op.use.def.args.map((name) => (op.use.names[a] === name ? arrayRefs[a++] : scalarRefs[m++]));
-    let opText = op.use.def.name;
+    let opText = op.use.module === true ? `xp.${op.use.def.name}` : op.use.def.name;
     if (op.use.kernel !== undefined) {
       let k = kernels.findIndex((x) => JSON.stringify(x) === JSON.stringify(op.use.kernel));
       if (k < 0) k = kernels.push(op.use.kernel) - 1;
@@ -176,8 +178,9 @@ export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): Kern
     return j < 0 ? '_' : `${r.kind}${j}`;
   };
   const stepText = steps.map((s) => `${s.op}(${s.argNames.map((n, k) => `${n}=${ref(s.refs[k])}`).join(', ')})`);
-  const unfusedBackward = steps.reduce((n, s) => n + (backwardRoots([s.own], ['float32'], s.nArrays) === null ? 0 : 1), 0);
-  const fusedBackward = backwardRoots(compact, compact.map(() => 'float32'), nInputs) === null ? 0 : 1;
+  const unfusedBackward = chain.trees[0].root.use.module === true ? 0 : steps.reduce((n, s) => n + (backwardRoots([s.own], ['float32'], s.nArrays) === null ? 0 : 1), 0);
+  const module = chain.trees[0].root.use.module === true;
+  const fusedBackward = module ? 0 : backwardRoots(compact, compact.map(() => 'float32'), nInputs) === null ? 0 : 1;
   return {
     chain,
     name: chainName(compact, nInputs),
@@ -191,6 +194,7 @@ export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): Kern
     outputs,
     ops: steps.map((s) => s.name),
     kernels,
+    module,
     savedForward: steps.length - 1,
     savedBackward: unfusedBackward - fusedBackward,
   };

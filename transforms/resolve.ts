@@ -8,6 +8,8 @@ import { array } from '../runtime/array/xp.js';
 import { Variable } from '../runtime/graph/variable.js';
 import { ELEMENTWISE_OPS, TRACE, type ElementwiseDef } from '../runtime/ops/elementwise.js';
 import { ElementwiseKernel } from '../runtime/kernels/elementwise-kernel.js';
+import { MODULE_TRACE, arrayModule } from '../runtime/array/array-module.js';
+import type { NDArray } from '../runtime/array/ndarray.js';
 import * as F from '../runtime/ops/index.js';
 
 /** Where one argument of the op comes from at the call site. */
@@ -31,6 +33,8 @@ export interface OpUse {
   readonly display: string;
   /** a user ElementwiseKernel's constructor strings (inParams, outParams, body, name): def is then a stand-in row */
   readonly kernel?: readonly [string, string, string, string];
+  /** a getArrayModule function (NDArrays in, an NDArray out, no graph): def is then a stand-in row named as the function */
+  readonly module?: boolean;
 }
 
 /** Why a call that looks like an op is not fused: a reason code and a sentence. */
@@ -170,6 +174,7 @@ export function resolveCall(call: CallExpression): Resolution {
   const decl = decls[0];
   const file = decl.getSourceFile().getFilePath();
   if (name === 'call' && receiver !== null && isMethodOf(decl, 'ElementwiseKernel')) return resolveKernelCall(call, receiver);
+  if (receiver !== null && isMethodOf(decl, 'ArrayModule')) return resolveModuleCall(call, name, candidate);
   if (!isKusariFile(file)) {
     if (!candidate) return null;
     const where = `${path.basename(file)}:${decl.getStartLineNumber()}`;
@@ -217,6 +222,61 @@ function isMethodOf(decl: Node, cls: string): boolean {
   if (parent === undefined) return false;
   if (!(Node.isClassDeclaration(parent) || Node.isInterfaceDeclaration(parent))) return false;
   return parent.getName() === cls && isKusariFile(parent.getSourceFile().getFilePath());
+}
+
+/**
+ * `xp.add(a, b)` where xp is kusari's ArrayModule (getArrayModule): the function is probed on
+ * the CPU module with the module's hook set, which reports the expression it applies. Only
+ * functions that apply one expression to their own operands join (mean, which reduces
+ * first, does not).
+ */
+function resolveModuleCall(call: CallExpression, name: string, candidate: boolean): Resolution {
+  const fn = (arrayModule('cpu') as unknown as Record<string, unknown>)[name];
+  if (typeof fn !== 'function') return null;
+  const args = call.getArguments();
+  const pattern: ('v' | 's')[] = [];
+  for (const [i, a] of args.entries()) {
+    const kind = kindOf(a.getType());
+    if (kind !== 'v' && kind !== 's') return candidate ? { refusal: { reason: 'unresolved-type', message: `${call.getText()}: argument ${i + 1} (${a.getText()}): ${kind}` } } : null;
+    pattern.push(kind);
+  }
+  const key = `module:${name}:${pattern.join('')}`;
+  let use = probes.get(key);
+  if (use === undefined) {
+    const operands = pattern.map((p, i) => (p === 'v' ? array([0], [1]) : sentinel(i)));
+    const seen: { op: string; expr: Expr; arrays: NDArray[]; scalars: number[]; out: NDArray }[] = [];
+    const saved = MODULE_TRACE.hook;
+    let result: unknown;
+    MODULE_TRACE.hook = (op, expr, arrays, scalars) => {
+      const out = array([0], [1]);
+      seen.push({ op, expr, arrays, scalars, out });
+      return out;
+    };
+    try {
+      result = (fn as (...a: unknown[]) => unknown)(...operands);
+    } catch (e) {
+      result = e;
+    } finally {
+      MODULE_TRACE.hook = saved;
+    }
+    const s = seen[0];
+    const arrays = s === undefined ? [] : s.arrays.map((a) => operands.indexOf(a));
+    const scalars = s === undefined ? [] : s.scalars.map((v) => operands.indexOf(v));
+    if (seen.length !== 1 || result !== s.out || arrays.some((k) => k < 0) || scalars.some((k) => k < 0)) {
+      use = { reason: 'not-elementwise', message: `xp.${name} is not one elementwise expression of its own operands` };
+    } else {
+      const argNames = pattern.map((_, i) => `a${i}`);
+      const def: ElementwiseDef = { name: s.op, args: argNames, build: () => s.expr };
+      use = {
+        def, expr: s.expr, module: true, display: `xp.${name}`,
+        arrays: arrays.map((index) => ({ from: 'arg' as const, index })), names: arrays.map((k) => argNames[k]),
+        scalars: scalars.map((index) => ({ from: 'arg' as const, index })),
+      };
+    }
+    probes.set(key, use);
+  }
+  if (!isUse(use)) return candidate ? { refusal: { reason: use.reason, message: `${call.getText()}: ${use.message}` } } : null;
+  return { use };
 }
 
 const kernels = new Map<string, ElementwiseKernel | Error>();

@@ -4,6 +4,7 @@ import { exprsFromJSON, type SerializedExprs } from '../../compiler/serialize.js
 import { countLeaves, input, substitute, topoSort, type Expr } from '../../compiler/expr.js';
 import { chainName } from '../../compiler/fusion/chain.js';
 import { backendOf } from '../array/backend.js';
+import { elementwise, zeros } from '../array/xp.js';
 import { NDArray, type Device, type DType } from '../array/ndarray.js';
 import { Variable, describe } from '../graph/variable.js';
 import { Elementwise, backwardRoots } from '../ops/elementwise.js';
@@ -43,6 +44,8 @@ export interface FusedKernel {
   readonly scalars: number;
   /** The K outputs, as one Elementwise node of the graph (one dispatch each way). */
   apply(...args: (Variable | NDArray | number)[]): Variable[];
+  /** A chain of getArrayModule functions: NDArrays in, the K NDArrays out (one dispatch, no graph). */
+  applyArrays(...args: (NDArray | number)[]): NDArray[];
 }
 
 const DECLARED: { kernel: FusedKernel; dtype: DType }[] = [];
@@ -103,6 +106,34 @@ export function defineFusedKernel(spec: FusedKernelSpec): FusedKernel {
         const remap: Expr[] = [];
         used.forEach((k, j) => (remap[k] = input(j)));
         const ys = new Elementwise(label, substitute(sub, remap), nums, used.map((k) => names[k]), group.map((j) => dtypes[j])).apply(used.map((k) => arrays[k]));
+        group.forEach((j, k) => (out[j] = ys[k]));
+      }
+      return out;
+    },
+    applyArrays(...args) {
+      if (steps === null || !steps.every((s) => s.module === true)) {
+        throw new Error(`${label}: applyArrays() runs chains of getArrayModule functions; this kernel was declared for ${steps === null ? 'apply() (no steps)' : 'the graph (use apply())'}`);
+      }
+      if (args.length !== inputs + scalars) {
+        throw new Error(`${label}: expected ${inputs} array(s) then ${scalars} number(s), got ${args.length} argument(s)`);
+      }
+      const arrays = args.slice(0, inputs) as NDArray[];
+      const nums = args.slice(inputs) as number[];
+      const checked = checkSteps(steps, arrays, nums);
+      const shapes = outputSteps!.map((k) => checked.shapes[k]);
+      const dtypes = outputSteps!.map((k) => checked.dtypes[k]);
+      const out: NDArray[] = [];
+      for (const shape of shapes.filter((s, j) => shapes.findIndex((t) => sameShape(s, t)) === j)) {
+        const group = shapes.map((s, j) => (sameShape(s, shape) ? j : -1)).filter((j) => j >= 0);
+        const sub = group.map((j) => roots[j]);
+        const used = [...new Set(topoSort(sub).filter((e) => e.op === 'input').map((e) => e.value))].sort((a, b) => a - b);
+        const remap: Expr[] = [];
+        used.forEach((k, j) => (remap[k] = input(j)));
+        const ds = group.map((j) => dtypes[j]);
+        const opts = ds.every((d) => d === ds[0])
+          ? { dtype: ds[0], op: label }
+          : { outs: ds.map((d) => zeros(shape, d, arrays[used[0]].device)), op: label };
+        const ys = elementwise(substitute(sub, remap), used.map((k) => arrays[k]), nums, opts);
         group.forEach((j, k) => (out[j] = ys[k]));
       }
       return out;

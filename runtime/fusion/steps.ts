@@ -15,6 +15,8 @@ export interface Step {
   readonly args: readonly { readonly name: string; readonly ref: Ref }[];
   /** a user kernel's step: the kernel, checked as its call() checks (def is then a stand-in) */
   readonly kernel?: ElementwiseKernel;
+  /** an array-module function's step ('xp.add(a0=i0, a1=s0)'), checked as that function checks (def is a stand-in) */
+  readonly module?: boolean;
 }
 
 /** What the checks found: every step's shape, dtype and device (outputs take theirs from these). */
@@ -37,9 +39,23 @@ export function parseSteps(label: string, steps: readonly string[], inputs: numb
   });
   return steps.map((text, j) => {
     const fail = (why: string): never => { throw new Error(`defineFusedKernel ${label}: step ${j} ${JSON.stringify(text)}: ${why}`); };
-    const m = /^(@\d+|[A-Za-z_$][\w$]*)\((.*)\)$/.exec(text);
+    const m = /^(@\d+|xp\.[A-Za-z_$][\w$]*|[A-Za-z_$][\w$]*)\((.*)\)$/.exec(text);
     if (m === null) return fail("expected 'op(arg=ref, ...)'");
     const kernel = m[1].startsWith('@') ? built[Number(m[1].slice(1))] ?? fail(`${m[1]} is not one of the ${built.length} kernel(s) declared`) : undefined;
+    const module = m[1].startsWith('xp.');
+    if (module) {
+      const parts = m[2].trim() === '' ? [] : m[2].split(',').map((p) => p.trim());
+      const args = parts.map((p, k) => {
+        const a = /^a(\d+)=(?:([ist])(\d+)|_)$/.exec(p) ?? fail(`argument ${k}: expected a<k>=ref, got ${p}`);
+        if (Number(a[1]) !== k) fail(`argument ${k} is named a${a[1]}`);
+        if (a[2] === undefined) return { name: `a${k}`, ref: null };
+        const kind = a[2] as 'i' | 's' | 't', index = Number(a[3]);
+        if (index >= (kind === 'i' ? inputs : kind === 's' ? scalars : j)) fail(`${p} is out of range`);
+        return { name: `a${k}`, ref: { kind, index } };
+      });
+      const name = m[1].slice(3);
+      return { def: { name, args: args.map((a) => a.name), build: () => { throw new Error('unused'); } }, args, module: true };
+    }
     const def: ElementwiseDef = kernel !== undefined
       ? { name: kernel.name, args: kernel.inParams.map((p) => p.name), build: () => { throw new Error('unused'); } }
       : ELEMENTWISE_OPS.get(m[1])?.def ?? fail(`unknown op ${m[1]} (not in this runtime's op table)`);
@@ -70,6 +86,13 @@ export function checkSteps(steps: readonly Step[], arrays: readonly (Variable | 
   const dataOf = (a: Variable | NDArray): NDArray => (a instanceof Variable ? a.data : a);
   for (const step of steps) {
     const { def } = step;
+    if (step.module === true) {
+      const k = moduleStep(step, arrays, scalars, shapes, dtypes, devices);
+      shapes.push(k.shape);
+      dtypes.push(k.dtype);
+      devices.push(k.device);
+      continue;
+    }
     if (step.kernel !== undefined) {
       const k = userKernel(step, step.kernel, arrays, scalars, shapes, dtypes, devices);
       shapes.push(k.shape);
@@ -144,4 +167,34 @@ function userKernel(
   const shape = broadcastShapes(b.arrays.map((a) => a.shape), kernel.name, b.arrayNames);
   const device = deviceOf(b.arrays.map((a) => (a instanceof Variable ? a.data : a)), kernel.name, b.arrayNames);
   return { shape, dtype, device };
+}
+
+/**
+ * An array-module function's step, checked as getArrayModule's functions check: every operand
+ * an NDArray or a number, then broadcasting, devices and dtypes under the function's name.
+ */
+function moduleStep(
+  step: Step, arrays: readonly (Variable | NDArray)[], scalars: readonly number[],
+  shapes: readonly (readonly number[])[], dtypes: readonly DType[], devices: readonly Device[],
+): { shape: number[]; dtype: DType; device: Device } {
+  const op = step.def.name;
+  const info: { shape: readonly number[]; dtype: DType; array: NDArray }[] = [];
+  for (const { ref } of step.args) {
+    if (ref === null) continue;
+    const v: unknown = ref.kind === 's' ? scalars[ref.index] : ref.kind === 'i' ? arrays[ref.index] : null;
+    if (ref.kind === 't') {
+      info.push({ shape: shapes[ref.index], dtype: dtypes[ref.index], array: { device: devices[ref.index] } as NDArray });
+    } else if (typeof v === 'number') {
+      if (ref.kind === 'i') throw new Error(`${op}: operands must be NDArrays or numbers, got ${typeof v}`);
+    } else if (v instanceof NDArray) {
+      info.push({ shape: v.shape, dtype: v.dtype, array: v });
+    } else {
+      throw new Error(`${op}: operands must be NDArrays or numbers, got ${typeof v}`);
+    }
+  }
+  const shape = broadcastShapes(info.map((i) => i.shape), op);
+  const device = deviceOf(info.map((i) => i.array), op);
+  const floats = [...new Set(info.map((i) => i.dtype).filter((d) => d !== 'int32'))];
+  if (floats.length > 1) throw new Error(`${op}: inputs mix dtypes ${floats.join(' and ')}; cast one of them first`);
+  return { shape, dtype: floats[0] ?? 'int32', device };
 }
