@@ -15,6 +15,10 @@ async function load() {
       if (e?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !existsSync(built)) throw e;
     }
   }
+  if (!existsSync(built)) {
+    console.error('kusari: dist/cli.js is missing: run `npm run build` first (in a checkout, or run this file under tsx)');
+    process.exit(2);
+  }
   return import(built.href);
 }
 
