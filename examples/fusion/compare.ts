@@ -1,5 +1,5 @@
 // npm run fusion: build examples/fusion with the rollup plugin and with the CLI, train unfused and fused for the same steps and seed on each device, print the comparison and write bench/results/fusion-job.json.
-// Usage: npm run fusion -- [--device cpu|webgpu] [--steps 60] [--warmup 10] [--rounds 3] [--batchsize 100] [--out bench/results/fusion-job.json]
+// Usage: npm run fusion -- [--device cpu|webgpu] [--steps 40] [--warmup 8] [--rounds 2] [--batchsize 100] [--strips 28] [--units 64] [--hidden 128] [--out bench/results/fusion-job.json]
 // Without --device it runs on the CPU and, when an adapter is found, on WebGPU.
 
 import { execFile } from 'node:child_process';
@@ -8,6 +8,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import type { Interleaved } from './interleave.js';
 import type { Measured } from './measure.js';
 
 const run = promisify(execFile);
@@ -37,8 +38,8 @@ function parseOptions(argv: string[]) {
     values = parseArgs({
       args: argv,
       options: {
-        device: { type: 'string' }, steps: { type: 'string', default: '60' }, warmup: { type: 'string', default: '10' },
-        batchsize: { type: 'string', default: '100' }, rounds: { type: 'string', default: '3' }, out: { type: 'string', default: join('bench', 'results', 'fusion-job.json') },
+        device: { type: 'string' }, steps: { type: 'string', default: '40' }, warmup: { type: 'string', default: '8' },
+        batchsize: { type: 'string', default: '100' }, rounds: { type: 'string', default: '2' }, out: { type: 'string', default: join('bench', 'results', 'fusion-job.json') },
         units: { type: 'string' }, hidden: { type: 'string' }, strips: { type: 'string' },
       },
     }).values;
@@ -113,6 +114,19 @@ async function measure(v: Variant, device: Device, opts: ReturnType<typeof parse
   }
 }
 
+/** All versions in one process, stepping in turn (interleave.ts): step times paired in time. */
+async function interleaved(vs: readonly Variant[], device: Device, opts: ReturnType<typeof parseOptions>): Promise<Interleaved> {
+  const args = ['--import', 'tsx', join(HERE, 'interleave.ts'), ...vs.flatMap((v) => ['--program', v.program]), '--device', device,
+    '--steps', String(opts.steps), '--batchsize', String(opts.batchsize), ...opts.model];
+  const { stdout } = await run(process.execPath, args, { cwd: ROOT, timeout: 1_800_000, maxBuffer: 64 << 20 });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as Interleaved;
+  } catch {
+    throw new Error(`fusion: the interleaved run on ${device} printed no result line; its output ended: ${stdout.slice(-500)}`);
+  }
+}
+
 /**
  * The figures the job reports for one variant on one device, over its rounds: the median of
  * every step after warm-up in every round, the median first step, and the first round's
@@ -177,6 +191,11 @@ async function main(): Promise<void> {
     }
     const sums = rounds.map(summary);
     const base = sums[0];
+    const inter = await interleaved(variants, device, opts);
+    const after = (xs: readonly number[]) => xs.slice(opts.warmup);
+    // each fused step against the unfused step taken just before it: both saw the same moment of the machine
+    const paired = inter.stepMs.map((xs) => median(after(xs).map((x, k) => x / after(inter.stepMs[0])[k])));
+    const pairedCpu = inter.cpuMs.map((xs) => median(after(xs).map((x, k) => x / after(inter.cpuMs[0])[k])));
     console.log(`\n== ${device}${device === 'webgpu' ? ` (${runs[0].adapter})` : ''}: ${opts.steps} steps of batch ${opts.batchsize}, seed 0, ${opts.rounds} round(s) interleaved, median over the ${opts.steps - opts.warmup} steps after ${opts.warmup} warm-up of each; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const w = 20;
     console.log(`${''.padEnd(34)}${variants.map((v) => pad(v.name, w)).join('')}`);
@@ -185,6 +204,10 @@ async function main(): Promise<void> {
     row('dispatches per step', sums.map((s, i) => (i === 0 ? String(s.dispatchesPerStep) : `${s.dispatchesPerStep} ${(s.dispatchesPerStep / base.dispatchesPerStep).toFixed(2)}x`)));
     row('step CPU time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepCpuMs) : `${ms(s.medianStepCpuMs)} ${(s.medianStepCpuMs / base.medianStepCpuMs).toFixed(2)}x`)));
     row('step time, median of each round', sums.map((s) => s.roundMedianStepMs.map((x) => x.toFixed(0)).join(' ')));
+    const interSame = inter.losses.every((l, i) => l.join() === runs[i].losses.join());
+    row('interleaved in one process: step', inter.stepMs.map((xs, i) => (i === 0 ? ms(median(after(xs))) : `${ms(median(after(xs)))} ${paired[i].toFixed(2)}x`)));
+    row('  step CPU time', inter.cpuMs.map((xs, i) => (i === 0 ? ms(median(after(xs))) : `${ms(median(after(xs)))} ${pairedCpu[i].toFixed(2)}x`)));
+    if (!interSame) console.log('  (the interleaved runs\' losses differ from the separate runs\': an epoch boundary reshuffled from a shared stream; their times still compare)');
     row('first step (median of rounds)', sums.map((s) => ms(s.firstStepMs)));
     row('pipelines compiled in step 1', sums.map((s) => pipelinesText(s.firstStepPipelines, device)));
     row('pipelines made before step 1', sums.map((s) => pipelinesText(s.pipelinesBeforeFirstStep, device)));
@@ -205,10 +228,11 @@ async function main(): Promise<void> {
       console.log(`${String(k).padEnd(6)}${runs.map((r) => pad(r.losses[k].toFixed(6), w)).join('')}${pad(d.toExponential(1), 14)}`);
     });
     allKept &&= kept;
-    const fasterAll = sums.slice(1).every((s) => s.medianStepMs < base.medianStepMs);
+    // faster: by the separate runs' medians and by the paired ratios of the interleaved run, both
+    const fasterAll = sums.slice(1).every((s) => s.medianStepMs < base.medianStepMs) && paired.slice(1).every((r) => r < 1);
     const fewerAll = sums.slice(1).every((s) => s.dispatchesPerStep < base.dispatchesPerStep);
     console.log(`\n${device}: same loss at every step (|diff| <= ${ATOL} + ${RTOL} |loss|): ${kept ? 'yes' : 'NO'} (max |diff| ${worst.toExponential(2)}, max relative ${worstRel.toExponential(2)})`);
-    console.log(`${device}: fewer dispatches: ${fewerAll ? 'yes' : 'NO'}; lower step time: ${fasterAll ? 'yes' : 'NO'}` +
+    console.log(`${device}: fewer dispatches: ${fewerAll ? 'yes' : 'NO'}; lower step time (separate runs and interleaved): ${fasterAll ? 'yes' : 'NO'}` +
       (device === 'webgpu' ? `; fused first step compiles ${sums.slice(1).map((s) => s.firstStepPipelines.onDemand ?? s.firstStepPipelines.created).join(' / ')} pipelines (unfused ${base.firstStepPipelines.onDemand ?? base.firstStepPipelines.created})` : ''));
     results[device] = {
       adapter: runs[0].adapter,
@@ -216,10 +240,13 @@ async function main(): Promise<void> {
       ratios: Object.fromEntries(variants.slice(1).map((v, i) => [v.name, {
         stepTime: sums[i + 1].medianStepMs / base.medianStepMs,
         stepCpuTime: sums[i + 1].medianStepCpuMs / base.medianStepCpuMs,
+        interleavedStepTime: paired[i + 1],
+        interleavedStepCpuTime: pairedCpu[i + 1],
         dispatches: sums[i + 1].dispatchesPerStep / base.dispatchesPerStep,
         firstStep: sums[i + 1].firstStepMs / base.firstStepMs,
       }])),
       sameLoss: kept, maxLossDiff: worst, maxLossRelDiff: worstRel, fewerDispatches: fewerAll, faster: fasterAll,
+      interleaved: { stepMs: inter.stepMs, cpuMs: inter.cpuMs, losses: inter.losses, loadAverage: inter.loadAverage },
       loadAverage: rounds.map((rs) => rs.map((r) => r.loadAverage)),
     };
   }

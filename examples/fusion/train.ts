@@ -1,5 +1,5 @@
 // examples/fusion: train StripNet (LSTM cell + tanh-gated layers) on the embedded MNIST digits; the same source runs unfused (tsx) or fused (built).
-// Usage: npx tsx examples/fusion/train.ts [--steps 200] [--batchsize 100] [--seed 0] [--device cpu|webgpu] [--strips 7] [--units 64] [--hidden 128]
+// Usage: npx tsx examples/fusion/train.ts [--steps 200] [--batchsize 100] [--seed 0] [--device cpu|webgpu] [--strips 28] [--units 64] [--hidden 128]
 // Fused: build it first (npm run fusion does, with the rollup plugin and the CLI), then run the built train.ts the same way.
 
 import { pathToFileURL } from 'node:url';
@@ -15,13 +15,13 @@ export interface TrainOptions {
   steps: number;
   batchsize: number;
   seed: number;
-  /** the image is read in this many strips of 784 / strips pixels (a divisor of 784) */
+  /** the image is read in this many strips of 784 / strips pixels (a divisor of 784; 28: row by row, the sequential-MNIST LSTM) */
   strips: number;
   units: number;
   hidden: number;
 }
 
-export const DEFAULTS: TrainOptions = { device: 'cpu', steps: 200, batchsize: 100, seed: 0, strips: 7, units: 64, hidden: 128 };
+export const DEFAULTS: TrainOptions = { device: 'cpu', steps: 200, batchsize: 100, seed: 0, strips: 28, units: 64, hidden: 128 };
 
 /**
  * What the caller may wrap around each training step (the comparison job times and counts

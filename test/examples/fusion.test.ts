@@ -21,7 +21,7 @@ devices.each('npm run fusion, tiny: three versions train to the same losses, the
     const out = join(dir, 'fusion-job.json');
     const { stdout } = await run(process.execPath, [
       '--import', 'tsx', 'examples/fusion/compare.ts', '--device', device, '--steps', '4', '--warmup', '1',
-      '--rounds', '1', '--batchsize', '8', '--units', '8', '--hidden', '16', '--out', out,
+      '--rounds', '1', '--batchsize', '8', '--strips', '4', '--units', '8', '--hidden', '16', '--out', out,
     ], { timeout: 600_000, maxBuffer: 16 << 20 });
     t.regex(stdout, /^built examples\/fusion with the rollup plugin \(\d+\.\d s\) and the CLI \(\d+\.\d s\); the CLI's report:/);
     t.regex(stdout, new RegExp(`${device}: same loss at every step .*: yes`));
