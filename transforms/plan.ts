@@ -8,6 +8,13 @@ import { backwardRoots } from '../runtime/ops/elementwise.js';
 import { referencesOf, type Chain, type DeclInfo, type OpCall, type Operand, type Tree } from './analyze.js';
 import type { ArgSource } from './resolve.js';
 
+/**
+ * A kernel reads its inputs and writes its outputs through storage buffers; the backward
+ * reads the inputs and every output's gradient and writes one gradient: WebGPU guarantees 8
+ * per stage, so a kernel over more than this many inputs plus outputs is not made.
+ */
+export const MAX_BINDINGS = 7;
+
 /** What an argument of the kernel's apply() call is: a source expression, or a literal default. */
 export type ApplyArg = { readonly node: Node } | { readonly literal: number };
 
@@ -183,7 +190,8 @@ export function planChain(chain: Chain, outputs: readonly PlannedOutput[]): Kern
   const fusedBackward = module ? 0 : backwardRoots(compact, compact.map(() => 'float32'), nInputs) === null ? 0 : 1;
   return {
     chain,
-    name: chainName(compact, nInputs),
+    // past the binding limit the renderer refuses the kernel: the caller splits the chain instead
+    name: nInputs + outputs.length > MAX_BINDINGS ? '' : chainName(compact, nInputs),
     roots: compact,
     ir: exprsToJSON(compact),
     nInputs,
