@@ -1,6 +1,6 @@
-// Semantics program: ops that throw on a bad shape inside a chain (first op, middle op, method form, a scalar-only chain), then a good call.
+// Semantics program: ops that throw on a bad shape inside chains (the first op, a middle op, method and F.* forms, a Linear before the chain; a mixed dtype, an operand on another device), then the same code on good shapes.
 
-import { F, L, seed, type Variable } from 'kusari';
+import { F, L, Variable, randomNormal, seed } from 'kusari';
 import { normal, type Recorder } from '../outcome.js';
 
 export class Affine extends L.Chain {
@@ -32,6 +32,10 @@ export async function run(r: Recorder): Promise<void> {
   await r.error('x into Linear', () => model.forward(normal(r, [3, 5], 86), good, good));
   await r.error('free y', () => forward(x, bad, good));
   await r.error('free z', () => forward(x, good, badMatrix));
+  // a float64 operand in a float32 chain, and (on WebGPU) an operand left on the CPU
+  const double = new Variable(randomNormal([4], 0, 1, { dtype: 'float64' }).to(r.device === 'webgpu' ? 'cpu' : r.device));
+  await r.error('float64 shift', () => model.forward(x, good, double));
+  if (r.device === 'webgpu') await r.error('shift on the CPU', () => forward(x, good, new Variable(randomNormal([4]))));
   // after the errors the same code runs on good shapes, and nothing is left half-built
   const y = model.forward(x, good, column);
   const w = forward(x, good, column);
