@@ -1,6 +1,8 @@
 // transformFile's contract: @fuse failures fail the build with the reason, the build/runtime kernel-name check, the source map, the report.
 
 import test from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 import { input } from '../../compiler/expr.js';
 import { exprsToJSON } from '../../compiler/serialize.js';
@@ -106,4 +108,22 @@ test('report: the text names every chain and every candidate left alone with its
     '',
   ].join('\n'));
   t.deepEqual(out.report.chains[0], { file: 'test/transforms/report.ts', line: 5, ops: ['mul', 'add', 'tanh'], inputs: ['x', 'w'], outputs: ['y'], kernel: out.report.chains[0].kernel, dispatchesSavedForward: 2, dispatchesSavedBackward: 1 });
+});
+
+test('layering: nothing under runtime/ or compiler/ imports transforms/, ts-morph, typescript or magic-string', (t) => {
+  const bad: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)) {
+          if (/transforms\/|^ts-morph|^typescript|^magic-string|^@jridgewell/.test(m[1])) bad.push(`${path.relative(ROOT, p)}: ${m[1]}`);
+        }
+      }
+    }
+  };
+  walk(path.join(ROOT, 'runtime'));
+  walk(path.join(ROOT, 'compiler'));
+  t.deepEqual(bad, []);
 });
