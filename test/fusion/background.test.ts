@@ -91,3 +91,16 @@ test.serial('a new device after releaseWebGpu(): every declared kernel starts ag
   allclose(t, y, x.map((v, i) => earlyRef(v, w[i], z[i])), { atol: 1e-6, rtol: 1e-5 });
   t.is(diff(before).onDemand, 0);
 });
+
+test.serial('work waiting for a pipeline when the device is released is dropped with it; the next device runs the kernel', async (t) => {
+  if (!devices.status.available) return t.pass();
+  const dropped = defineFusedKernel({ name: 'dropped', ir: exprsToJSON([a.mul(c).sub(b.mul(0.125)).tanh()]) });
+  dropped.apply(...[0, 1, 2].map((k) => on('webgpu', uniform([4], 80 + k)))); // waits for its pipeline
+  releaseWebGpu();
+  await initWebGpu();
+  const before = compileStats();
+  const { y, cpu } = await step(dropped, [2, 3], 90);
+  const [x, w, z] = cpu.map((v) => v.toArray() as number[][]);
+  allclose(t, y, x.map((r, i) => r.map((v, j) => Math.tanh(v * z[i][j] - w[i][j] * 0.125))), { atol: 1e-6, rtol: 1e-5 });
+  t.is(diff(before).onDemand, 0);
+});

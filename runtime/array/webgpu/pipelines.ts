@@ -1,6 +1,6 @@
 // Compute pipelines, compiled once per kernel name (names end in a 64-bit content hash of the source).
 
-import { currentDevice } from './device.js';
+import { currentDevice, liveContext } from './device.js';
 
 interface Entry { pipeline: GPUComputePipeline; source: string }
 const cache = new Map<string, Entry>();
@@ -81,8 +81,10 @@ export function pipelineAsync(name: string, source: string): Promise<boolean> {
   if (pending !== undefined) return pending.then(() => false);
   const { device } = currentDevice();
   const module = device.createShaderModule({ code: source, label: name });
-  const made = device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name }).then(
+  const made: Promise<boolean> = device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name }).then(
     (p) => {
+      // a pipeline of a device released meanwhile must not enter the next device's cache
+      if (pendingAsync.get(name) !== made || liveContext()?.device !== device) return false;
       pendingAsync.delete(name);
       // a synchronous use may have created it meanwhile: keep that one, count only this
       if (cache.has(name)) return false;
@@ -91,7 +93,7 @@ export function pipelineAsync(name: string, source: string): Promise<boolean> {
       return true;
     },
     async (e: unknown) => {
-      pendingAsync.delete(name);
+      if (pendingAsync.get(name) === made) pendingAsync.delete(name);
       const info = await module.getCompilationInfo();
       const where = info.messages.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
       throw new Error(`webgpu: kernel ${name} failed to compile: ${where || (e as Error).message}`);

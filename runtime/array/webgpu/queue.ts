@@ -117,22 +117,22 @@ function inOrder(op: () => void, gate?: Promise<unknown>): void {
   if (backlog === null) {
     submit(); // what was recorded before goes first
     backlog = [];
-    replayed = replay();
+    replayed = replay(backlog);
   }
   backlog.push(op);
 }
 
-async function replay(): Promise<void> {
+async function replay(ops: (() => void)[]): Promise<void> {
   // the gates of dispatches recorded while waiting join the wait
   while (gates.length > 0) {
     const waiting = gates;
     gates = [];
     await Promise.all(waiting);
   }
-  const ops = backlog;
+  // the device was released meanwhile (resetQueue), and the work dropped with it
+  if (backlog !== ops) return;
   backlog = null;
   replayed = null;
-  if (ops === null) return; // the device was released meanwhile (resetQueue)
   try {
     for (const op of ops) op();
   } catch (e) {
