@@ -106,3 +106,16 @@ test('the bin (bin/kusari.js, as npx runs it) exits 1 and says why for a @fuse f
   t.is(e.code, 1);
   t.regex(e.stderr, new RegExp(`gate\\.ts:${TAGGED_IF_LINE}: .*\\[control-flow\\]`));
 });
+
+test('one file as <src>: only it is written; --out may not be its own folder', async (t) => {
+  const { dir, remove } = tempDir('cli');
+  t.teardown(remove);
+  write(dir, { 'src/model.ts': MODEL, 'src/plain.ts': PLAIN });
+  const r = await cli('fuse', join(dir, 'src/model.ts'), '--out', join(dir, 'out'), '--project', join(ROOT, 'tsconfig.json'));
+  t.is(r.code, 0, r.err);
+  t.regex(readFileSync(join(dir, 'out/model.ts'), 'utf8'), /__kusariKernel0\.apply\(/);
+  t.false(existsSync(join(dir, 'out/plain.ts')));
+  const over = await cli('fuse', join(dir, 'src'), '--out', join(dir, 'src'));
+  t.is(over.code, 2);
+  t.regex(over.err, /is the source folder; the build would overwrite its input/);
+});
