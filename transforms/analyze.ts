@@ -142,7 +142,7 @@ class Region {
     const body = (this.fn as unknown as { getBody?: () => Node | undefined }).getBody?.();
     if (body === undefined) return;
     if (Node.isBlock(body)) this.statements(body.getStatements());
-    else this.standalone(body, null); // an arrow's expression body
+    else this.standalone(body); // an arrow's expression body
     if (this.tagged) this.checkTagged(body);
   }
 
@@ -182,7 +182,7 @@ class Region {
     }
     if (this.hasAwaitOrYield(s)) {
       this.flush(`the ${s.getText().includes('yield') ? 'yield' : 'await'} at line ${s.getStartLineNumber()}`, 'control-flow');
-      this.standalone(s, s);
+      this.standalone(s);
       return;
     }
     const trees = this.treesIn(s);
@@ -215,10 +215,9 @@ class Region {
       if (Node.isIdentifier(leaf) && vars.has(symbolOf(leaf)!)) connected = true;
     }
     s.forEachDescendant((d) => {
-      if (Node.isIdentifier(d) && !fusedLeaves.has(d) && vars.has(symbolOf(d)!) && !(d.getParent() === s && false)) {
-        const sym = symbolOf(d);
-        if (sym !== undefined && vars.has(sym)) otherUse = true;
-      }
+      if (!Node.isIdentifier(d) || fusedLeaves.has(d)) return;
+      const sym = symbolOf(d);
+      if (sym !== undefined && vars.has(sym)) otherUse = true;
     });
     if (!connected || otherUse) return false;
     // an intermediate used after this statement must become an extra output: only a declaration can bind several
@@ -252,8 +251,7 @@ class Region {
   }
 
   /** Trees of an expression that cannot join a group: each is a chain of its own. */
-  private standalone(n: Node, stmt: Statement | null): void {
-    void stmt;
+  private standalone(n: Node): void {
     for (const t of this.treesIn(n)) this.single(t);
   }
 
@@ -264,13 +262,13 @@ class Region {
       new Region(this.fn, this.tagged, this.resolve, this.out).statements([child]);
     } else if (Node.isCaseBlock(child)) {
       for (const clause of child.getClauses()) {
-        for (const e of clause.getChildren()) if (Node.isExpression(e)) this.standalone(e, null);
+        for (const e of clause.getChildren()) if (Node.isExpression(e)) this.standalone(e);
         new Region(this.fn, this.tagged, this.resolve, this.out).statements(clause.getStatements());
       }
     } else if (Node.isCatchClause(child)) {
       new Region(this.fn, this.tagged, this.resolve, this.out).statements(child.getBlock().getStatements());
     } else if (Node.isExpression(child) || Node.isVariableDeclarationList(child)) {
-      this.standalone(child, null);
+      this.standalone(child);
     } else if (Node.isSyntaxList(child)) {
       for (const c of child.getChildren()) this.compoundChild(c);
     }
@@ -357,10 +355,7 @@ export function countOps(op: OpCall): number {
   return n;
 }
 
-export const symbolOf = (n: Node): MorphSymbol | undefined => {
-  const s = n.getSymbol();
-  return s;
-};
+export const symbolOf = (n: Node): MorphSymbol | undefined => n.getSymbol();
 
 /** The expression a statement is: a single declaration's initializer, a return's value, an expression statement. */
 function mainExpr(s: Statement): Node | null {

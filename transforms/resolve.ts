@@ -163,6 +163,10 @@ export function resolveCall(call: CallExpression): Resolution {
   if (call.getTypeArguments().length > 0 || call.hasQuestionDotToken()) return null;
   const name = nameNode.getText();
   let sym = nameNode.getSymbol();
+  // the name kusari exports it under: `F.tanh`'s property, or an import's original name (`tanh as th`)
+  let exported = name;
+  const spec = sym?.getDeclarations()[0];
+  if (spec !== undefined && Node.isImportSpecifier(spec)) exported = spec.getName();
   if (sym !== undefined && sym.isAlias()) sym = sym.getAliasedSymbol() ?? sym;
   const decls = sym?.getDeclarations() ?? [];
   const candidate = looksLikeOp(name);
@@ -181,8 +185,10 @@ export function resolveCall(call: CallExpression): Resolution {
     return { refusal: { reason: 'not-elementwise', message: `${callee.getText()} resolves to ${where}, not to kusari's op ${name}` } };
   }
   const method = receiver !== null && isMethodOfVariable(decl);
-  const declName = sym.getName();
-  const value = (F as unknown as Record<string, unknown>)[declName];
+  // a bundled declaration file may rename the declaration (tanh$1): the exported name is the key then
+  const table = F as unknown as Record<string, unknown>;
+  const declName = typeof table[sym.getName()] === 'function' ? sym.getName() : exported;
+  const value = table[declName];
   // a function must be a row of the op table (its value and its type carry `def`)
   if (!method && (typeof value !== 'function' || !('def' in value) || callee.getType().getProperty('def') === undefined)) return null;
   if (method && typeof (Variable.prototype as unknown as Record<string, unknown>)[name] !== 'function') return null;
