@@ -75,7 +75,7 @@ function targetOf(fn: Node): { target: boolean; tagged: boolean } {
   }
   if (Node.isArrowFunction(fn) || Node.isFunctionExpression(fn)) {
     const p = fn.getParent();
-    if ((Node.isVariableDeclaration(p) || Node.isPropertyAssignment(p)) && p.getName() === 'forward') return { target: true, tagged };
+    if ((Node.isVariableDeclaration(p) || Node.isPropertyAssignment(p) || Node.isPropertyDeclaration(p)) && p.getName() === 'forward') return { target: true, tagged };
   }
   return { target: false, tagged };
 }
