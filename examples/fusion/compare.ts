@@ -6,8 +6,11 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { rollup } from 'rollup';
+// kusari/rollup, from the source: this checkout's build of it may be stale
+import kusari from '../../transforms/rollup.js';
 import type { Interleaved } from './interleave.js';
 import type { Measured } from './measure.js';
 
@@ -75,13 +78,10 @@ async function webgpuAvailable(): Promise<string | null> {
 
 /** Bundle examples/fusion/train.ts with the rollup plugin (kusari/rollup); kusari stays an import, resolved at run time. */
 async function buildWithRollup(out: string): Promise<string> {
-  const { rollup } = await import('rollup');
-  const pluginPath = join(ROOT, 'transforms', 'rollup.ts');
-  const plugin = (await import(pathToFileURL(pluginPath).href)) as { default: (opts?: object) => import('rollup').Plugin };
   const bundle = await rollup({
     input: join(HERE, 'train.ts'),
     external: (id) => id === 'kusari' || id.startsWith('node:') || id.startsWith('kusari/'),
-    plugins: [plugin.default()],
+    plugins: [kusari()],
   });
   const file = join(out, 'train.js');
   await bundle.write({ file, format: 'es', sourcemap: true });
@@ -140,6 +140,7 @@ function summary(ms: readonly Measured[]) {
     medianStepCpuMs: median(ms.flatMap((r) => r.cpuMs.slice(r.warmup))),
     firstStepMs: median(ms.map((r) => r.stepMs[0])),
     firstStepMsEachRound: ms.map((r) => r.stepMs[0]),
+    firstStepCpuMs: median(ms.map((r) => r.cpuMs[0])),
     dispatchesPerStep: median(m.dispatches.slice(1)),
     firstStepDispatches: m.dispatches[0],
     firstStepPipelines: m.firstStepPipelines,
@@ -209,6 +210,7 @@ async function main(): Promise<void> {
     row('  step CPU time', inter.cpuMs.map((xs, i) => (i === 0 ? ms(median(after(xs))) : `${ms(median(after(xs)))} ${pairedCpu[i].toFixed(2)}x`)));
     if (!interSame) console.log('  (the interleaved runs\' losses differ from the separate runs\': an epoch boundary reshuffled from a shared stream; their times still compare)');
     row('first step (median of rounds)', sums.map((s) => ms(s.firstStepMs)));
+    row('first step CPU time', sums.map((s) => ms(s.firstStepCpuMs)));
     row('pipelines compiled in step 1', sums.map((s) => pipelinesText(s.firstStepPipelines, device)));
     row('pipelines made before step 1', sums.map((s) => pipelinesText(s.pipelinesBeforeFirstStep, device)));
     if (device === 'webgpu') {
@@ -244,6 +246,7 @@ async function main(): Promise<void> {
         interleavedStepCpuTime: pairedCpu[i + 1],
         dispatches: sums[i + 1].dispatchesPerStep / base.dispatchesPerStep,
         firstStep: sums[i + 1].firstStepMs / base.firstStepMs,
+        firstStepCpu: sums[i + 1].firstStepCpuMs / base.firstStepCpuMs,
       }])),
       sameLoss: kept, maxLossDiff: worst, maxLossRelDiff: worstRel, fewerDispatches: fewerAll, faster: fasterAll,
       interleaved: { stepMs: inter.stepMs, cpuMs: inter.cpuMs, losses: inter.losses, loadAverage: inter.loadAverage },
