@@ -201,12 +201,12 @@ async function main(): Promise<void> {
     const w = 20;
     console.log(`${''.padEnd(34)}${variants.map((v) => pad(v.name, w)).join('')}`);
     const row = (label: string, cells: string[]) => console.log(`${label.padEnd(34)}${cells.map((c) => pad(c, w)).join('')}`);
-    row('step time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepMs) : `${ms(s.medianStepMs)} ${(s.medianStepMs / base.medianStepMs).toFixed(2)}x`)));
     row('dispatches per step', sums.map((s, i) => (i === 0 ? String(s.dispatchesPerStep) : `${s.dispatchesPerStep} ${(s.dispatchesPerStep / base.dispatchesPerStep).toFixed(2)}x`)));
-    row('step CPU time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepCpuMs) : `${ms(s.medianStepCpuMs)} ${(s.medianStepCpuMs / base.medianStepCpuMs).toFixed(2)}x`)));
-    row('step time, median of each round', sums.map((s) => s.roundMedianStepMs.map((x) => x.toFixed(0)).join(' ')));
+    row('separate runs: step time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepMs) : `${ms(s.medianStepMs)} ${(s.medianStepMs / base.medianStepMs).toFixed(2)}x`)));
+    row('  step CPU time (median)', sums.map((s, i) => (i === 0 ? ms(s.medianStepCpuMs) : `${ms(s.medianStepCpuMs)} ${(s.medianStepCpuMs / base.medianStepCpuMs).toFixed(2)}x`)));
+    row('  step time, median of each round', sums.map((s) => s.roundMedianStepMs.map((x) => x.toFixed(0)).join(' ')));
     const interSame = inter.losses.every((l, i) => l.join() === runs[i].losses.join());
-    row('interleaved in one process: step', inter.stepMs.map((xs, i) => (i === 0 ? ms(median(after(xs))) : `${ms(median(after(xs)))} ${paired[i].toFixed(2)}x`)));
+    row('interleaved: step time (paired)', inter.stepMs.map((xs, i) => (i === 0 ? ms(median(after(xs))) : `${ms(median(after(xs)))} ${paired[i].toFixed(2)}x`)));
     row('  step CPU time', inter.cpuMs.map((xs, i) => (i === 0 ? ms(median(after(xs))) : `${ms(median(after(xs)))} ${pairedCpu[i].toFixed(2)}x`)));
     if (!interSame) console.log('  (the interleaved runs\' losses differ from the separate runs\': an epoch boundary reshuffled from a shared stream; their times still compare)');
     row('first step (median of rounds)', sums.map((s) => ms(s.firstStepMs)));
@@ -230,11 +230,13 @@ async function main(): Promise<void> {
       console.log(`${String(k).padEnd(6)}${runs.map((r) => pad(r.losses[k].toFixed(6), w)).join('')}${pad(d.toExponential(1), 14)}`);
     });
     allKept &&= kept;
-    // faster: by the separate runs' medians and by the paired ratios of the interleaved run, both
-    const fasterAll = sums.slice(1).every((s) => s.medianStepMs < base.medianStepMs) && paired.slice(1).every((r) => r < 1);
+    // faster: by the paired ratios of the interleaved run, in wall and in CPU time. The separate runs'
+    // medians are printed too, but on a shared machine they follow its load more than the code.
+    const fasterAll = paired.slice(1).every((r) => r < 1) && pairedCpu.slice(1).every((r) => r < 1);
+    const fasterSeparate = sums.slice(1).every((s) => s.medianStepMs < base.medianStepMs);
     const fewerAll = sums.slice(1).every((s) => s.dispatchesPerStep < base.dispatchesPerStep);
     console.log(`\n${device}: same loss at every step (|diff| <= ${ATOL} + ${RTOL} |loss|): ${kept ? 'yes' : 'NO'} (max |diff| ${worst.toExponential(2)}, max relative ${worstRel.toExponential(2)})`);
-    console.log(`${device}: fewer dispatches: ${fewerAll ? 'yes' : 'NO'}; lower step time (separate runs and interleaved): ${fasterAll ? 'yes' : 'NO'}` +
+    console.log(`${device}: fewer dispatches: ${fewerAll ? 'yes' : 'NO'}; lower step time (interleaved, paired, wall and CPU): ${fasterAll ? 'yes' : 'NO'} (separate runs' medians: ${fasterSeparate ? 'lower' : 'NOT lower'})` +
       (device === 'webgpu' ? `; fused first step compiles ${sums.slice(1).map((s) => s.firstStepPipelines.onDemand ?? s.firstStepPipelines.created).join(' / ')} pipelines (unfused ${base.firstStepPipelines.onDemand ?? base.firstStepPipelines.created})` : ''));
     results[device] = {
       adapter: runs[0].adapter,
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
         firstStep: sums[i + 1].firstStepMs / base.firstStepMs,
         firstStepCpu: sums[i + 1].firstStepCpuMs / base.firstStepCpuMs,
       }])),
-      sameLoss: kept, maxLossDiff: worst, maxLossRelDiff: worstRel, fewerDispatches: fewerAll, faster: fasterAll,
+      sameLoss: kept, maxLossDiff: worst, maxLossRelDiff: worstRel, fewerDispatches: fewerAll, faster: fasterAll, fasterSeparateRuns: fasterSeparate,
       interleaved: { stepMs: inter.stepMs, cpuMs: inter.cpuMs, losses: inter.losses, loadAverage: inter.loadAverage },
       loadAverage: rounds.map((rs) => rs.map((r) => r.loadAverage)),
     };

@@ -1,6 +1,7 @@
 // examples/fusion: train StripNet (LSTM cell + tanh-gated layers) on the embedded MNIST digits; the same source runs unfused (tsx) or fused (built).
 // Usage: npx tsx examples/fusion/train.ts [--steps 200] [--batchsize 100] [--seed 0] [--device cpu|webgpu] [--strips 28] [--units 64] [--hidden 128]
-// Fused: build it first (npm run fusion does, with the rollup plugin and the CLI), then run the built train.ts the same way.
+// Fused, the same flags: node --import tsx bin/kusari.js fuse examples --out build/fused && npx tsx build/fused/fusion/train.ts (the CLI),
+// or bundle it with kusari/rollup, or run it through the Node loader (transforms/README.md). npm run fusion builds both ways and compares.
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
