@@ -125,6 +125,9 @@ function inOrder(op: () => void, gate?: Promise<unknown>): void {
 async function replay(ops: (() => void)[]): Promise<void> {
   // the gates of dispatches recorded while waiting join the wait
   while (gates.length > 0) {
+    // released meanwhile: the gates now are the next device's backlog's, not this one's to take
+    // (taking them let that backlog replay before its pipelines existed: compiled on demand)
+    if (backlog !== ops) return;
     const waiting = gates;
     gates = [];
     await Promise.all(waiting);
