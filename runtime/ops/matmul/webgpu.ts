@@ -353,17 +353,17 @@ ${ind([...readA, ...readB, ...update], 3)}
   }`;
 }
 
-// A built app creates, in the background, the kernels chooseTiling and matmulWith pick for a
+// A built app creates, in the background, every kernel chooseTiling and matmulWith pick for a
 // product whose batch dims collapse to one (2-D ones, the linear layers' and their gradients',
 // have the batch [1]), whatever the sizes: both tilings chooseTiling gives (narrow n or not),
-// rows of vec4s or not; B read as rows ('nn': the gradients) plain, B read transposed ('nt':
-// linear's x W^T) plain, + bias, + bias + relu (linear passes a bias only with W^T); and pack
-// for an operand read transposed. Other batch dims and a bias beside an 'nn' B compile at first use.
+// both ways of reading B, rows of vec4s or not, plain, + bias, + bias + relu; and pack for an
+// operand read transposed. Batch dims that do not collapse compile at first use.
 libraryKernels(() => {
   const tilings = new Map([1, 1 << 20].map((n) => chooseTiling(n)).map((t) => [JSON.stringify(t), t]));
-  const forms = [['nn', false, false], ['nt', false, false], ['nt', true, false], ['nt', true, true]] as const;
+  const epilogues = [[false, false], [true, false], [true, true]] as const;
   return [
     packKernel(1),
-    ...[...tilings.values()].flatMap((t) => forms.flatMap(([layout, bias, relu]) => [true, false].map((v4) => renderMatmul(t, layout, 1, v4, bias, relu)))),
+    ...[...tilings.values()].flatMap((t) => (['nn', 'nt'] as const).flatMap((layout) => [true, false].flatMap((v4) =>
+      epilogues.map(([bias, relu]) => renderMatmul(t, layout, 1, v4, bias, relu))))),
   ];
 });
