@@ -22,4 +22,6 @@ export * as training from './training/index.js';
 export * as serializers from './serializers/index.js';
 export { CaffeFunction, readCaffemodel, readPrototxt, type CaffeCallArgs, type CaffeFunctionOptions, type CaffeNet, type CaffeLayer, type CaffeBlob, type CaffeInput } from './caffe/index.js';
 export { ElementwiseKernel, ReductionKernel, type ReduceOptions, type KernelArg } from './kernels/index.js';
-export { fuse, defineFusedKernel, precompile, type Fused, type FusedKernel, type FusedKernelSpec } from './fusion/index.js';
+export {
+  fuse, defineFusedKernel, precompile, precompiled, compileStats, type Fused, type FusedKernel, type FusedKernelSpec, type CompileStats,
+} from './fusion/index.js';

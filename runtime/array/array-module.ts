@@ -51,6 +51,12 @@ export interface ArrayModule {
   matmul(a: NDArray, b: NDArray): NDArray;
 }
 
+/**
+ * Set only while the build-time transform asks a module function which expression it applies
+ * (transforms/ probes each once); null otherwise. @internal
+ */
+export const MODULE_TRACE: { hook: ((op: string, expr: Expr, arrays: NDArray[], scalars: number[]) => NDArray) | null } = { hook: null };
+
 /** Apply an expression to operands: arrays become inputs, numbers runtime scalars. */
 function apply(op: string, build: (...e: Expr[]) => Expr, operands: readonly Operand[]): NDArray {
   const arrays: NDArray[] = [];
@@ -61,6 +67,7 @@ function apply(op: string, build: (...e: Expr[]) => Expr, operands: readonly Ope
     throw new Error(`${op}: operands must be NDArrays or numbers, got ${typeof o}`);
   });
   if (arrays.length === 0) throw new Error(`${op}: at least one operand must be an NDArray`);
+  if (MODULE_TRACE.hook !== null) return MODULE_TRACE.hook(op, build(...leaves), arrays, scalars);
   return xp.elementwise([build(...leaves)], arrays, scalars, { op })[0];
 }
 

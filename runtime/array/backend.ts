@@ -36,10 +36,16 @@ export interface Backend {
    * on WebGPU the chain's pipelines, made with createComputePipelineAsync. Resolves to how
    * many pipelines were created now (0 when all existed, always 0 on the CPU, whose loops
    * compile in microseconds). `pipelineStats.created` (webgpu/pipelines.ts) counts them all.
-   * Not covered: an input that is also an output's buffer (an in-place update), whose kernel
-   * reads it through the output's binding and is made at its first call.
+   * `aliases[k]` (optional, additive): input k is stored in that output's binding (an
+   * in-place update, as an optimizer's), which the kernel reads through that binding.
    */
-  precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number>;
+  precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[], aliases?: readonly (number | undefined)[]): Promise<number>;
+  /**
+   * (Optional, additive) create ahead what `reduce(op, map, ...)` needs for inputs of these
+   * dtypes and `kept`/`reduced` dims after collapsing, serial and tree: the library's
+   * reductions join a built app's background precompile with it (fusion/background.ts).
+   */
+  precompileReduce?(op: ReduceOp, map: Expr, inputDtypes: readonly DType[], outDtype: DType, kept: number, reduced: number): Promise<number>;
   /** How this device gives memory back before the garbage collector would. */
   readonly memory: MemoryHooks;
 }

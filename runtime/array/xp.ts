@@ -3,6 +3,7 @@
 import { input, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import { backendOf, deviceOf } from './backend.js';
+import { libraryKernels } from '../fusion/background.js';
 import './cpu/backend.js';
 import { NDArray, TYPED, broadcastShapes, bumpVersion, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
 import { random as globalRandom, type RandomState } from './random.js';
@@ -155,6 +156,9 @@ export function reduce(op: ReduceOp, x: NDArray, axes?: readonly number[], keepd
 }
 
 const COPY = input(0);
+
+// A built app creates assign's float32 copy kernels (concat writes each part with it) in the background (fusion/background.ts).
+libraryKernels(() => [{ roots: [COPY], inputs: ['float32'], outputs: ['float32'] }]);
 
 /** Write `src` into the view `dst` in place, broadcasting `src`. */
 export function assign(dst: NDArray, src: NDArray): void {

@@ -2,3 +2,4 @@
 
 export { fuse, type Fused } from './fuse.js';
 export { defineFusedKernel, precompile, type FusedKernel, type FusedKernelSpec } from './declared.js';
+export { compileStats, precompiled, type CompileStats } from './background.js';

@@ -1,6 +1,7 @@
 // Arithmetic ops, each one row of the elementwise table (forward, backward and fusion derive from it).
 
-import { select } from '../../compiler/expr.js';
+import { input, select } from '../../compiler/expr.js';
+import { libraryKernels } from '../fusion/background.js';
 import type { Variable, VariableLike } from '../graph/variable.js';
 import { elementwise, withDef } from './elementwise.js';
 
@@ -9,6 +10,10 @@ const INT = { intClosed: true } as const;
 
 /** y = x + y (broadcasting) */
 export const add = elementwise({ name: 'add', args: ['x', 'y'], build: (x, y) => x.add(y), ...INT });
+// A built app creates add's float32 kernels in the background (fusion/background.ts): backward
+// accumulates every gradient used twice with it, and residual and bias adds outside a chain use it.
+libraryKernels(() => [{ roots: [add.def.build(input(0), input(1))], inputs: ['float32', 'float32'], outputs: ['float32'] }]);
+
 /** y = x - y */
 export const sub = elementwise({ name: 'sub', args: ['x', 'y'], build: (x, y) => x.sub(y), ...INT });
 /** y = x * y */

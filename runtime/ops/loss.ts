@@ -11,6 +11,7 @@ import { BOOLEAN, INTEGER, checkOptions, oneOf } from './options.js';
 import { elementwise } from './elementwise.js';
 import { exp, mul, sub } from './arithmetic.js';
 import { reshape, sum, transpose } from './shape.js';
+import { libraryKernels } from '../fusion/background.js';
 
 export interface SoftmaxCrossEntropyOptions {
   /** Divide by the number of non-ignored labels (true, Chainer's default) or by the batch size. */
@@ -73,6 +74,20 @@ const SAMPLE_LOSS = select(HIT, M.add(S.log()).sub(X), 0);
 const DELTA = select(T.ne(scalar(0)), X.sub(M).exp().div(S).sub(select(CLS.eq(T), 1, 0)), 0);
 
 /** The class indices 0..C-1 as a (1, C) int32 row, kept per C on the CPU and uploaded per call (no kernel). */
+// A built app creates the default ('mean') loss's kernels in the background (fusion/background.ts):
+// float32 logits (rows, C), int32 labels; the four reductions of forward and backward's one kernel.
+const SHIFTED_EXP = X.sub(M).exp();
+const VALID = input(0).ne(scalar(0));
+const MEAN_LOSS = SAMPLE_LOSS.div(input(5).max(1));
+const MEAN_GRAD = DELTA.mul(input(5)).div(input(6).max(1));
+libraryKernels(() => [
+  { reduce: 'max', map: X, inputs: ['float32'], output: 'float32', kept: 1, reduced: 1 },
+  { reduce: 'sum', map: SHIFTED_EXP, inputs: ['float32', 'float32'], output: 'float32', kept: 1, reduced: 1 },
+  { reduce: 'sum', map: VALID, inputs: ['int32'], output: 'float32', kept: 1, reduced: 1 },
+  { reduce: 'sum', map: MEAN_LOSS, inputs: ['float32', 'float32', 'float32', 'int32', 'int32', 'float32'], output: 'float32', kept: 1, reduced: 2 },
+  { roots: [MEAN_GRAD], inputs: ['float32', 'float32', 'float32', 'int32', 'int32', 'float32', 'float32'], outputs: ['float32'] },
+]);
+
 const classRows = new Map<number, NDArray>();
 function classRow(c: number, device: Device): NDArray {
   let row = classRows.get(c);
@@ -97,15 +112,15 @@ class SoftmaxCrossEntropy extends FunctionNode {
     const [rows, c] = x.shape, be = backendOf(x.device), dtype = x.dtype;
     const t2 = t.reshape([rows, 1]), cls = classRow(c, x.device), ign = this.ignoreLabel;
     const m = be.reduce('max', X, [x], [], [rows, c], [1], dtype);
-    const s = be.reduce('sum', X.sub(M).exp(), [x, m], [], [rows, c], [1], dtype);
+    const s = be.reduce('sum', SHIFTED_EXP, [x, m], [], [rows, c], [1], dtype);
     this.saved = [m, s, cls];
     const ins = [x, m, s, cls, t2];
     if (this.kind === 'no') return [be.reduce('sum', SAMPLE_LOSS, ins, [ign], [rows, c], [1], dtype).reshape([rows])];
     if (this.kind === 'batch') return [be.reduce('sum', SAMPLE_LOSS.mul(scalar(1)), ins, [ign, 1 / Math.max(this.batch, 1)], [rows, c], [0, 1], dtype).reshape([])];
     // divided by max(count, 1) inside the sum: kept on the device, no read back mid-step
-    const count = be.reduce('sum', input(0).ne(scalar(0)), [t2], [ign], [rows, 1], [0, 1], dtype);
+    const count = be.reduce('sum', VALID, [t2], [ign], [rows, 1], [0, 1], dtype);
     this.saved.push(count);
-    return [be.reduce('sum', SAMPLE_LOSS.div(input(5).max(1)), [...ins, count], [ign], [rows, c], [0, 1], dtype).reshape([])];
+    return [be.reduce('sum', MEAN_LOSS, [...ins, count], [ign], [rows, c], [0, 1], dtype).reshape([])];
   }
 
   /**
@@ -160,7 +175,7 @@ class SoftmaxCrossEntropy extends FunctionNode {
     if (config.enableBackprop) return [this.differentiableGrad(x, t2, gy)];
     if (x.data.device === 'cpu') return [new Variable(this.gradCpu(x.data, t.data, gy.data), { requiresGrad: false })];
     // g per row: gy / max(count, 1), gy / N, or the row's own gy
-    const g = this.kind === 'mean' ? DELTA.mul(input(5)).div(input(6).max(1)) : this.kind === 'batch' ? DELTA.mul(input(5)).mul(scalar(1)) : DELTA.mul(input(5));
+    const g = this.kind === 'mean' ? MEAN_GRAD : this.kind === 'batch' ? DELTA.mul(input(5)).mul(scalar(1)) : DELTA.mul(input(5));
     const gyData = this.kind === 'no' ? gy.data.reshape([rows, 1]) : gy.data;
     const ins = [x.data, m, s, cls, t2, gyData, ...(this.kind === 'mean' ? [count] : [])];
     const [gx] = backendOf(x.data.device).elementwise([g], ins, [this.ignoreLabel, 1 / Math.max(this.batch, 1)], [rows, c], x.dtype);

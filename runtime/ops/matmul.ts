@@ -10,6 +10,12 @@ import { applyExpr } from './elementwise.js';
 import { checkOptions, oneOf } from './options.js';
 import { biasEpilogueFits, matmulArray } from './matmul/kernels.js';
 import { reshape, sum } from './shape.js';
+import { libraryKernels } from '../fusion/background.js';
+
+/** gy where the retained relu output y > 0 (gy = input(0), y = input(1)): linear's relu epilogue's backward */
+const RELU_GRAD = select(input(1).le(0), 0, input(0));
+// a built app creates it in the background (fusion/background.ts), with matmul's own kernels (matmul/webgpu.ts)
+libraryKernels(() => [{ roots: [RELU_GRAD], inputs: ['float32', 'float32'], outputs: ['float32'] }]);
 
 class MatMul extends FunctionNode {
   readonly label = 'matmul';
@@ -63,7 +69,7 @@ class Linear extends FunctionNode {
     const [x, W] = this.inputs;
     // relu's gradient from its output (y <= 0 exactly where x W^T + b <= 0), one kernel,
     // itself differentiable in gy for double backward
-    const gy = this.relu ? applyExpr('grad(relu)', select(input(1).le(0), 0, input(0)), [gyOut, this.retainedOutputs[0]], []) : gyOut;
+    const gy = this.relu ? applyExpr('grad(relu)', RELU_GRAD, [gyOut, this.retainedOutputs[0]], []) : gyOut;
     return targets.map((i) => (i === 0 ? matmul(gy, W) : i === 1 ? matmul(gy, x, true, false) : sum(gy, 0)));
   }
 }

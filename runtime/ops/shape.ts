@@ -1,7 +1,9 @@
 // Shape ops and sum: reshape, transpose, broadcastTo and its adjoint sum/sumTo.
 
 import { NDArray, broadcastShapes, checkAxes, checkShape, inferShape, normAxis, shapeStr, showShape } from '../array/ndarray.js';
+import { input } from '../../compiler/expr.js';
 import { reduce } from '../array/xp.js';
+import { libraryKernels } from '../fusion/background.js';
 import { checkKeepdims } from './options.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 
@@ -73,6 +75,11 @@ export function broadcastTo(x: VariableLike, shape: readonly number[]): Variable
   if (sameShape(v.shape, shape)) return v;
   return new BroadcastTo(shape.slice()).apply([v])[0];
 }
+
+// A built app creates sum's float32 kernels in the background (fusion/background.ts) for the
+// pattern the common cases collapse to, one kept dim and one reduced: a bias's gradient (rows
+// summed), a whole array (kept [1]), the last axis. Other patterns compile at first use.
+libraryKernels(() => [{ reduce: 'sum', map: input(0), inputs: ['float32'], output: 'float32', kept: 1, reduced: 1 }]);
 
 class Sum extends FunctionNode {
   readonly label = 'sum';

@@ -3,6 +3,7 @@
 import { input, scalar } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
 import type { Parameter } from '../links/link.js';
+import { libraryKernels } from '../fusion/background.js';
 import { Optimizer, POSITIVE, UNIT, checkSetting, updateInPlace } from './optimizer.js';
 
 export { Optimizer, WeightDecay, GradientClipping, type OptimizerHook } from './optimizer.js';
@@ -14,6 +15,26 @@ export { GradientHardClipping } from './gradient-hard-clipping.js';
 
 const W = input(0), G = input(1), M = input(2), V = input(3);
 
+// The updates, built once: the kernels a step runs are the ones a built app creates ahead.
+/** W - lr g (scalar 0: lr) */
+const SGD_UPDATE = [W.sub(scalar(0).mul(G))];
+const MOMENTUM_V = scalar(1).mul(M).sub(scalar(0).mul(G));
+/** W + v, v (scalars: lr, momentum) */
+const MOMENTUM_UPDATE = [W.add(MOMENTUM_V), MOMENTUM_V];
+const ADAM_M = M.add(scalar(0).mul(G.sub(M)));
+const ADAM_V = V.add(scalar(1).mul(G.mul(G).sub(V)));
+/** W, m, v (scalars: 1 - beta1, 1 - beta2, alpha_t, eps) */
+const ADAM_UPDATE = [W.sub(scalar(2).mul(ADAM_M).div(ADAM_V.sqrt().add(scalar(3)))), ADAM_M, ADAM_V];
+
+// A built app creates these updates' kernels in the background (fusion/background.ts): float32,
+// in place, so W (and m, v) are read through their outputs' bindings, as updateInPlace binds them.
+const f32 = (n: number) => Array.from({ length: n }, () => 'float32' as const);
+libraryKernels(() => [
+  { roots: SGD_UPDATE, inputs: f32(2), outputs: f32(1), aliases: [2, undefined] },
+  { roots: MOMENTUM_UPDATE, inputs: f32(3), outputs: f32(2), aliases: [3, undefined, 4] },
+  { roots: ADAM_UPDATE, inputs: f32(4), outputs: f32(3), aliases: [4, undefined, 5, 6] },
+]);
+
 /** W -= lr * g */
 export class SGD extends Optimizer {
   constructor(public lr = 0.01) {
@@ -22,7 +43,7 @@ export class SGD extends Optimizer {
   }
   protected override checkSettings(): void { checkSetting('SGD', 'lr', this.lr, ...POSITIVE); }
   protected updateOne(p: Parameter, g: NDArray): void {
-    updateInPlace([W.sub(scalar(0).mul(G))], [p.data, g], [this.lr], [p.data]);
+    updateInPlace(SGD_UPDATE, [p.data, g], [this.lr], [p.data]);
   }
 }
 
@@ -39,8 +60,7 @@ export class MomentumSGD extends Optimizer {
   }
   protected updateOne(p: Parameter, g: NDArray): void {
     const { v } = this.state(p, ['v']);
-    const vNew = scalar(1).mul(M).sub(scalar(0).mul(G));
-    updateInPlace([W.add(vNew), vNew], [p.data, g, v], [this.lr, this.momentum], [p.data, v]);
+    updateInPlace(MOMENTUM_UPDATE, [p.data, g, v], [this.lr, this.momentum], [p.data, v]);
   }
 }
 
@@ -68,9 +88,6 @@ export class Adam extends Optimizer {
 
   protected updateOne(p: Parameter, g: NDArray): void {
     const { m, v } = this.state(p, ['m', 'v']);
-    const mNew = M.add(scalar(0).mul(G.sub(M)));
-    const vNew = V.add(scalar(1).mul(G.mul(G).sub(V)));
-    const wNew = W.sub(scalar(2).mul(mNew).div(vNew.sqrt().add(scalar(3))));
-    updateInPlace([wNew, mNew, vNew], [p.data, g, m, v], [1 - this.beta1, 1 - this.beta2, this.alphaT, this.eps], [p.data, m, v]);
+    updateInPlace(ADAM_UPDATE, [p.data, g, m, v], [1 - this.beta1, 1 - this.beta2, this.alphaT, this.eps], [p.data, m, v]);
   }
 }

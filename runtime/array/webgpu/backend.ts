@@ -12,8 +12,9 @@ import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
 import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { gpuMemory } from './memory.js';
+import { libraryKernels } from '../../fusion/background.js';
 import { pipelineAsync } from './pipelines.js';
-import { clearBuffer, flush, readBuffer } from './queue.js';
+import { clearBuffer, readBuffer, writeBuffer } from './queue.js';
 
 /** Invocations per workgroup of the polymorphic elementwise kernels. */
 const POLY_WG = 64;
@@ -142,22 +143,24 @@ function splitElementwise(
  * the shapes (the flat4, flat and strided variants; i32 arithmetic too where the dtypes
  * allow it). Resolves to how many were created now (0 when all existed).
  */
-async function precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[]): Promise<number> {
+async function precompile(roots: readonly Expr[], inputDtypes: readonly DType[], outDtypes: readonly DType[], inPlace?: readonly (number | undefined)[]): Promise<number> {
   const types = [...inputDtypes, ...outDtypes].map(elementType);
-  const aliases = inputDtypes.map(() => undefined);
+  const aliases = inputDtypes.map((_, k) => inPlace?.[k]);
   const allInt = [...inputDtypes, ...outDtypes].every((d) => d === 'int32') && isIntegerExpr(roots);
   // i32 arithmetic also needs int32 scalars, seen only at the call: with scalars, both kinds
   const kinds = allInt ? (countScalars(roots) > 0 ? [true, false] : [true]) : [false];
   const limit = currentDevice().limits.maxStorageBuffersPerShaderStage;
-  if (inputDtypes.length + roots.length > limit) return 0; // split per call (see splitElementwise)
-  let made = 0;
+  if (aliases.filter((a) => a === undefined).length + roots.length > limit) return 0; // split per call (see splitElementwise)
+  // all started at once, not one after another: a step that comes early then finds every
+  // variant under way (and waits for it) rather than some not yet begun (and compiled again)
+  const making: Promise<boolean>[] = [];
   for (const intMath of kinds) {
     for (const variant of intMath || !polyIsVec4({ types }) ? ['flat', 'strided'] as const : ['flat4', 'flat', 'strided'] as const) {
       const k = polyKernel(roots, inputDtypes.length, variant, { types, aliases, intMath });
-      if (await pipelineAsync(k.name, k.source)) made++;
+      making.push(pipelineAsync(k.name, k.source));
     }
   }
-  return made;
+  return (await Promise.all(making)).filter(Boolean).length;
 }
 
 /** Reduced lengths from which a workgroup (tree) reduction beats one invocation's serial loop. */
@@ -184,8 +187,7 @@ function reduce(
     // short reductions (softmax over classes, a loss over a batch), or enough outputs to
     // fill the device (barriers cost lavapipe more than the serial loop): one invocation per output
     const { kept, reduced } = splitReduce(shape, axes, ins, { strides: out.strides, offset: 0 });
-    const key = `${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}|${intMath}`;
-    const kernel = cached(key, () => renderReduce(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types, intMath }));
+    const kernel = serialReduceKernel(op, map, inputs.length, kept.shape.length, reduced.shape.length, types, intMath);
     launch(kernel, [...operands, out], packReduceParams(kernel, kept, reduced, scalars), n);
     return out;
   }
@@ -197,8 +199,7 @@ function reduce(
   const target = groups === 1 ? out : empty([n, groups], dtype);
   // the chunks of output i lie at i * groups + g: the kept strides of `out`, times groups
   const { kept, reduced } = splitReduce(shape, axes, ins, { strides: out.strides.map((s) => s * groups), offset: 0 });
-  const key = `tree|${op}|${map.id}|${inputs.length}|${kept.shape.length}|${reduced.shape.length}|${types.join('')}`;
-  const kernel = cached(key, () => renderReduceTree(map, inputs.length, kept.shape.length, reduced.shape.length, op, { types, workgroupSize: TREE_WG }));
+  const kernel = treeReduceKernel(op, map, inputs.length, kept.shape.length, reduced.shape.length, types);
   const params = packReduceParams(kernel, kept, reduced, scalars, { groups, chunk: Math.ceil(m / groups), gs: 1 });
   launchGrid(kernel, [...operands, target], params, dispatchSize(n * groups * TREE_WG, TREE_WG));
   if (groups === 1) return out;
@@ -207,13 +208,38 @@ function reduce(
 
 const COPY = input(0);
 
+function serialReduceKernel(op: ReduceOp, map: Expr, nInputs: number, kept: number, reduced: number, types: readonly ElementType[], intMath: boolean): WgslKernel {
+  const key = `${op}|${map.id}|${nInputs}|${kept}|${reduced}|${types.join('')}|${intMath}`;
+  return cached(key, () => renderReduce(map, nInputs, kept, reduced, op, { types, intMath }));
+}
+
+function treeReduceKernel(op: ReduceOp, map: Expr, nInputs: number, kept: number, reduced: number, types: readonly ElementType[]): WgslKernel {
+  const key = `tree|${op}|${map.id}|${nInputs}|${kept}|${reduced}|${types.join('')}`;
+  return cached(key, () => renderReduceTree(map, nInputs, kept, reduced, op, { types, workgroupSize: TREE_WG }));
+}
+
+/**
+ * Create ahead, with createComputePipelineAsync, the kernels `reduce` picks for these dtypes and
+ * collapsed ranks whatever the lengths: the serial one and, where it may be picked, the tree
+ * one and its second pass. Resolves to how many were created now.
+ */
+async function precompileReduce(op: ReduceOp, map: Expr, inputDtypes: readonly DType[], outDtype: DType, kept: number, reduced: number): Promise<number> {
+  const types = [...inputDtypes, outDtype].map(elementType);
+  // as reduce decides: int32 max/min in i32 (serial only), everything else in floats
+  const intMath = op !== 'sum' && [...inputDtypes, outDtype].every((d) => d === 'int32') && isIntegerExpr([map]);
+  const ks = [serialReduceKernel(op, map, inputDtypes.length, kept, reduced, types, intMath)];
+  if (!intMath) {
+    const out = elementType(outDtype);
+    ks.push(treeReduceKernel(op, map, inputDtypes.length, kept, reduced, types), serialReduceKernel(op, COPY, 1, 1, 1, [out, out], false));
+  }
+  return (await Promise.all(ks.map((k) => pipelineAsync(k.name, k.source)))).filter(Boolean).length;
+}
+
 function fromHost(data: TypedArray, shape: readonly number[]): NDArray {
   const x = empty(shape, data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : 'float32');
-  // writeBuffer runs at once on the queue, ahead of recorded work; flush so that work which
-  // used this (recycled) buffer before runs first.
-  flush();
+  // after the recorded work, which may still use this (recycled) buffer (see writeBuffer)
   const host = data instanceof Float64Array ? new Float32Array(data) : data;
-  if (host.length > 0) currentDevice().device.queue.writeBuffer(storageOf(x).use(), 0, host.buffer, host.byteOffset, host.byteLength);
+  if (host.length > 0) writeBuffer(storageOf(x).use(), host as ArrayBufferView<ArrayBuffer>);
   return x;
 }
 
@@ -236,6 +262,9 @@ function full(shape: readonly number[], value: number, dtype: DType): NDArray {
 
 const FILL = scalar(0);
 
+// A built app creates full's float32 fill (backward's seed of ones) in the background (fusion/background.ts).
+libraryKernels(() => [{ roots: [FILL], inputs: [], outputs: ['float32'] }]);
+
 export const webgpu: Backend = {
   device: 'webgpu',
   fromHost,
@@ -247,6 +276,7 @@ export const webgpu: Backend = {
   reduce,
   precompile,
   memory: gpuMemory,
+  precompileReduce,
 };
 
 BACKENDS.webgpu = webgpu;

@@ -16,20 +16,43 @@ export interface GpuContext {
 
 let current: GpuContext | null = null;
 let pending: Promise<GpuContext> | null = null;
+const listeners: ((ctx: GpuContext) => void)[] = [];
+
+/**
+ * Call `fn` with every device kusari acquires or is given from now on (declared kernels
+ * start creating their pipelines there). A listener's error is its own business: it must
+ * not fail the device's acquisition, so it is caught and printed as a warning.
+ */
+export function onDevice(fn: (ctx: GpuContext) => void): void {
+  listeners.push(fn);
+}
+
+function adopt(ctx: GpuContext): GpuContext {
+  current = ctx;
+  for (const fn of listeners) {
+    try {
+      fn(ctx);
+    } catch (e) {
+      console.warn(`webgpu: a device listener failed: ${(e as Error).message}`);
+    }
+  }
+  return ctx;
+}
 
 /**
  * Use a GPU you already have: a `GPU` (navigator.gpu or the `webgpu` package's `create()`),
  * an adapter or a device. Replaces any device kusari found by itself.
  */
 export async function useDevice(gpu: GPU | GPUAdapter | GPUDevice): Promise<GpuContext> {
+  let ctx: GpuContext;
   if ('queue' in gpu) {
-    current = wrap(gpu, 'injected device', [gpu]);
+    ctx = wrap(gpu, 'injected device', [gpu]);
   } else {
     const adapter = 'requestAdapter' in gpu ? await adapterOf(gpu) : gpu;
-    current = wrap(await requestDevice(adapter), describeAdapter(adapter), [gpu, adapter]);
+    ctx = wrap(await requestDevice(adapter), describeAdapter(adapter), [gpu, adapter]);
   }
-  pending = Promise.resolve(current);
-  return current;
+  pending = Promise.resolve(ctx);
+  return adopt(ctx);
 }
 
 function describeAdapter(adapter: GPUAdapter): string {
@@ -88,7 +111,7 @@ async function discover(): Promise<GpuContext> {
 
 /** The device, found on first use. */
 export function getDevice(): Promise<GpuContext> {
-  pending ??= discover().then((ctx) => (current = ctx));
+  pending ??= discover().then(adopt);
   return pending;
 }
 

@@ -4,7 +4,7 @@ import { dispatchSize, type WgslKernel } from '../../../compiler/wgsl.js';
 import { NDArray, sizeOf, type DType } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import { GpuStorage, allocate } from './memory.js';
-import { layoutOf, pipeline } from './pipelines.js';
+import { layoutOf, pipeline, pipelineInFlight } from './pipelines.js';
 import { dispatch, uniform } from './queue.js';
 
 /** The GPU storage behind an array (views included). */
@@ -29,9 +29,14 @@ export function cached(key: string, render: () => WgslKernel): WgslKernel {
 
 /** Bind `operands` (by binding number) and the params, and record a dispatch of `groups` workgroups. */
 export function launchGrid(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, groups: readonly [number, number, number]): void {
-  const p = pipeline(kernel.name, kernel.source);
-  const resources = kernel.bindings.map((b) => (b.role === 'params' ? uniform(params) : { buffer: storageOf(operands[b.binding]).use() }));
-  dispatch(p, bindGroup(kernel, p, resources), groups);
+  // buffers now, so a released array fails at the op that used it, even when the dispatch waits
+  const buffers = kernel.bindings.map((b) => (b.role === 'params' ? null : storageOf(operands[b.binding]).use()));
+  const creating = pipelineInFlight(kernel.name);
+  dispatch(() => {
+    const p = pipeline(kernel.name, kernel.source);
+    const resources = kernel.bindings.map((_, i) => { const buffer = buffers[i]; return buffer === null ? uniform(params) : { buffer }; });
+    return { pipeline: p, bindGroup: bindGroup(kernel, p, resources) };
+  }, groups, creating);
 }
 
 // Bind groups, reused. The pool hands a training loop the same buffers in the same order

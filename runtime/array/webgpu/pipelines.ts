@@ -1,6 +1,6 @@
 // Compute pipelines, compiled once per kernel name (names end in a 64-bit content hash of the source).
 
-import { currentDevice } from './device.js';
+import { currentDevice, liveContext } from './device.js';
 
 interface Entry { pipeline: GPUComputePipeline; source: string }
 const cache = new Map<string, Entry>();
@@ -9,11 +9,14 @@ const layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
 let compileError: string | null = null;
 
 /**
- * Pipelines created since the process started (sync or async; never reset, so a test reads
- * the difference around the code it watches): proof that a chain's pipelines, made once,
- * serve later calls of any shape.
+ * Pipelines created since the process started (never reset, so a test reads the difference
+ * around the code it watches). `created` counts all of them, sync or async: proof that a
+ * chain's pipelines, made once, serve later calls of any shape. `onDemand` counts those a
+ * dispatch had to compile synchronously on the main thread (none had been made ahead), and
+ * `awaited` the dispatches that waited for a pipeline still being made in the background
+ * rather than compiling it again: a built app's first step should show onDemand 0.
  */
-export const pipelineStats = { created: 0 };
+export const pipelineStats = { created: 0, onDemand: 0, awaited: 0 };
 
 /** A cache hit whose source is not the cached one: two kernels whose names collide. */
 function checkSame(name: string, entry: Entry, source: string): void {
@@ -49,7 +52,18 @@ export function pipeline(name: string, source: string): GPUComputePipeline {
   });
   cache.set(name, { pipeline: p, source });
   pipelineStats.created++;
+  pipelineStats.onDemand++;
   return p;
+}
+
+/**
+ * The creation of `name`'s pipeline when it is under way in the background (undefined when
+ * it exists or was never started): a dispatch waits for it instead of compiling it again.
+ */
+export function pipelineInFlight(name: string): Promise<boolean> | undefined {
+  const made = pendingAsync.get(name);
+  if (made !== undefined) pipelineStats.awaited++;
+  return made;
 }
 
 /**
@@ -67,8 +81,10 @@ export function pipelineAsync(name: string, source: string): Promise<boolean> {
   if (pending !== undefined) return pending.then(() => false);
   const { device } = currentDevice();
   const module = device.createShaderModule({ code: source, label: name });
-  const made = device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name }).then(
+  const made: Promise<boolean> = device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name }).then(
     (p) => {
+      // a pipeline of a device released meanwhile must not enter the next device's cache
+      if (pendingAsync.get(name) !== made || liveContext()?.device !== device) return false;
       pendingAsync.delete(name);
       // a synchronous use may have created it meanwhile: keep that one, count only this
       if (cache.has(name)) return false;
@@ -77,7 +93,7 @@ export function pipelineAsync(name: string, source: string): Promise<boolean> {
       return true;
     },
     async (e: unknown) => {
-      pendingAsync.delete(name);
+      if (pendingAsync.get(name) === made) pendingAsync.delete(name);
       const info = await module.getCompilationInfo();
       const where = info.messages.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
       throw new Error(`webgpu: kernel ${name} failed to compile: ${where || (e as Error).message}`);

@@ -29,7 +29,7 @@ let arenaUsed = 0;
 export function uniform(data: ArrayBuffer): GPUBufferBinding {
   const size = Math.ceil(Math.max(data.byteLength, 16) / SLOT) * SLOT;
   if (size > ARENA_BYTES) throw new Error(`webgpu: kernel parameters of ${data.byteLength} bytes exceed the ${ARENA_BYTES}-byte uniform arena`);
-  if (arenaUsed + size > ARENA_BYTES) flush();
+  if (arenaUsed + size > ARENA_BYTES) submit();
   arena ??= currentDevice().device.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const offset = arenaUsed;
   arenaHost.set(new Uint8Array(data), offset);
@@ -42,27 +42,118 @@ function currentEncoder(): GPUCommandEncoder {
   return encoder;
 }
 
-/** Record one compute dispatch; it runs at the next flush. */
-export function dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, workgroups: readonly [number, number, number]): void {
-  pass ??= currentEncoder().beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+/**
+ * Record one compute dispatch; it runs at the next flush. `record` gets the pipeline and
+ * binds it: it runs now, or, when `pipeline` is still being created in the background (see
+ * inOrder), once it exists. Counted now either way, so counts around a step stay exact.
+ */
+export function dispatch(record: () => { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup }, workgroups: readonly [number, number, number], pipeline?: Promise<unknown>): void {
   queueStats.dispatches++;
   dispatchStats.count++;
-  if (++recorded >= MAX_BATCH) flush();
+  inOrder(() => {
+    const { pipeline: p, bindGroup } = record();
+    pass ??= currentEncoder().beginComputePass();
+    pass.setPipeline(p);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    if (++recorded >= MAX_BATCH) submit();
+  }, pipeline);
 }
 
 /** Record a buffer copy (ends the current compute pass). */
 export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-  endPass();
-  currentEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  inOrder(() => {
+    endPass();
+    currentEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  });
 }
 
 /** Record zero-filling a range of a buffer. */
 export function clearBuffer(buffer: GPUBuffer, offset: number, bytes: number): void {
-  endPass();
-  currentEncoder().clearBuffer(buffer, offset, bytes);
+  inOrder(() => {
+    endPass();
+    currentEncoder().clearBuffer(buffer, offset, bytes);
+  });
+}
+
+/**
+ * Write host data into a buffer, after everything recorded before (queue.writeBuffer alone
+ * would overtake recorded work that still reads a recycled buffer). Copies `data` when the
+ * write has to wait, so the caller may reuse it at once.
+ */
+export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView<ArrayBuffer>): void {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const copy = backlog === null ? bytes : bytes.slice();
+  inOrder(() => {
+    submit();
+    currentDevice().device.queue.writeBuffer(buffer, 0, copy.buffer, copy.byteOffset, copy.byteLength);
+  });
+}
+
+// A dispatch whose pipeline is still being created with createComputePipelineAsync (declared
+// kernels start theirs in the background, runtime/fusion/background.ts) waits for it rather
+// than compiling it a second time synchronously, which on lavapipe costs the main thread
+// tens of milliseconds a pipeline. Recording is synchronous, so waiting means: from that
+// dispatch on, every queue operation is kept in order in `backlog` and replayed once the
+// pipelines it waits for exist; readBuffer waits for the replay.
+let backlog: (() => void)[] | null = null;
+let gates: Promise<unknown>[] = [];
+let replayed: Promise<void> | null = null;
+/** An error thrown while replaying (a dispatch whose pipeline failed to compile): thrown by the next queue use. */
+let replayError: unknown = null;
+
+function inOrder(op: () => void, gate?: Promise<unknown>): void {
+  if (replayError !== null) {
+    const e = replayError;
+    replayError = null;
+    throw e;
+  }
+  if (backlog === null && gate === undefined) {
+    op();
+    return;
+  }
+  // a failed creation is not an error here: the replayed dispatch compiles synchronously, and that reports it
+  if (gate !== undefined) gates.push(gate.catch(() => undefined));
+  if (backlog === null) {
+    submit(); // what was recorded before goes first
+    backlog = [];
+    replayed = replay(backlog);
+  }
+  backlog.push(op);
+}
+
+async function replay(ops: (() => void)[]): Promise<void> {
+  // the gates of dispatches recorded while waiting join the wait
+  while (gates.length > 0) {
+    // released meanwhile: the gates now are the next device's backlog's, not this one's to take
+    // (taking them let that backlog replay before its pipelines existed: compiled on demand)
+    if (backlog !== ops) return;
+    const waiting = gates;
+    gates = [];
+    await Promise.all(waiting);
+  }
+  // the device was released meanwhile (resetQueue), and the work dropped with it
+  if (backlog !== ops) return;
+  backlog = null;
+  replayed = null;
+  try {
+    for (const op of ops) op();
+  } catch (e) {
+    replayError = e;
+  }
+}
+
+/**
+ * Resolves once work waiting for background pipelines has been recorded (at once when none
+ * waits): after it, flush() and the queue's onSubmittedWorkDone() cover everything.
+ */
+export async function settled(): Promise<void> {
+  if (replayed !== null) await replayed;
+  if (replayError !== null) {
+    const e = replayError;
+    replayError = null;
+    throw e;
+  }
 }
 
 function endPass(): void {
@@ -70,8 +161,12 @@ function endPass(): void {
   pass = null;
 }
 
-/** Submit everything recorded so far. */
+/** Submit everything recorded so far (or, while dispatches wait for pipelines, once they have been recorded). */
 export function flush(): void {
+  inOrder(submit);
+}
+
+function submit(): void {
   if (encoder === null) return;
   endPass();
   const { queue } = currentDevice().device;
@@ -85,6 +180,10 @@ export function flush(): void {
 
 /** Forget recorded work (the device is gone). */
 export function resetQueue(): void {
+  // work waiting for pipelines is dropped with the device it was meant for
+  backlog = null;
+  gates = [];
+  replayError = null;
   encoder = null;
   pass = null;
   recorded = 0;
@@ -99,6 +198,7 @@ export async function readBuffer(buffer: GPUBuffer, offset: number, bytes: numbe
   const staging = device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   copyBuffer(buffer, offset, staging, 0, size);
   flush();
+  await settled();
   try {
     await staging.mapAsync(GPUMapMode.READ);
     return staging.getMappedRange(0, size).slice(0, bytes);

@@ -6,6 +6,7 @@ import { NDArray, type DType } from '../../array/ndarray.js';
 import { currentDevice } from '../../array/webgpu/device.js';
 import { MAX_GROUPS, flatMain, kernel, range, u32, type Operand, type Params } from '../../array/webgpu/kernel.js';
 import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
+import { libraryKernels } from '../../fusion/background.js';
 
 // Three kernels from one renderer, picked per device (chooseTiling). Each invocation keeps a
 // tm x 4*tn4 block of C in registers and reads A and B as vec4s, so a loaded A value feeds
@@ -172,12 +173,23 @@ function pack(x: NDArray): NDArray {
   const padded = empty([...batchShape, rows, colsP], 'float32');
   const batch = collapse({ shape: batchShape, strides: [x.strides.slice(0, r - 2)], offsets: [x.offset] });
   const rank = batch.shape.length;
-  const kern = cached(`pack|${rank}`, () => {
-    const params: Params = [
-      u32('n'), u32('rows'), u32('cols'), u32('colsP'), u32('xo'), u32('sr'), u32('sc'),
-      ...range(rank).flatMap((d) => [u32(`nb${d}`), u32(`sb${d}`)]),
-    ];
-    return kernel('pack', [{ name: 'X', type: 'f32', role: 'input' }, { name: 'Y', type: 'f32', role: 'output' }], params, 64, `
+  const kern = cached(`pack|${rank}`, () => packKernel(rank));
+  const v: Record<string, number> = { n: padded.size, rows, cols, colsP, xo: x.offset, sr: x.strides[r - 2], sc: x.strides[r - 1] };
+  batch.shape.forEach((s, d) => {
+    v[`nb${d}`] = s;
+    v[`sb${d}`] = batch.strides[0][d];
+  });
+  if (padded.size > 0) launch(kern, [x, padded], packParams(kern, v), padded.size);
+  return new NDArray(padded.storage, x.shape.slice(), [...padded.strides.slice(0, r - 1), 1], 0);
+}
+
+/** pack's kernel for `rank` batch dims. */
+function packKernel(rank: number): WgslKernel {
+  const params: Params = [
+    u32('n'), u32('rows'), u32('cols'), u32('colsP'), u32('xo'), u32('sr'), u32('sc'),
+    ...range(rank).flatMap((d) => [u32(`nb${d}`), u32(`sb${d}`)]),
+  ];
+  return kernel('pack', [{ name: 'X', type: 'f32', role: 'input' }, { name: 'Y', type: 'f32', role: 'output' }], params, 64, `
 ${flatMain()}
   let c = i % p.colsP;
   let t = i / p.colsP;
@@ -187,14 +199,6 @@ ${decomposeBatch(rank, 't / p.rows')}
   if (c < p.cols) { v = X[p.xo + xb + r * p.sr + c * p.sc]; }
   Y[i] = v;
 }`);
-  });
-  const v: Record<string, number> = { n: padded.size, rows, cols, colsP, xo: x.offset, sr: x.strides[r - 2], sc: x.strides[r - 1] };
-  batch.shape.forEach((s, d) => {
-    v[`nb${d}`] = s;
-    v[`sb${d}`] = batch.strides[0][d];
-  });
-  if (padded.size > 0) launch(kern, [x, padded], packParams(kern, v), padded.size);
-  return new NDArray(padded.storage, x.shape.slice(), [...padded.strides.slice(0, r - 1), 1], 0);
 }
 
 /** `xb`: the element offset of batch index `from` in X, over batch dims p.nb<d> with strides p.sb<d>. */
@@ -348,3 +352,18 @@ ${ind([...readA, ...readB, ...update], 3)}
     workgroupBarrier();
   }`;
 }
+
+// A built app creates, in the background, every kernel chooseTiling and matmulWith pick for a
+// product whose batch dims collapse to one (2-D ones, the linear layers' and their gradients',
+// have the batch [1]), whatever the sizes: both tilings chooseTiling gives (narrow n or not),
+// both ways of reading B, rows of vec4s or not, plain, + bias, + bias + relu; and pack for an
+// operand read transposed. Batch dims that do not collapse compile at first use.
+libraryKernels(() => {
+  const tilings = new Map([1, 1 << 20].map((n) => chooseTiling(n)).map((t) => [JSON.stringify(t), t]));
+  const epilogues = [[false, false], [true, false], [true, true]] as const;
+  return [
+    packKernel(1),
+    ...[...tilings.values()].flatMap((t) => (['nn', 'nt'] as const).flatMap((layout) => [true, false].flatMap((v4) =>
+      epilogues.map(([bias, relu]) => renderMatmul(t, layout, 1, v4, bias, relu))))),
+  ];
+});
