@@ -12,7 +12,7 @@ import { outSize, type Geometry } from './im2col.js';
 // rows (plus a row of ones when the convolution has a bias), each row padded to a multiple of 4
 // so the GEMM reads it as vec4s. Then
 //   forward   y[n, g] (O/G, ho wo)  = [W_g | b_g] @ col[n, g]       (batched over n: y is NCHW as it lands)
-//   gW, gb    [gW_g | gb_g]         = sum_n gy[n, g] @ col[n, g]^T   (one kernel summing over n)
+//   gW, gb    [gW_g | gb_g]^T       = sum_n col[n, g] @ gy[n, g]^T   (one kernel summing over n)
 //   gx        gcol[n, g] (K, h w)   = W_g^T @ gy[n, g], then col2im (batched over n)
 // The bias rides in the GEMM as the ones row, so there is no broadcast add in forward and
 // no reduction for gb in backward. The grids are 3-D (cell or row, channel, image), so the
@@ -194,10 +194,13 @@ export function convGradWWebgpu(x: NDArray, gy: NDArray, g: Geometry, withBias: 
   const k = (c / G) * g.kh * g.kw;
   const col = kept ?? im2colBatched(x, g, ho, wo, withBias);
   const gyg = dense(gy).reshape([n, G, o / G, ho * wo]);
-  const gWb = matmulSumArray(gyg, col, false, true); // (G, O/G, K1)
-  if (!withBias) return [gWb.reshape([o, c / G, g.kh, g.kw])];
-  const gW = contiguous(gWb.view([G, o / G, k], gWb.strides, 0)).reshape([o, c / G, g.kh, g.kw]);
-  const gb = contiguous(gWb.view([G, o / G], gWb.strides.slice(0, 2), k)).reshape([o]);
+  // as [gW_g | gb_g]^T = sum_n col[n, g] @ gy[n, g]^T: the patches, the large operand, are then
+  // read as the left one (loaded once per 8 invocations and shared by subgroupBroadcast) and
+  // the small gy rows as the right (measured on lavapipe: 1.4x faster than the other way round)
+  const gT = matmulSumArray(col, gyg, false, true); // (G, K1, O/G)
+  const gW = contiguous(gT.view([G, o / G, k], [gT.strides[0], 1, gT.strides[1]], 0)).reshape([o, c / G, g.kh, g.kw]);
+  if (!withBias) return [gW];
+  const gb = contiguous(gT.view([G, o / G], [gT.strides[0], 1], k * gT.strides[1])).reshape([o]);
   return [gW, gb];
 }
 
