@@ -119,12 +119,15 @@ devices.each('convolution2d: a strided (transposed) x view, and a LeNet-sized la
 });
 
 // WebGPU's per-image GEMMs read rows of ho wo cells as vec4s; LeNet's second layer (8 x 8 out),
-// an output whose rows are not a multiple of 4 (5 x 3), and groups with a bias each take another path.
+// an output whose rows are not a multiple of 4 (5 x 3), groups with a bias, and rows of 4k cells each take another path.
 devices.each('convolution2d: the second LeNet layer, rows of ho wo not a multiple of 4, groups with a bias', async (t, device) => {
   const cases: { xs: number[]; ws: number[]; conv: Conv }[] = [
     { xs: [3, 20, 12, 12], ws: [50, 20, 5, 5], conv: { stride: [1, 1], pad: [0, 0], dilate: [1, 1], groups: 1 } },
     { xs: [2, 4, 7, 5], ws: [6, 4, 3, 3], conv: { stride: [1, 1], pad: [0, 0], dilate: [1, 1], groups: 1 } },
     { xs: [2, 6, 9, 8], ws: [4, 3, 3, 2], conv: { stride: [2, 1], pad: [1, 1], dilate: [1, 2], groups: 2 } },
+    // output rows a multiple of 4 wide (filled 4 cells at a time on WebGPU), with padding, dilation, strides, groups
+    { xs: [2, 4, 9, 7], ws: [6, 2, 3, 2], conv: { stride: [2, 1], pad: [1, 1], dilate: [2, 1], groups: 2 } },
+    { xs: [1, 3, 5, 7], ws: [2, 3, 2, 1], conv: { stride: [1, 2], pad: [0, 0], dilate: [1, 1], groups: 1 } },
   ];
   for (const [k, { xs, ws, conv }] of cases.entries()) {
     const x = uniform(xs, 400 + k), W = uniform(ws, 410 + k), b = uniform([ws[0]], 420 + k);

@@ -42,6 +42,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ci = p.y0 + gid.y;
   let b = p.z0 + gid.z;`;
 
+const PARAMS = [
+  u32('y0'), u32('z0'), u32('c'), u32('cg'), u32('groups'), u32('h'), u32('w'), u32('ho'), u32('wo'), ...GEOMETRY.map(u32),
+  u32('taps'), u32('k1'), u32('hwp'), u32('xo'), u32('s0'), u32('s1'), u32('s2'), u32('s3'),
+];
+
 /**
  * The patch matrices of x (N, C, H, W): an (N, G, K1, ho wo) view whose rows lie a multiple of
  * 4 apart, K1 = C/G kh kw, plus 1 with `ones` (a last row of ones per group, for the bias).
@@ -54,12 +59,47 @@ export function im2colBatched(x: NDArray, g: Geometry, ho: number, wo: number, o
   const view = col.view([n, G, k1, hw], [G * k1 * hwp, k1 * hwp, hwp, 1], 0);
   if (col.size === 0) return view;
   const type = elementType(x.dtype);
+  const [s0, s1, s2, s3] = x.strides;
+  const v = { c, cg, groups: G, h, w, ho, wo, ...pick(g), taps, k1, hwp, xo: x.offset, s0, s1, s2, s3 };
+  if (wo % 4 === 0 && type === 'f32') {
+    // invocation (r, ci, b) fills 4 neighbouring cells (r / (wo / 4) their output row) of every
+    // tap's row for channel ci, a vec4 store each; channel index C writes the ones rows
+    const kern = cached('im2colBatched4', () => kernel('im2colBatched4', [{ name: 'X', type: 'f32', role: 'input' }, { name: 'Y', type: 'vec4<f32>', role: 'output' }], PARAMS, WG, `${HEAD}
+  let runs = p.wo / 4u;
+  if (r >= p.ho * runs) { return; }
+  let oy = r / runs;
+  let ox0 = (r - oy * runs) * 4u;
+  let cell = (oy * p.wo + ox0) / 4u;
+  let rowQ = p.hwp / 4u;
+  if (ci == p.c) {
+    for (var gi = 0u; gi < p.groups; gi++) { Y[((b * p.groups + gi) * p.k1 + p.k1 - 1u) * rowQ + cell] = vec4<f32>(1.0); }
+    return;
+  }
+  let gi = ci / p.cg;
+  let row0 = (b * p.groups + gi) * p.k1 + (ci - gi * p.cg) * p.taps;
+  let plane = p.xo + b * p.s0 + ci * p.s1;
+  var tap = 0u;
+  for (var ki = 0u; ki < p.kh; ki++) {
+    let y = i32(oy * p.sy + ki * p.dy) - i32(p.ph);
+    let inRow = y >= 0 && u32(y) < p.h;
+    let base = plane + u32(max(y, 0)) * p.s2;
+    for (var kj = 0u; kj < p.kw; kj++) {
+      var q = vec4<f32>();
+      for (var t = 0u; t < 4u; t++) {
+        let xx = i32((ox0 + t) * p.sx + kj * p.dx) - i32(p.pw);
+        if (inRow && xx >= 0 && u32(xx) < p.w) { q[t] = X[base + u32(xx) * p.s3]; }
+      }
+      Y[(row0 + tap) * rowQ + cell] = q;
+      tap++;
+    }
+  }
+}`));
+    launch3(kern, [x, col], v, ho * (wo / 4), c + (ones ? 1 : 0), n);
+    return view;
+  }
   // invocation (r, ci, b) writes one row of wo cells: tap r / ho of channel ci at output row
   // r % ho; channel index C (the grid's extra row) writes the ones rows, one per (group, oy)
-  const kern = cached(`im2colBatched|${type}`, () => kernel('im2colBatched', [{ name: 'X', type, role: 'input' }, { name: 'Y', type, role: 'output' }], [
-    u32('y0'), u32('z0'), u32('c'), u32('cg'), u32('groups'), u32('h'), u32('w'), u32('ho'), u32('wo'), ...GEOMETRY.map(u32),
-    u32('taps'), u32('k1'), u32('hwp'), u32('xo'), u32('s0'), u32('s1'), u32('s2'), u32('s3'),
-  ], WG, `${HEAD}
+  const kern = cached(`im2colBatched|${type}`, () => kernel('im2colBatched', [{ name: 'X', type, role: 'input' }, { name: 'Y', type, role: 'output' }], PARAMS, WG, `${HEAD}
   if (ci == p.c) {
     if (r >= p.groups * p.ho) { return; }
     let at = ((b * p.groups + r / p.ho) * p.k1 + p.k1 - 1u) * p.hwp + (r % p.ho) * p.wo;
@@ -84,10 +124,7 @@ export function im2colBatched(x: NDArray, g: Geometry, ho: number, wo: number, o
     Y[at + ox] = v;
   }
 }`));
-  const [s0, s1, s2, s3] = x.strides;
-  launch3(kern, [x, col], {
-    c, cg, groups: G, h, w, ho, wo, ...pick(g), taps, k1, hwp, xo: x.offset, s0, s1, s2, s3,
-  }, Math.max(taps * ho, ones ? G * ho : 0), c + (ones ? 1 : 0), n);
+  launch3(kern, [x, col], v, Math.max(taps * ho, ones ? G * ho : 0), c + (ones ? 1 : 0), n);
   return view;
 }
 
