@@ -15,7 +15,7 @@ const dense = (x: NDArray): NDArray => (x.isContiguous ? x : contiguous(x));
 const channelsFirst = (x: NDArray): NDArray => contiguous(x.transpose([1, 0, 2, 3]));
 
 /**
- * y (N, O, ho, wo) = conv(x (N, C, H, W), W (O, C/g, kh, kw)). Per group one GEMM over the
+ * On the CPU: y (N, O, ho, wo) = conv(x (N, C, H, W), W (O, C/g, kh, kw)). Per group one GEMM over the
  * whole batch: W_g (O/g, K) @ col_g (K, N ho wo), K = C/g kh kw, so even a batch of small
  * images makes one large product; the result is returned as an (N, O, ho, wo) view of it.
  */
@@ -29,7 +29,7 @@ export function convArray(x: NDArray, W: NDArray, g: Geometry): { y: NDArray; co
 }
 
 /**
- * The transpose: y (N, Co, H, W) from x (N, Ci, h, w) and W (Ci, Co/g, kh, kw), where (h, w)
+ * On the CPU, the transpose: y (N, Co, H, W) from x (N, Ci, h, w) and W (Ci, Co/g, kh, kw), where (h, w)
  * is the conv output size of (H, W). The patches W_g^T x_g are summed back by col2im.
  */
 export function convTransposeArray(x: NDArray, W: NDArray, g: Geometry, outH: number, outW: number): NDArray {
@@ -41,7 +41,7 @@ export function convTransposeArray(x: NDArray, W: NDArray, g: Geometry, outH: nu
 }
 
 /**
- * gW (O, C/g, kh, kw) of y = conv(x, W) given gy (N, O, ho, wo): gy_g (O/g, N ho wo) @ col_g^T,
+ * On the CPU, gW (O, C/g, kh, kw) of y = conv(x, W) given gy (N, O, ho, wo): gy_g (O/g, N ho wo) @ col_g^T,
  * `col` being im2col(x) when the forward pass kept it.
  */
 export function convGradWArray(x: NDArray, gy: NDArray, g: Geometry, kept?: NDArray): NDArray {
