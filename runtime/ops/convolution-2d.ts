@@ -3,10 +3,8 @@
 import { deviceOf } from '../array/backend.js';
 import { shapeStr } from '../array/ndarray.js';
 import { argVariable, type Variable, type VariableLike } from '../graph/variable.js';
-import { add } from './arithmetic.js';
 import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
 import { Convolution2DNode } from './convolution-2d/nodes.js';
-import { reshape } from './shape.js';
 import { CHECKED_BELOW, checkOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
@@ -65,6 +63,6 @@ export function convolution2d(x: VariableLike, W: VariableLike, b?: VariableLike
     throw new Error(`${op}: x ${shapeStr(xv.shape)} with W ${shapeStr(Wv.shape)}, stride (${sy}, ${sx}), pad (${ph}, ${pw}), dilate (${dy}, ${dx}) gives an empty output (${n}, ${o}, ${Math.max(0, ho)}, ${Math.max(0, wo)})`);
   }
   const g: Geometry = { kh, kw, sy, sx, ph, pw, dy, dx, groups };
-  const y = new Convolution2DNode(g).apply([xv, Wv])[0];
-  return bv === undefined ? y : add(y, reshape(bv, [1, o, 1, 1]));
+  // the bias is the node's third input: WebGPU adds it inside the GEMM (see convolution-2d/webgpu.ts)
+  return new Convolution2DNode(g, bv !== undefined).apply(bv === undefined ? [xv, Wv] : [xv, Wv, bv])[0];
 }

@@ -39,6 +39,8 @@ test.after.always(() => {
 // the kernels matmul chooses with subgroups on CPU and GPU adapters
 matmulTests(gpuTestGate(reason, !noFeature), '[webgpu subgroups]', () => ({
   cpu16x8: { rows: 'subgroup', tm: 16, tn4: 2, wx: 32, wy: 1 },
+  cpu16x4: { rows: 'subgroup', tm: 16, tn4: 1, wx: 8, wy: 1 },
+  cpu24x4: { rows: 'subgroup', tm: 24, tn4: 1, wx: 8, wy: 1 },
   narrow16x8: { rows: 'subgroup', tm: 16, tn4: 2, wx: 8, wy: 1 },
   gpu8x8: { rows: 'subgroup', tm: 8, tn4: 2, wx: 64, wy: 1 },
 }));

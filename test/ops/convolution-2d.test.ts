@@ -76,6 +76,15 @@ test('convolution2d: double backward (the transposed conv and the weight gradien
   t.pass();
 });
 
+test('convolution2d: double backward with a bias (the weight gradient node also gives gb, and its backward carries ggb)', (t) => {
+  for (const { xs, ws, conv } of CASES.slice(3, 6)) {
+    const x = uniform(xs, 210), W = uniform(ws, 211), b = uniform([ws[0]], 212);
+    const gy = uniform(refConv(x, W, b, conv).shape, 213);
+    checkOpDoubleBackward('convolution2d', (convolution2d) => (p, q, r) => convolution2d(p, q, r, conv), [x, W, b], [gy]);
+  }
+  t.pass();
+});
+
 test('convolution2d: bad inputs name the op, the argument, and expected vs seen', (t) => {
   const x = uniform([2, 4, 5, 5], 1), W = uniform([6, 2, 3, 3], 2);
   t.throws(() => F.convolution2d(uniform([4, 5, 5], 1), W), { message: 'convolution2d: x must be 4-D (N, C, H, W), got x (4, 5, 5)' });
@@ -106,6 +115,24 @@ devices.each('convolution2d: a strided (transposed) x view, and a LeNet-sized la
   const x = uniform([2, 3, 6, 7], 1), W = uniform([5, 3, 3, 2], 2);
   await checkOnDevices('convolution2d', (convolution2d) => (p, q) => convolution2d(F.transpose(p, [0, 1, 3, 2]), q, undefined, { pad: [1, 0] }), [x, W], { device });
   await checkOnDevices('convolution2d', (convolution2d) => (p, q, r) => convolution2d(p, q, r), [uniform([4, 1, 28, 28], 3), uniform([20, 1, 5, 5], 4), uniform([20], 5)], { device, atol: 1e-4 });
+  t.pass();
+});
+
+// WebGPU's per-image GEMMs read rows of ho wo cells as vec4s; LeNet's second layer (8 x 8 out),
+// an output whose rows are not a multiple of 4 (5 x 3), groups with a bias, and rows of 4k cells each take another path.
+devices.each('convolution2d: the second LeNet layer, rows of ho wo not a multiple of 4, groups with a bias', async (t, device) => {
+  const cases: { xs: number[]; ws: number[]; conv: Conv }[] = [
+    { xs: [3, 20, 12, 12], ws: [50, 20, 5, 5], conv: { stride: [1, 1], pad: [0, 0], dilate: [1, 1], groups: 1 } },
+    { xs: [2, 4, 7, 5], ws: [6, 4, 3, 3], conv: { stride: [1, 1], pad: [0, 0], dilate: [1, 1], groups: 1 } },
+    { xs: [2, 6, 9, 8], ws: [4, 3, 3, 2], conv: { stride: [2, 1], pad: [1, 1], dilate: [1, 2], groups: 2 } },
+    // output rows a multiple of 4 wide (filled 4 cells at a time on WebGPU), with padding, dilation, strides, groups
+    { xs: [2, 4, 9, 7], ws: [6, 2, 3, 2], conv: { stride: [2, 1], pad: [1, 1], dilate: [2, 1], groups: 2 } },
+    { xs: [1, 3, 5, 7], ws: [2, 3, 2, 1], conv: { stride: [1, 2], pad: [0, 0], dilate: [1, 1], groups: 1 } },
+  ];
+  for (const [k, { xs, ws, conv }] of cases.entries()) {
+    const x = uniform(xs, 400 + k), W = uniform(ws, 410 + k), b = uniform([ws[0]], 420 + k);
+    await checkOnDevices('convolution2d', (convolution2d) => (p, q, r) => convolution2d(p, q, r, conv), [x, W, b], { device, atol: 1e-4, expected: [refConv(x, W, b, conv).data] });
+  }
   t.pass();
 });
 

@@ -2,7 +2,10 @@
 
 import test from 'ava';
 import { NDArray, Variable, array, F } from '../../runtime/index.js';
-import { allclose, checkOpBackward, product, refStrides, uniform } from '../helpers.js';
+import { matmulSumArray } from '../../runtime/ops/matmul/kernels.js';
+import { allclose, checkOpBackward, product, refStrides, uniform, useDevices } from '../helpers.js';
+
+const devices = await useDevices(test);
 
 /** Plain-JS op(a) @ op(b) over leading batch axes; a, b row-major. */
 function refMatmul(a: NDArray, b: NDArray, transA: boolean, transB: boolean): { shape: number[]; data: number[] } {
@@ -153,4 +156,31 @@ test('linear: bad input, W not 2-D, feature count and bias shape', (t) => {
   t.throws(() => F.linear(uniform([2, 5], 0), uniform([4, 5], 0), uniform([5], 0)), {
     message: /^linear: b \(5,\) does not match W \(4, 5\): expected b \(4,\)$/,
   });
+});
+
+// The sum over a leading axis of batched products (a convolution's weight gradient over a
+// batch of images): on WebGPU one kernel accumulating in registers, on the CPU products then a sum.
+devices.each('matmulSumArray: sum over the first axis of batched products, every transpose flag, against triple loops', async (t, device) => {
+  const f32 = (x: NDArray) => new NDArray(new Float32Array(x.toFlat()), x.shape.slice()).to(device);
+  for (const [c, [z, m, k, n, transA, transB]] of ([[3, 5, 7, 6, false, false], [4, 20, 9, 26, false, true], [2, 3, 64, 5, true, false], [1, 17, 8, 33, true, true], [5, 50, 12, 8, false, true]] as const).entries()) {
+    const a = uniform(transA ? [z, 2, k, m] : [z, 2, m, k], 10 + m), b = uniform(transB ? [z, 2, n, k] : [z, 2, k, n], 20 + n);
+    const prods = refMatmul(a, b, transA, transB);
+    const want = new Array<number>(2 * m * n).fill(0);
+    prods.data.forEach((v, i) => { want[i % want.length] += v; });
+    const got = matmulSumArray(f32(a), f32(b), transA, transB);
+    t.deepEqual(got.shape, [2, m, n]);
+    allclose(t, Array.from(await got.data()), want, { atol: 1e-5, rtol: 1e-5 });
+    if (device !== 'webgpu' || c >= 2) continue;
+    // every tiling renders the sum loop (a GPU adapter picks 'shared' or 64-wide subgroups), B read both ways
+    const { matmulWith, subgroupsUsable } = await import('../../runtime/ops/matmul/webgpu.js');
+    const swap = (x: NDArray) => x.transpose([0, 1, 3, 2]);
+    const [ga, gb] = [transA ? swap(f32(a)) : f32(a), transB ? swap(f32(b)) : f32(b)];
+    for (const tiling of [
+      { rows: 'own', tm: 8, tn4: 2, wx: 8, wy: 4 },
+      { rows: 'shared', tm: 4, tn4: 1, wx: 16, wy: 16, tkg: 4 },
+      ...(subgroupsUsable() ? [{ rows: 'subgroup' as const, tm: 8, tn4: 2, wx: 64, wy: 1 }, { rows: 'subgroup' as const, tm: 24, tn4: 1, wx: 8, wy: 1 }] : []),
+    ] as const) {
+      allclose(t, Array.from(await matmulWith(ga, gb, tiling, undefined, false, true).data()), want, { atol: 1e-5, rtol: 1e-5 });
+    }
+  }
 });

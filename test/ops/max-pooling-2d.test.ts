@@ -82,6 +82,23 @@ devices.each('maxPooling2d: forward and gradient equal the CPU over random geome
   t.pass();
 });
 
+// WebGPU's backward for windows that do not overlap (stride >= ksize) writes each cell from the
+// window that owns it: gaps between windows, padding, and rows left over by coverAll false must come out zero.
+devices.each('maxPooling2d: gradients of windows that do not overlap, with gaps, padding and leftover rows', async (t, device) => {
+  const pools: Pool[] = [
+    { ksize: [2, 2], stride: [2, 2], pad: [0, 0], coverAll: false },
+    { ksize: [2, 2], stride: [3, 3], pad: [0, 0], coverAll: false },
+    { ksize: [2, 3], stride: [3, 4], pad: [1, 2], coverAll: true },
+    { ksize: [3, 2], stride: [3, 2], pad: [2, 1], coverAll: false },
+    { ksize: [1, 1], stride: [2, 3], pad: [0, 0], coverAll: false },
+  ];
+  for (const [k, pool] of pools.entries()) {
+    const x = distinct([2, 3, 9, 11], 500 + k);
+    await checkOnDevices('maxPooling2d', (maxPooling2d) => (p) => maxPooling2d(p, pool.ksize, optsOf(pool)), [x], { device, expected: [refMaxPool(x, pool).data] });
+  }
+  t.pass();
+});
+
 // Found by the property test (test/properties): options are checked by name before any work, on both devices.
 devices.each('maxPooling2d: an unknown option or a coverAll that is not a boolean is named, not ignored', (t, device) => {
   const x = on(device, uniform([1, 1, 2, 2], 1));

@@ -2,9 +2,9 @@
 
 import { deviceOf, kernelFor, type DeviceKernels } from '../../array/backend.js';
 import type { DType, NDArray } from '../../array/ndarray.js';
-import { resultDtype } from '../../array/xp.js';
+import { reduce, resultDtype } from '../../array/xp.js';
 import { matmulCpu } from './cpu.js';
-import { biasEpilogueFits as gpuBiasFits, matmulWebgpu } from './webgpu.js';
+import { biasEpilogueFits as gpuBiasFits, matmulSumWebgpu, matmulWebgpu } from './webgpu.js';
 
 const KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu?: boolean) => NDArray> = { cpu: matmulCpu, webgpu: matmulWebgpu };
 
@@ -24,4 +24,20 @@ export function matmulArray(a: NDArray, b: NDArray, transA = false, transB = fal
 export function biasEpilogueFits(bias: NDArray, n: number, dtype: DType): boolean {
   if (bias.dtype !== dtype || bias.ndim !== 1 || bias.shape[0] !== n) return false;
   return bias.device === 'cpu' ? true : bias.device === 'webgpu' ? gpuBiasFits(bias, n) : false;
+}
+
+const SUM_KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType) => NDArray> = {
+  cpu: (a, b, dtype) => reduce('sum', matmulCpu(a, b, dtype), [0]),
+  webgpu: (a, b) => matmulSumWebgpu(a, b),
+};
+
+/**
+ * sum over the first axis of op(a) @ op(b), a (z, ..., m, k) and b (z, ..., k, n) with equal
+ * leading dims (shapes already checked): on WebGPU one kernel adding the z products in registers.
+ */
+export function matmulSumArray(a: NDArray, b: NDArray, transA = false, transB = false): NDArray {
+  const swap = (x: NDArray) => x.transpose([...x.shape.keys()].map((i, _, all) =>
+    i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
+  const device = deviceOf([a, b], 'matmul', ['a', 'b']);
+  return kernelFor(SUM_KERNELS, device)(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
 }

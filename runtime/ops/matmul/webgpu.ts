@@ -7,6 +7,7 @@ import { currentDevice } from '../../array/webgpu/device.js';
 import { MAX_GROUPS, flatMain, kernel, range, u32, type Operand, type Params } from '../../array/webgpu/kernel.js';
 import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
 import { libraryKernels } from '../../fusion/background.js';
+import { zeros } from '../../array/xp.js';
 
 // Three kernels from one renderer, picked per device (chooseTiling). Each invocation keeps a
 // tm x 4*tn4 block of C in registers and reads A and B as vec4s, so a loaded A value feeds
@@ -58,19 +59,28 @@ function onCpu(): boolean {
 
 /**
  * The tiling for an (m, k) @ (k, n) product on this device. On a CPU the blocks are as
- * large as compile time allows (llvmpipe takes a second or more per kernel at these sizes,
- * five for 32-row blocks); on a GPU they keep registers for occupancy, and without
+ * large as the registers hold (past that they spill, and llvmpipe takes a second or more to
+ * compile each kernel); on a GPU they keep registers for occupancy, and without
  * subgroups the classic 64 x 64 workgroup-memory tile is used. Few distinct tilings, since
  * each one is a kernel to compile.
  */
-function chooseTiling(n: number): Tiling {
+function chooseTiling(m: number, n: number): Tiling {
   const cpu = onCpu();
   if (subgroupsUsable()) {
     // Whole subgroups only (a partial one need not hold invocations 0..7), and narrow
     // outputs (a 10-class layer) should not leave most of a workgroup idle.
     const most = currentDevice().device.adapterInfo?.subgroupMaxSize ?? 128;
-    const wx = n <= 64 && most <= 8 ? 8 : Math.max(cpu ? 32 : 64, most);
-    return { rows: 'subgroup', tm: cpu ? 16 : 8, tn4: 2, wx, wy: 1 };
+    if (cpu) {
+      // One vec4 column per invocation, workgroups of one subgroup: measured on lavapipe over
+      // LeNet's convolutions and an MLP's layers, 2 to 4x faster than two columns in 32-wide
+      // workgroups (16 x 2 vec4 accumulators spill the 16 AVX registers, and 128 columns a
+      // workgroup waste most of a 64-wide image). Rows in blocks of 24 or 16, whichever
+      // wastes fewer past m.
+      const tm = Math.ceil(m / 24) * 24 <= Math.ceil(m / 16) * 16 ? 24 : 16;
+      return { rows: 'subgroup', tm, tn4: 1, wx: Math.max(8, most), wy: 1 };
+    }
+    const wx = n <= 64 && most <= 8 ? 8 : Math.max(64, most);
+    return { rows: 'subgroup', tm: 8, tn4: 2, wx, wy: 1 };
   }
   if (cpu) return { rows: 'own', tm: 8, tn4: 2, wx: 8, wy: 4 };
   return { rows: 'shared', tm: 4, tn4: 1, wx: 16, wy: 16, tkg: 4 };
@@ -86,7 +96,7 @@ export function matmulWebgpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArra
     throw new Error(`matmul: the GPU multiplies float32 matrices, got a ${a.dtype} and b ${b.dtype}; cast them first`);
   }
   const r = a.ndim;
-  return matmulWith(a, b, chooseTiling(b.shape[r - 1]), bias, relu);
+  return matmulWith(a, b, chooseTiling(a.shape[r - 2], b.shape[r - 1]), bias, relu);
 }
 
 /**
@@ -98,13 +108,31 @@ export function biasEpilogueFits(bias: NDArray, n: number): boolean {
   return n % 4 !== 0 || ((bias.strides[0] === 1 || n === 1) && bias.offset % 4 === 0);
 }
 
-/** matmul with a given tiling (tests and benchmarks compare tilings through this). */
-export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray, relu = false): NDArray {
+/**
+ * sum over the first axis of a (z, ..., m, k) @ b (z, ..., k, n): C (..., m, n), the products
+ * added in registers (one kernel, no (z, ..., m, n) temporary). A convolution's weight
+ * gradient is this sum over the batch of per-image products.
+ */
+export function matmulSumWebgpu(a: NDArray, b: NDArray): NDArray {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+    throw new Error(`matmul: the GPU multiplies float32 matrices, got a ${a.dtype} and b ${b.dtype}; cast them first`);
+  }
+  return matmulWith(a, b, chooseTiling(a.shape[a.ndim - 2], b.shape[b.ndim - 1]), undefined, false, true);
+}
+
+/**
+ * matmul with a given tiling (tests and benchmarks compare tilings through this); with
+ * `sumFirst`, the products are summed over the first axis (see matmulSumWebgpu).
+ */
+export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray, relu = false, sumFirst = false): NDArray {
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
-  const batchShape = a.shape.slice(0, r - 2);
+  const batchShape = a.shape.slice(sumFirst ? 1 : 0, r - 2);
   const out = empty([...batchShape, m, n], 'float32');
   if (out.size === 0) return out;
+  const nz = sumFirst ? a.shape[0] : 1;
+  // no products to sum: zeros (the kernel's loop would store them, but a grid needs a batch)
+  if (nz === 0) return zeros(out.shape, 'float32', 'webgpu');
   // A is read as rows of vec4 along k; B as rows along n, or as rows of B^T along k
   const A = readsAsRows(a, r - 2, r - 1) ? a : pack(a);
   let B = b, layout: BLayout = 'nn';
@@ -112,12 +140,13 @@ export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray, re
     if (readsAsRows(b, r - 1, r - 2)) layout = 'nt';
     else B = pack(b);
   }
-  const batch = collapse({ shape: batchShape, strides: [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], offsets: [] });
+  const first = sumFirst ? 1 : 0;
+  const batch = collapse({ shape: batchShape, strides: [A.strides.slice(first, r - 2), B.strides.slice(first, r - 2)], offsets: [] });
   const rank = batch.shape.length;
   // rows of C a whole number of vec4s long are stored a vec4 at a time
   const v4 = n % 4 === 0;
   const withBias = bias !== undefined, withRelu = withBias && relu;
-  const kern = cached(`matmul|${t.rows},${t.tm},${t.tn4},${t.wx},${t.wy},${t.tkg}|${layout}|${rank}|${v4}${withBias ? '|bias' : ''}${withRelu ? '|relu' : ''}`, () => renderMatmul(t, layout, rank, v4, withBias, withRelu));
+  const kern = cached(`matmul|${t.rows},${t.tm},${t.tn4},${t.wx},${t.wy},${t.tkg}|${layout}|${rank}|${v4}${withBias ? '|bias' : ''}${withRelu ? '|relu' : ''}${sumFirst ? '|sum' : ''}`, () => renderMatmul(t, layout, rank, v4, withBias, withRelu, sumFirst));
   const n4 = Math.ceil(n / 4);
   // vec4 units: readsAsRows guaranteed the divisions are exact (0 where a dim has size 1)
   const q = (x: NDArray, d: number) => (x.shape[d] === 1 ? 0 : x.strides[d] / 4);
@@ -125,6 +154,7 @@ export function matmulWith(a: NDArray, b: NDArray, t: Tiling, bias?: NDArray, re
     m, n, k, kg: Math.ceil(k / 4), n4,
     aOff: A.offset / 4, aSm: q(A, r - 2), bOff: B.offset / 4, bS: layout === 'nn' ? q(B, r - 2) : q(B, r - 1), tkg: tileOf(t).tkg,
   };
+  if (sumFirst) Object.assign(v, { nz, saz: q(A, 0), sbz: q(B, 0) });
   // the bias in the store's units (vec4s when v4; biasEpilogueFits made that exact), and its element stride otherwise
   if (bias !== undefined) {
     v.biasOff = v4 ? bias.offset / 4 : bias.offset;
@@ -164,9 +194,10 @@ function readsAsRows(x: NDArray, row: number, inner: number): boolean {
 
 /**
  * A copy of `x` whose last two dims are row-major with rows padded to a multiple of 4
- * (zeros), returned as a view of x's shape, which readsAsRows accepts.
+ * (zeros), returned as a view of x's shape, which readsAsRows accepts. Exported for callers
+ * that reuse one packed operand across a broadcast batch (a convolution's weights).
  */
-function pack(x: NDArray): NDArray {
+export function pack(x: NDArray): NDArray {
   const r = x.ndim;
   const rows = x.shape[r - 2], cols = x.shape[r - 1], colsP = Math.ceil(cols / 4) * 4;
   const batchShape = x.shape.slice(0, r - 2);
@@ -210,7 +241,7 @@ function decomposeBatch(rank: number, from: string): string {
 
 const X4 = ['x', 'y', 'z', 'w'];
 
-function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean, bias = false, relu = false): WgslKernel {
+function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean, bias = false, relu = false, sum = false): WgslKernel {
   const { tm, tn4, wx, wy } = t;
   const sg = t.rows === 'subgroup', shared = t.rows === 'shared';
   const params: Params = [
@@ -218,6 +249,7 @@ function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean
     u32('aOff'), u32('aSm'), u32('bOff'), u32('bS'), u32('tkg'),
     ...range(batchRank).flatMap((d) => [u32(`nb${d}`), u32(`sa${d}`), u32(`sb${d}`)]),
     ...(bias ? [u32('biasOff'), u32('biasS')] : []),
+    ...(sum ? [u32('nz'), u32('saz'), u32('sbz')] : []),
   ];
   const I = range(tm), J = range(tn4), T = range(4);
   // linear's epilogue: the bias of the stored column(s), added in registers as the block is stored
@@ -231,11 +263,11 @@ function renderMatmul(t: Tiling, layout: BLayout, batchRank: number, v4: boolean
   // where each row of A and each column group of B starts (vec4 units), clamped into the
   // matrix: blocks past its edge repeat the last row or column and are never stored
   const rowStarts = sg
-    ? range(tm / 8).map((g) => `let ar${g} = aBase + min(row + ${g * 8}u + lane8, p.m - 1u) * p.aSm;`)
-    : I.map((i) => `let ar${i} = aBase + min(row + ${i}u, p.m - 1u) * p.aSm;`);
+    ? range(tm / 8).map((g) => `let ar${g} = aZ + min(row + ${g * 8}u + lane8, p.m - 1u) * p.aSm;`)
+    : I.map((i) => `let ar${i} = aZ + min(row + ${i}u, p.m - 1u) * p.aSm;`);
   const colStarts = layout === 'nn'
-    ? J.map((j) => `let bc${j} = bBase + min(col + ${j}u, p.n4 - 1u);`)
-    : J.flatMap((j) => T.map((q) => `let bc${j}_${q} = bBase + min((col + ${j}u) * 4u + ${q}u, p.n - 1u) * p.bS;`));
+    ? J.map((j) => `let bc${j} = bZ + min(col + ${j}u, p.n4 - 1u);`)
+    : J.flatMap((j) => T.map((q) => `let bc${j}_${q} = bZ + min((col + ${j}u) * 4u + ${q}u, p.n - 1u) * p.bS;`));
 
   // the A values of rows 0..tm at k-group `kq` (the 4 k's kb..kb+3, km saying which exist):
   // loaded, or broadcast from the invocation that loaded them. Past k both sides read as
@@ -270,13 +302,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 ${ind(batch, 1)}
   let row = ${sg ? `(p.row0 + wid.y) * ${tm}u` : `((p.row0 + wid.y) * ${wy}u + lid.y) * ${tm}u`};
   let col = ((p.col0 + wid.x) * ${wx}u + lid.x) * ${tn4}u;${sg ? '\n  // any subgroup of 8 or more: invocations 0..7 load the rows, all others repeat them\n  let lane8 = lane & 7u;' : ''}
-${ind([...rowStarts, ...colStarts], 1)}
 ${ind(I.flatMap((i) => J.map((j) => `var c${i}_${j} = vec4<f32>();`)), 1)}
+${sum ? '  // C sums the products of the nz matrix pairs along the first axis\n  for (var zr = 0u; zr < p.nz; zr++) {\n  let aZ = aBase + zr * p.saz;\n  let bZ = bBase + zr * p.sbz;' : '  let aZ = aBase;\n  let bZ = bBase;'}
+${ind([...rowStarts, ...colStarts], 1)}
 ${shared ? sharedLoop(t, layout, update) : `  for (var kq = 0u; kq < p.kg; kq++) {
     let kb = kq * 4u;
     let km = vec4<u32>(kb) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.k);
 ${ind([...loadA('kq'), ...loadB('kq'), ...update], 2)}
-  }`}
+  }`}${sum ? '\n  }' : ''}
   let cBase = z * p.m * ${v4 ? 'p.n4' : 'p.n'};
 ${v4 ? '' : ind(J.map((j) => `let col4_${j} = (col + ${j}u) * 4u;`), 1)}
 ${ind(stores, 1)}
@@ -323,16 +356,16 @@ function sharedLoop(t: Tiling, layout: BLayout, update: string[]): string {
   const kMask = 'vec4<u32>(g * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.k)';
   const fillA = fill(a, [
     `let g = g0 + e % ${tkg}u;`,
-    `As[e] = select(vec4<f32>(), A[aBase + min(tileRow + e / ${tkg}u, p.m - 1u) * p.aSm + min(g, p.kg - 1u)], ${kMask});`,
+    `As[e] = select(vec4<f32>(), A[aZ + min(tileRow + e / ${tkg}u, p.m - 1u) * p.aSm + min(g, p.kg - 1u)], ${kMask});`,
   ]);
   const fillB = layout === 'nn'
     ? fill(b, [
       `let kk = g0 * 4u + e / ${bn4}u;`,
-      `Bs[e] = select(vec4<f32>(), B[bBase + min(kk, p.k - 1u) * p.bS + min(tileCol + e % ${bn4}u, p.n4 - 1u)], kk < p.k);`,
+      `Bs[e] = select(vec4<f32>(), B[bZ + min(kk, p.k - 1u) * p.bS + min(tileCol + e % ${bn4}u, p.n4 - 1u)], kk < p.k);`,
     ])
     : fill(b, [
       `let g = g0 + e % ${tkg}u;`,
-      `Bs[e] = select(vec4<f32>(), B[bBase + min(tileCol * 4u + e / ${tkg}u, p.n - 1u) * p.bS + min(g, p.kg - 1u)], ${kMask});`,
+      `Bs[e] = select(vec4<f32>(), B[bZ + min(tileCol * 4u + e / ${tkg}u, p.n - 1u) * p.bS + min(g, p.kg - 1u)], ${kMask});`,
     ]);
   const I = range(tm), J = range(tn4), T = range(4);
   const readA = I.map((i) => `let a${i} = As[(lid.y * ${tm}u + ${i}u) * ${tkg}u + g];`);
@@ -355,11 +388,13 @@ ${ind([...readA, ...readB, ...update], 3)}
 
 // A built app creates, in the background, every kernel chooseTiling and matmulWith pick for a
 // product whose batch dims collapse to one (2-D ones, the linear layers' and their gradients',
-// have the batch [1]), whatever the sizes: both tilings chooseTiling gives (narrow n or not),
+// have the batch [1]), whatever the sizes: every tiling chooseTiling gives (rows, narrow n or not),
 // both ways of reading B, rows of vec4s or not, plain, + bias, + bias + relu; and pack for an
 // operand read transposed. Batch dims that do not collapse compile at first use.
 libraryKernels(() => {
-  const tilings = new Map([1, 1 << 20].map((n) => chooseTiling(n)).map((t) => [JSON.stringify(t), t]));
+  // every (m, n) class chooseTiling tells apart: rows in blocks of 16 or 24 (m = 1 or 24), narrow n or not
+  const sizes = [1, 24].flatMap((m) => [1, 1 << 20].map((n) => [m, n] as const));
+  const tilings = new Map(sizes.map(([m, n]) => chooseTiling(m, n)).map((t) => [JSON.stringify(t), t]));
   const epilogues = [[false, false], [true, false], [true, true]] as const;
   return [
     packKernel(1),

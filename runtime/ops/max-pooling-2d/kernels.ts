@@ -1,10 +1,10 @@
 // max pooling's kernels on arrays, CPU loops and WGSL side by side: the pooled max with where it came from, and moving values along those indices.
 
-import { packParams } from '../../../compiler/wgsl.js';
+import { packParams, type WgslKernel } from '../../../compiler/wgsl.js';
 import { kernelFor, type DeviceKernels } from '../../array/backend.js';
 import { NDArray, TYPED, contiguous, sizeOf } from '../../array/ndarray.js';
-import { WG, elementType, flatMain, kernel, u32 } from '../../array/webgpu/kernel.js';
-import { cached, empty, launch } from '../../array/webgpu/launch.js';
+import { MAX_GROUPS, WG, elementType, flatMain, kernel, u32 } from '../../array/webgpu/kernel.js';
+import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
 
 /** A pooling window: size, stride and padding along (h, w), and the output size. */
 export interface Window { kh: number; kw: number; sy: number; sx: number; ph: number; pw: number; ho: number; wo: number }
@@ -45,6 +45,25 @@ function poolCpu(x: NDArray, win: Window): [NDArray, NDArray] {
   return [new NDArray(y, [n, c, ho, wo]), new NDArray(idx, [n, c, ho, wo])];
 }
 
+/** Launch a (cells, channels, images) grid of 64-wide workgroups, sliced past the per-dimension limit. */
+function launch3(kern: WgslKernel, operands: readonly NDArray[], v: Record<string, number>, cells: number, ys: number, zs: number): void {
+  const gx = Math.ceil(cells / WG);
+  if (gx > MAX_GROUPS) throw new Error(`maxPooling2d: ${cells} cells per image plane exceed WebGPU's grid (${MAX_GROUPS * WG})`);
+  for (let z0 = 0; z0 < zs; z0 += MAX_GROUPS) {
+    for (let y0 = 0; y0 < ys; y0 += MAX_GROUPS) {
+      launchGrid(kern, operands, packParams(kern, { ...v, y0, z0 }), [gx, Math.min(MAX_GROUPS, ys - y0), Math.min(MAX_GROUPS, zs - z0)]);
+    }
+  }
+}
+
+// The grids are (cell of a plane, channel, image): a flat index would cost several u32
+// divisions per cell, and on lavapipe (a CPU implementation) a vector division is a scalar
+// division per lane.
+const HEAD = `@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.x;
+  let plane = (p.z0 + gid.z) * p.c + p.y0 + gid.y;`;
+
 function poolWebgpu(x: NDArray, win: Window): [NDArray, NDArray] {
   const [n, c, h, w] = x.shape;
   const src = x.strides.some((s) => s < 0) ? contiguous(x) : x;
@@ -53,12 +72,11 @@ function poolWebgpu(x: NDArray, win: Window): [NDArray, NDArray] {
   const type = elementType(x.dtype);
   const kern = cached(`maxPool|${type}`, () => kernel('maxPooling2d', [
     { name: 'X', type, role: 'input' }, { name: 'Y', type, role: 'output' }, { name: 'I', type: 'i32', role: 'output' },
-  ], [u32('n'), u32('c'), u32('h'), u32('w'), ...WINDOW.map(u32), u32('xo'), u32('s0'), u32('s1'), u32('s2'), u32('s3')], WG, `${flatMain(WG)}
-  let ox = i % p.wo;
-  let oy = (i / p.wo) % p.ho;
-  let ci = (i / (p.wo * p.ho)) % p.c;
-  let b = i / (p.wo * p.ho * p.c);
-  let base = p.xo + b * p.s0 + ci * p.s1;
+  ], [u32('y0'), u32('z0'), u32('c'), u32('h'), u32('w'), ...WINDOW.map(u32), u32('xo'), u32('s0'), u32('s1'), u32('s2'), u32('s3')], WG, `${HEAD}
+  if (r >= p.ho * p.wo) { return; }
+  let ox = r % p.wo;
+  let oy = r / p.wo;
+  let base = p.xo + (p.z0 + gid.z) * p.s0 + (p.y0 + gid.y) * p.s1;
   let y0 = u32(max(0, i32(oy * p.sy) - i32(p.ph)));
   let y1 = u32(min(i32(p.h), i32(oy * p.sy + p.kh) - i32(p.ph)));
   let x0 = u32(max(0, i32(ox * p.sx) - i32(p.pw)));
@@ -71,11 +89,12 @@ function poolWebgpu(x: NDArray, win: Window): [NDArray, NDArray] {
       if (v > best) { best = v; at = yy * p.w + xx; }
     }
   }
-  Y[i] = best;
-  I[i] = i32(at);
+  let o = plane * p.ho * p.wo + r;
+  Y[o] = best;
+  I[o] = i32(at);
 }`));
   const [s0, s1, s2, s3] = src.strides;
-  launch(kern, [src, y, idx], packParams(kern, { n: y.size, c, h, w, ...params(win), xo: src.offset, s0, s1, s2, s3 }), y.size);
+  launch3(kern, [src, y, idx], { c, h, w, ...params(win), xo: src.offset, s0, s1, s2, s3 }, win.ho * win.wo, c, n);
   return [y, idx];
 }
 
@@ -124,6 +143,49 @@ function scatterCpu(gy: NDArray, idx: NDArray, shape: readonly number[]): NDArra
 }
 
 function scatterWebgpu(gy: NDArray, idx: NDArray, shape: readonly number[], win: Window): NDArray {
+  // windows that do not overlap (stride >= ksize, as in every LeNet): each window writes the cells it owns
+  if (win.sy >= win.kh && win.sx >= win.kw) return scatterDisjoint(gy, idx, shape, win);
+  return scatterOverlapping(gy, idx, shape, win);
+}
+
+/**
+ * Windows that do not overlap: invocation (window, channel, image) writes its gradient at
+ * the cell forward picked and zeros at the other cells it owns, the rows from its window's
+ * first to the next window's first (the first window from row 0, the last to row H), and
+ * likewise the columns; so the windows tile the plane and every cell is written once.
+ */
+function scatterDisjoint(gy: NDArray, idx: NDArray, shape: readonly number[], win: Window): NDArray {
+  const [n, c, h, w] = shape;
+  const src = dense(gy);
+  const out = empty(shape, gy.dtype);
+  if (out.size === 0) return out;
+  const type = elementType(gy.dtype);
+  const kern = cached(`maxPoolScatterDisjoint|${type}`, () => kernel('maxPooling2dScatterDisjoint', [
+    { name: 'G', type, role: 'input' }, { name: 'I', type: 'i32', role: 'input' }, { name: 'Y', type, role: 'output' },
+  ], [u32('y0'), u32('z0'), u32('c'), u32('h'), u32('w'), ...WINDOW.map(u32), u32('go')], WG, `${HEAD}
+  if (r >= p.ho * p.wo) { return; }
+  let ox = r % p.wo;
+  let oy = r / p.wo;
+  let o = plane * p.ho * p.wo + r;
+  let at = u32(I[o]);
+  let g = G[p.go + o];
+  let r0 = select(u32(max(0, i32(oy * p.sy) - i32(p.ph))), 0u, oy == 0u);
+  let r1 = select(u32(clamp(i32((oy + 1u) * p.sy) - i32(p.ph), 0, i32(p.h))), p.h, oy + 1u == p.ho);
+  let c0 = select(u32(max(0, i32(ox * p.sx) - i32(p.pw))), 0u, ox == 0u);
+  let c1 = select(u32(clamp(i32((ox + 1u) * p.sx) - i32(p.pw), 0, i32(p.w))), p.w, ox + 1u == p.wo);
+  let base = plane * p.h * p.w;
+  for (var yy = r0; yy < r1; yy++) {
+    for (var xx = c0; xx < c1; xx++) {
+      let cell = yy * p.w + xx;
+      Y[base + cell] = select(${type}(), g, cell == at);
+    }
+  }
+}`));
+  launch3(kern, [src, idx, out], { c, h, w, ...params(win), go: src.offset }, win.ho * win.wo, c, n);
+  return out;
+}
+
+function scatterOverlapping(gy: NDArray, idx: NDArray, shape: readonly number[], win: Window): NDArray {
   const src = dense(gy);
   const out = empty(shape, gy.dtype);
   if (out.size === 0) return out;
