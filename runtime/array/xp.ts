@@ -3,7 +3,7 @@
 import { input, type Expr } from '../../compiler/expr.js';
 import type { ReduceOp } from '../../compiler/js.js';
 import { backendOf, deviceOf } from './backend.js';
-import { libraryKernels } from '../fusion/background.js';
+import { libraryKernels } from './library-kernels.js';
 import './cpu/backend.js';
 import { NDArray, TYPED, broadcastShapes, bumpVersion, checkDtype, checkShape, dtypeOf, shapeStr, sizeOf, type DType, type Device, type TypedArray } from './ndarray.js';
 import { random as globalRandom, type RandomState } from './random.js';

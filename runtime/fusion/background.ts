@@ -1,9 +1,7 @@
 // Declared kernels create their pipelines in the background as soon as a WebGPU device exists, so a built app's first step compiles none.
 
-import type { Expr } from '../../compiler/expr.js';
-import type { ReduceOp } from '../../compiler/js.js';
 import { BACKENDS } from '../array/backend.js';
-import type { DType } from '../array/ndarray.js';
+import { onLibraryKernels, type LibraryVariant } from '../array/library-kernels.js';
 import { liveContext, onDevice } from '../array/webgpu/device.js';
 import { pipelineAsync, pipelineStats } from '../array/webgpu/pipelines.js';
 
@@ -40,35 +38,19 @@ function enlist(job: Job): void {
 
 // ---- the library's own kernels -------------------------------------------------------------
 
-/** A kernel written out in full (matmul's tilings, pack): created as it is. */
-export interface LibraryKernel { readonly name: string; readonly source: string }
-/** What one `backend.elementwise(roots, ...)` call of an op needs, every variant (flat4, flat, strided). */
-export interface LibraryElementwise { readonly roots: readonly Expr[]; readonly inputs: readonly DType[]; readonly outputs: readonly DType[]; readonly aliases?: readonly (number | undefined)[] }
-/** What one `backend.reduce(op, map, ...)` call needs with `kept` and `reduced` dims after collapsing: the serial kernel and the tree one with its second pass. */
-export interface LibraryReduce { readonly reduce: ReduceOp; readonly map: Expr; readonly inputs: readonly DType[]; readonly output: DType; readonly kept: number; readonly reduced: number }
-export type LibraryVariant = LibraryKernel | LibraryElementwise | LibraryReduce;
-
 const library: Job[] = [];
 let libraryJoined = false;
 const libraryCounts = { families: 0, variants: 0 };
 
-/**
- * Register a library op's kernels that need no shapes: matmul's tilings and transposes, pack,
- * the loss's reductions, the optimizers' updates, a gradient's accumulation. `variants` is
- * called on each device (tilings depend on it) and lists a finite set, computed in the op's
- * own module by the function that picks among them at a call. They are created in the
- * background with the declared kernels once the app declares one (a built app, whose first
- * step should compile nothing); an unbuilt app makes them at first use, as before. A variant
- * not listed (a batched product, a rank seen rarely) is compiled at first use: it costs
- * time, never correctness.
- */
-export function libraryKernels(variants: () => readonly LibraryVariant[]): void {
+// Each family an op registers (array/library-kernels.ts) becomes one job, started with the
+// declared kernels once the app declares one.
+onLibraryKernels((variants) => {
   libraryCounts.families++;
   // async: a listing that throws rejects (reported by precompiled()) rather than breaking defineFusedKernel or initWebGpu
   const job: Job = async () => createVariants(variants());
   library.push(job);
   if (libraryJoined) enlist(job);
-}
+});
 
 async function createVariants(vs: readonly LibraryVariant[]): Promise<number> {
   const gpu = BACKENDS.webgpu;

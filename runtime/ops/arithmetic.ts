@@ -1,7 +1,7 @@
 // Arithmetic ops, each one row of the elementwise table (forward, backward and fusion derive from it).
 
 import { input, select } from '../../compiler/expr.js';
-import { libraryKernels } from '../fusion/background.js';
+import { libraryKernels } from '../array/library-kernels.js';
 import type { Variable, VariableLike } from '../graph/variable.js';
 import { elementwise, withDef } from './elementwise.js';
 

@@ -11,7 +11,7 @@ import { BOOLEAN, INTEGER, checkOptions, oneOf } from './options.js';
 import { elementwise } from './elementwise.js';
 import { exp, mul, sub } from './arithmetic.js';
 import { reshape, sum, transpose } from './shape.js';
-import { libraryKernels } from '../fusion/background.js';
+import { libraryKernels } from '../array/library-kernels.js';
 
 export interface SoftmaxCrossEntropyOptions {
   /** Divide by the number of non-ignored labels (true, Chainer's default) or by the batch size. */

@@ -10,7 +10,7 @@ import { applyExpr } from './elementwise.js';
 import { checkOptions, oneOf } from './options.js';
 import { biasEpilogueFits, matmulArray } from './matmul/kernels.js';
 import { reshape, sum } from './shape.js';
-import { libraryKernels } from '../fusion/background.js';
+import { libraryKernels } from '../array/library-kernels.js';
 
 /** gy where the retained relu output y > 0 (gy = input(0), y = input(1)): linear's relu epilogue's backward */
 const RELU_GRAD = select(input(1).le(0), 0, input(0));

@@ -3,7 +3,7 @@
 import { NDArray, broadcastShapes, checkAxes, checkShape, inferShape, normAxis, shapeStr, showShape } from '../array/ndarray.js';
 import { input } from '../../compiler/expr.js';
 import { reduce } from '../array/xp.js';
-import { libraryKernels } from '../fusion/background.js';
+import { libraryKernels } from '../array/library-kernels.js';
 import { checkKeepdims } from './options.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
 

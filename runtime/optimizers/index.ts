@@ -3,7 +3,7 @@
 import { input, scalar } from '../../compiler/expr.js';
 import type { NDArray } from '../array/ndarray.js';
 import type { Parameter } from '../links/link.js';
-import { libraryKernels } from '../fusion/background.js';
+import { libraryKernels } from '../array/library-kernels.js';
 import { Optimizer, POSITIVE, UNIT, checkSetting, updateInPlace } from './optimizer.js';
 
 export { Optimizer, WeightDecay, GradientClipping, type OptimizerHook } from './optimizer.js';

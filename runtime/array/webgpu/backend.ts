@@ -12,7 +12,7 @@ import { currentDevice } from './device.js';
 import { elementType } from './kernel.js';
 import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { gpuMemory } from './memory.js';
-import { libraryKernels } from '../../fusion/background.js';
+import { libraryKernels } from '../library-kernels.js';
 import { pipelineAsync } from './pipelines.js';
 import { clearBuffer, readBuffer, writeBuffer } from './queue.js';
 

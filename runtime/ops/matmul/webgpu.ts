@@ -6,7 +6,7 @@ import { NDArray, type DType } from '../../array/ndarray.js';
 import { currentDevice } from '../../array/webgpu/device.js';
 import { MAX_GROUPS, flatMain, kernel, range, u32, type Operand, type Params } from '../../array/webgpu/kernel.js';
 import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
-import { libraryKernels } from '../../fusion/background.js';
+import { libraryKernels } from '../../array/library-kernels.js';
 import { zeros } from '../../array/xp.js';
 
 // Three kernels from one renderer, picked per device (chooseTiling). Each invocation keeps a
