@@ -12,7 +12,15 @@ async function load() {
     try {
       return await import(source.href);
     } catch (e) {
-      if (e?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !existsSync(built)) throw e;
+      if (e?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e;
+      // plain node in a checkout: load TypeScript through tsx (a devDependency) when it is installed
+      const tsx = await import('tsx/esm/api').catch(() => null);
+      if (tsx !== null) {
+        tsx.register();
+        // a new URL: Node keeps the failed import of the plain one
+        return import(`${source.href}?tsx`);
+      }
+      if (!existsSync(built)) throw e;
     }
   }
   if (!existsSync(built)) {

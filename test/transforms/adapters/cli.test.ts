@@ -97,12 +97,12 @@ test('usage errors exit 2 with the reason and the usage', async (t) => {
   t.is((await cli('--help')).code, 0);
 });
 
-test('the bin (bin/kusari.js, as npx runs it) exits 1 and says why for a @fuse function with an if', async (t) => {
+test('the bin (bin/kusari.js under plain node, as npx runs it in a checkout) exits 1 and says why for a @fuse function with an if', async (t) => {
   const { dir, remove } = tempDir('cli');
   t.teardown(remove);
   write(dir, { 'src/gate.ts': TAGGED_IF });
   const run = promisify(execFile);
-  const e = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/kusari.js'), 'fuse', join(dir, 'src'), '--out', join(dir, 'out')], { cwd: ROOT })) as Error & { code: number; stderr: string };
+  const e = await t.throwsAsync(run(process.execPath, [join(ROOT, 'bin/kusari.js'), 'fuse', join(dir, 'src'), '--out', join(dir, 'out')], { cwd: ROOT })) as Error & { code: number; stderr: string };
   t.is(e.code, 1);
   t.regex(e.stderr, new RegExp(`gate\\.ts:${TAGGED_IF_LINE}: .*\\[control-flow\\]`));
 });
