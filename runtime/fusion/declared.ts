@@ -99,13 +99,8 @@ export function defineFusedKernel(spec: FusedKernelSpec): FusedKernel {
       if (shapes.every((s) => sameShape(s, shapes[0]))) return new Elementwise(label, roots, nums, names, dtypes).apply(arrays);
       // a kernel writes all its outputs at one shape: outputs of other shapes run as kernels of their own
       const out: Variable[] = [];
-      for (const shape of shapes.filter((s, j) => shapes.findIndex((t) => sameShape(s, t)) === j)) {
-        const group = shapes.map((s, j) => (sameShape(s, shape) ? j : -1)).filter((j) => j >= 0);
-        const sub = group.map((j) => roots[j]);
-        const used = [...new Set(topoSort(sub).filter((e) => e.op === 'input').map((e) => e.value))].sort((a, b) => a - b);
-        const remap: Expr[] = [];
-        used.forEach((k, j) => (remap[k] = input(j)));
-        const ys = new Elementwise(label, substitute(sub, remap), nums, used.map((k) => names[k]), group.map((j) => dtypes[j])).apply(used.map((k) => arrays[k]));
+      for (const { group, sub, used } of groupByShape(roots, shapes)) {
+        const ys = new Elementwise(label, sub, nums, used.map((k) => names[k]), group.map((j) => dtypes[j])).apply(used.map((k) => arrays[k]));
         group.forEach((j, k) => (out[j] = ys[k]));
       }
       return out;
@@ -123,17 +118,12 @@ export function defineFusedKernel(spec: FusedKernelSpec): FusedKernel {
       const shapes = outputSteps!.map((k) => checked.shapes[k]);
       const dtypes = outputSteps!.map((k) => checked.dtypes[k]);
       const out: NDArray[] = [];
-      for (const shape of shapes.filter((s, j) => shapes.findIndex((t) => sameShape(s, t)) === j)) {
-        const group = shapes.map((s, j) => (sameShape(s, shape) ? j : -1)).filter((j) => j >= 0);
-        const sub = group.map((j) => roots[j]);
-        const used = [...new Set(topoSort(sub).filter((e) => e.op === 'input').map((e) => e.value))].sort((a, b) => a - b);
-        const remap: Expr[] = [];
-        used.forEach((k, j) => (remap[k] = input(j)));
+      for (const { shape, group, sub, used } of groupByShape(roots, shapes)) {
         const ds = group.map((j) => dtypes[j]);
         const opts = ds.every((d) => d === ds[0])
           ? { dtype: ds[0], op: label }
           : { outs: ds.map((d) => zeros(shape, d, arrays[used[0]].device)), op: label };
-        const ys = elementwise(substitute(sub, remap), used.map((k) => arrays[k]), nums, opts);
+        const ys = elementwise(sub, used.map((k) => arrays[k]), nums, opts);
         group.forEach((j, k) => (out[j] = ys[k]));
       }
       return out;
@@ -170,3 +160,18 @@ async function precompileKernel({ kernel, dtype }: { kernel: FusedKernel; dtype:
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
+
+/**
+ * The outputs split by shape (a kernel writes all its outputs at one shape): per shape, which
+ * outputs, their roots over only the inputs they read (renumbered), and which inputs those are.
+ */
+function groupByShape(roots: readonly Expr[], shapes: readonly (readonly number[])[]) {
+  return shapes.filter((s, j) => shapes.findIndex((t) => sameShape(s, t)) === j).map((shape) => {
+    const group = shapes.map((s, j) => (sameShape(s, shape) ? j : -1)).filter((j) => j >= 0);
+    const own = group.map((j) => roots[j]);
+    const used = [...new Set(topoSort(own).filter((e) => e.op === 'input').map((e) => e.value))].sort((a, b) => a - b);
+    const remap: Expr[] = [];
+    used.forEach((k, j) => (remap[k] = input(j)));
+    return { shape, group, sub: substitute(own, remap), used };
+  });
+}
