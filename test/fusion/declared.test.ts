@@ -52,3 +52,25 @@ test('defineFusedKernel: wrong arguments are refused with the kernel name', (t) 
   t.throws(() => b3.apply(on('cpu', uniform([2], 1))), { message: 'b3: expected 3 array(s) then 0 number(s), got 1 argument(s)' });
   t.throws(() => b3.apply(on('cpu', uniform([2], 1)), 2, on('cpu', uniform([2], 1))), { message: /^b3: argument 1 must be a Variable or NDArray, got / });
 });
+
+/** Two outputs of different shapes, as the transform declares a chain whose intermediate is used again: x*y (broadcast) and tanh(y) */
+const mixed = defineFusedKernel({
+  name: 'mixed',
+  ir: exprsToJSON([x.mul(a), a.tanh()]),
+  steps: ['mul(x=i0, y=i1)', 'tanh(x=i1)'],
+  outputs: [0, 1],
+});
+
+devices.each('defineFusedKernel: outputs of different shapes run as a kernel per shape and equal F', async (t, device) => {
+  const mk = () => [on(device, uniform([2, 3], 60)), on(device, uniform([3], 61))];
+  const p = mk(), q = mk();
+  const [y, z] = mixed.apply(...p);
+  const [y0, z0] = [F.mul(q[0], q[1]), F.tanh(q[1])];
+  t.deepEqual([y.shape, z.shape], [[2, 3], [3]]);
+  const host = async (v: import('../../runtime/array/ndarray.js').NDArray) => (v.device === 'cpu' ? v : v.toCpu());
+  allclose(t, await host(y.data), await host(y0.data), { atol: 1e-6, rtol: 1e-5 });
+  allclose(t, await host(z.data), await host(z0.data), { atol: 1e-6, rtol: 1e-5 });
+  F.add(F.sum(y), F.sum(z)).backward();
+  F.add(F.sum(y0), F.sum(z0)).backward();
+  for (let i = 0; i < 2; i++) allclose(t, await host(p[i].grad!), await host(q[i].grad!), { atol: 1e-5, rtol: 1e-4 });
+});
