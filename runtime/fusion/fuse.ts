@@ -6,7 +6,7 @@ import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
 import { array } from '../array/xp.js';
 import { config, usingConfig } from '../graph/config.js';
 import { Variable, type VariableNode } from '../graph/variable.js';
-import { Elementwise, TRACE, type ElementwiseDef } from '../ops/elementwise.js';
+import { Elementwise, TRACE, resultDtype, type ElementwiseDef } from '../ops/elementwise.js';
 
 /** One deferred op application: its expression over the trace's leaves, and its Variable. */
 interface Pending {
@@ -50,15 +50,10 @@ class Trace {
     const info = args.map((a) => this.info(a));
     // the checks each op makes unfused, with its own name and argument names
     const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
-    const floats = new Set(info.map((i) => i.dtype).filter((d) => d !== 'int32'));
-    if (floats.size > 1) {
-      const seen = info.map((x, i) => `${names[i]} ${x.dtype}`).join(', ');
-      throw new Error(`${def.name}: inputs mix float dtypes (${seen}); cast one of them first`);
-    }
+    const dtype = resultDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, scalars);
     const leafArgs = args.filter((a) => !(a instanceof Variable && this.pending.get(a)?.data === null));
     deviceOf([...leafArgs.map((a) => (a instanceof Variable ? a.data : a)), ...this.pendingArrays(args)], def.name, names);
-    const intClosed = def.intClosed === true && info.every((i) => i.dtype === 'int32') && scalars.every(Number.isInteger);
-    const dtype: DType = [...floats][0] ?? (intClosed ? 'int32' : 'float32');
+    const intClosed = dtype === 'int32';
     const base = this.scalars.length;
     this.scalars.push(...scalars);
     const full = substitute([expr], args.map((a) => this.exprOf(a)), scalars.map((_, j) => scalar(base + j)))[0];

@@ -3,7 +3,7 @@
 import { deviceOf } from '../array/backend.js';
 import { NDArray, broadcastShapes, type Device, type DType } from '../array/ndarray.js';
 import { Variable, describe, type VariableLike } from '../graph/variable.js';
-import { ELEMENTWISE_OPS, type ElementwiseDef } from '../ops/elementwise.js';
+import { ELEMENTWISE_OPS, resultDtype, type ElementwiseDef } from '../ops/elementwise.js';
 import { ElementwiseKernel } from '../kernels/elementwise-kernel.js';
 import { bindArgs, typeOf } from '../kernels/params.js';
 
@@ -74,8 +74,6 @@ export function parseSteps(label: string, steps: readonly string[], inputs: numb
   });
 }
 
-const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
-
 /**
  * Check every op of the chain in evaluation order as the unfused op would: each argument's
  * kind, the op's own number checks, broadcasting, devices and float dtypes, with the op's
@@ -131,14 +129,10 @@ export function checkSteps(steps: readonly Step[], arrays: readonly (Variable | 
     const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
     // the device check reads arrays: an earlier op's value stands in as an empty array on its device
     const device = deviceOf(info.map((i) => i.array ?? ({ device: i.device } as NDArray)), def.name, names);
-    const floats = new Set(info.map((i) => i.dtype).filter((d) => d !== 'int32'));
-    if (floats.size > 1) {
-      const seen = info.map((x) => `${x.name} ${x.dtype}`).join(', ');
-      throw new Error(`${def.name}: inputs mix float dtypes (${seen}); cast one of them first`);
-    }
+    const dtype = resultDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, nums);
     shapes.push(shape);
     devices.push(device);
-    dtypes.push([...floats][0] ?? (def.intClosed === true && nums.every(isInt32) ? 'int32' : 'float32'));
+    dtypes.push(dtype);
   }
   return { shapes, dtypes };
 }

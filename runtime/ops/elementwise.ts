@@ -33,16 +33,12 @@ export class Elementwise extends FunctionNode {
     broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
     deviceOf(xs, this.label, this.argNames);
     if (this.dtypes !== null) return; // a user kernel's parameter types were checked when bound
-    const floats = new Set(xs.map((x) => x.dtype).filter((d) => d !== 'int32'));
-    if (floats.size > 1) {
-      const seen = xs.map((x, i) => `${this.argNames[i]} ${x.dtype}`).join(', ');
-      throw new Error(`${this.label}: inputs mix float dtypes (${seen}); cast one of them first`);
-    }
+    resultDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
   }
 
   forward(xs: readonly NDArray[]): NDArray[] {
-    const dtypes = this.dtypes ?? this.roots.map(() => xs.find((x) => x.dtype !== 'int32')?.dtype
-      ?? (this.intClosed && this.scalars.every(isInt32) ? 'int32' : 'float32'));
+    const dtype = this.dtypes === null ? resultDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars) : null;
+    const dtypes = this.dtypes ?? this.roots.map(() => dtype!);
     const opts = { op: this.label, names: this.argNames };
     if (dtypes.every((d) => d === dtypes[0])) return runElementwise(this.roots, xs, this.scalars, { ...opts, dtype: dtypes[0] });
     // the backends give all outputs one dtype unless handed the output arrays
@@ -71,6 +67,21 @@ export class Elementwise extends FunctionNode {
 }
 
 const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+/**
+ * An elementwise op's output dtype, the one rule for eager ops, fuse(fn) and declared kernels:
+ * the inputs' float dtype (mixing two is refused, naming the op and each argument's dtype),
+ * else int32 when every input is int32, the op keeps integers (`intClosed`) and every number
+ * argument is an int32, else float32.
+ */
+export function resultDtype(label: string, names: readonly string[], dtypes: readonly DType[], intClosed: boolean, scalars: readonly number[]): DType {
+  const floats = new Set(dtypes.filter((d) => d !== 'int32'));
+  if (floats.size > 1) {
+    const seen = dtypes.map((d, i) => `${names[i]} ${d}`).join(', ');
+    throw new Error(`${label}: inputs mix float dtypes (${seen}); cast one of them first`);
+  }
+  return [...floats][0] ?? (intClosed && scalars.every(isInt32) ? 'int32' : 'float32');
+}
 
 const gradCache = new Map<string, Expr>();
 /**

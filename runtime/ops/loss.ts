@@ -73,8 +73,7 @@ const SAMPLE_LOSS = select(HIT, M.add(S.log()).sub(X), 0);
 /** softmax - onehot for the valid rows, 0 for ignored ones */
 const DELTA = select(T.ne(scalar(0)), X.sub(M).exp().div(S).sub(select(CLS.eq(T), 1, 0)), 0);
 
-/** The class indices 0..C-1 as a (1, C) int32 row, kept per C on the CPU and uploaded per call (no kernel). */
-// A built app creates the default ('mean') loss's kernels in the background (fusion/background.ts):
+// A built app creates the default ('mean') loss's kernels in the background (array/library-kernels.ts):
 // float32 logits (rows, C), int32 labels; the four reductions of forward and backward's one kernel.
 const SHIFTED_EXP = X.sub(M).exp();
 const VALID = input(0).ne(scalar(0));
@@ -88,6 +87,7 @@ libraryKernels(() => [
   { roots: [MEAN_GRAD], inputs: ['float32', 'float32', 'float32', 'int32', 'int32', 'float32', 'float32'], outputs: ['float32'] },
 ]);
 
+/** The class indices 0..C-1 as a (1, C) int32 row, kept per C on the CPU and uploaded per call (no kernel). */
 const classRows = new Map<number, NDArray>();
 function classRow(c: number, device: Device): NDArray {
   let row = classRows.get(c);
