@@ -6,7 +6,7 @@ import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
 import { array } from '../array/xp.js';
 import { config, usingConfig } from '../graph/config.js';
 import { Variable, type VariableNode } from '../graph/variable.js';
-import { Elementwise, TRACE, resultDtype, type ElementwiseDef } from '../ops/elementwise.js';
+import { Elementwise, TRACE, elementwiseDtype, type ElementwiseDef } from '../ops/elementwise.js';
 
 /** One deferred op application: its expression over the trace's leaves, and its Variable. */
 interface Pending {
@@ -50,7 +50,7 @@ class Trace {
     const info = args.map((a) => this.info(a));
     // the checks each op makes unfused, with its own name and argument names
     const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
-    const dtype = resultDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, scalars);
+    const dtype = elementwiseDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, scalars);
     const leafArgs = args.filter((a) => !(a instanceof Variable && this.pending.get(a)?.data === null));
     deviceOf([...leafArgs.map((a) => (a instanceof Variable ? a.data : a)), ...this.pendingArrays(args)], def.name, names);
     const intClosed = dtype === 'int32';

@@ -3,7 +3,8 @@
 import { deviceOf } from '../array/backend.js';
 import { NDArray, broadcastShapes, type Device, type DType } from '../array/ndarray.js';
 import { Variable, describe, type VariableLike } from '../graph/variable.js';
-import { ELEMENTWISE_OPS, resultDtype, type ElementwiseDef } from '../ops/elementwise.js';
+import { ELEMENTWISE_OPS, elementwiseDtype, type ElementwiseDef } from '../ops/elementwise.js';
+import { resultDtype } from '../array/xp.js';
 import { ElementwiseKernel } from '../kernels/elementwise-kernel.js';
 import { bindArgs, typeOf } from '../kernels/params.js';
 
@@ -129,7 +130,7 @@ export function checkSteps(steps: readonly Step[], arrays: readonly (Variable | 
     const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
     // the device check reads arrays: an earlier op's value stands in as an empty array on its device
     const device = deviceOf(info.map((i) => i.array ?? ({ device: i.device } as NDArray)), def.name, names);
-    const dtype = resultDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, nums);
+    const dtype = elementwiseDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, nums);
     shapes.push(shape);
     devices.push(device);
     dtypes.push(dtype);
@@ -188,7 +189,5 @@ function moduleStep(
   }
   const shape = broadcastShapes(info.map((i) => i.shape), op);
   const device = deviceOf(info.map((i) => i.array), op);
-  const floats = [...new Set(info.map((i) => i.dtype).filter((d) => d !== 'int32'))];
-  if (floats.length > 1) throw new Error(`${op}: inputs mix dtypes ${floats.join(' and ')}; cast one of them first`);
-  return { shape, dtype: floats[0] ?? 'int32', device };
+  return { shape, dtype: resultDtype(info.map((i) => ({ dtype: i.dtype }) as NDArray), op), device };
 }

@@ -33,11 +33,11 @@ export class Elementwise extends FunctionNode {
     broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
     deviceOf(xs, this.label, this.argNames);
     if (this.dtypes !== null) return; // a user kernel's parameter types were checked when bound
-    resultDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
+    elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
   }
 
   forward(xs: readonly NDArray[]): NDArray[] {
-    const dtype = this.dtypes === null ? resultDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars) : null;
+    const dtype = this.dtypes === null ? elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars) : null;
     const dtypes = this.dtypes ?? this.roots.map(() => dtype!);
     const opts = { op: this.label, names: this.argNames };
     if (dtypes.every((d) => d === dtypes[0])) return runElementwise(this.roots, xs, this.scalars, { ...opts, dtype: dtypes[0] });
@@ -74,7 +74,7 @@ const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 *
  * else int32 when every input is int32, the op keeps integers (`intClosed`) and every number
  * argument is an int32, else float32.
  */
-export function resultDtype(label: string, names: readonly string[], dtypes: readonly DType[], intClosed: boolean, scalars: readonly number[]): DType {
+export function elementwiseDtype(label: string, names: readonly string[], dtypes: readonly DType[], intClosed: boolean, scalars: readonly number[]): DType {
   const floats = new Set(dtypes.filter((d) => d !== 'int32'));
   if (floats.size > 1) {
     const seen = dtypes.map((d, i) => `${names[i]} ${d}`).join(', ');
