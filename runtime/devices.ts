@@ -43,37 +43,50 @@ export function scope<T>(fn: () => T): T {
   }, (result) => storagesIn(result), 'scope()');
 }
 
-// What each owner's last step kept because the model held it (gradients, mostly) or because
-// backward handed it to a leaf of the loss's graph (an input Variable's gradient).
-const carried = new WeakMap<object, Set<Storage>>();
+// What each owner's last step kept because the model held it (gradients, mostly), and the
+// gradients backward handed to the leaves of its loss's graph (input Variables), by leaf.
+const carried = new WeakMap<object, { held: Set<Storage>; leaves: Map<Variable, Storage> }>();
 
 /**
  * @internal optimizer.update(lossFn)'s scope: run `fn` and give back the memory of every
  * array created inside it except its result (the loss), what `held()` reaches (the model's
  * fields) and the gradients of the loss graph's leaves (an input Variable the user holds may
- * be reused, and its gradient accumulates); then also what the previous step of `owner` kept
- * and this one no longer does (last step's gradients, dropped by cleargrads or replaced by
- * accumulation; a leaf's gradient from a step before, its leaf unused since). Deterministic:
- * no collector, no await. A device that frees nothing early (the CPU) pays only a check.
+ * be reused, and its gradient accumulates over consecutive steps); then also what the
+ * previous step of `owner` kept and this one no longer does (last step's gradients, dropped
+ * by cleargrads or replaced by accumulation).
+ *
+ * An input whose gradient the previous step made and this step did not touch gets its
+ * gradient cleared, on every device, and on a GPU its memory back: otherwise a loop making
+ * a fresh input each step would keep every step's input gradient until the collector ran,
+ * and an input used again later (x, y, x) would accumulate into given-back memory. So an
+ * input's gradient lasts until the next step that does not use it. Deterministic: no
+ * collector, no await.
  */
 export function stepScope<T>(owner: object, fn: () => T, held: () => unknown): T {
-  let now: Set<Storage> | null = null;
+  let heldNow: Set<Storage> | null = null;
   const result = releasing(fn, (r) => {
-    now = new Set([...storagesIn(held(), true), ...leafGradients(r)]);
-    return [...storagesIn(r), ...now];
+    heldNow = new Set(storagesIn(held(), true));
+    return [...storagesIn(r), ...heldNow, ...leafGradients(r).values()];
   }, 'optimizer.update(lossFn)');
-  if (now !== null) {
-    const kept: Set<Storage> = now;
-    for (const s of carried.get(owner) ?? []) if (!kept.has(s)) memoryOf(s).release(s, 'optimizer.update(lossFn)');
-    carried.set(owner, kept);
+  const leavesNow = leafGradients(result);
+  const before = carried.get(owner);
+  for (const [leaf, s] of before?.leaves ?? []) {
+    if (leavesNow.get(leaf) === s) continue;
+    // replaced by accumulation (a new array), or untouched by this step: the old array goes
+    if (!leavesNow.has(leaf) && leaf.gradVar?.data.storage === s) leaf.cleargrad();
+    memoryOf(s).release(s, 'optimizer.update(lossFn)');
   }
+  const keptNow: Set<Storage> = heldNow ?? new Set();
+  const leafArrays = new Set(leavesNow.values());
+  for (const s of before?.held ?? []) if (!keptNow.has(s) && !leafArrays.has(s)) memoryOf(s).release(s, 'optimizer.update(lossFn)');
+  carried.set(owner, { held: keptNow, leaves: leavesNow });
   return result;
 }
 
-/** The storages of the gradients that backward gave to the leaves of `root`'s graph. Iterative: graphs can be deep. */
-function leafGradients(root: unknown): Storage[] {
-  if (!(root instanceof Variable)) return [];
-  const out: Storage[] = [];
+/** The gradient storages that backward gave to the leaves of `root`'s graph, by leaf. Iterative: graphs can be deep. */
+function leafGradients(root: unknown): Map<Variable, Storage> {
+  const out = new Map<Variable, Storage>();
+  if (!(root instanceof Variable)) return out;
   const seen = new Set<Variable>();
   const stack = [root];
   while (stack.length > 0) {
@@ -81,7 +94,7 @@ function leafGradients(root: unknown): Storage[] {
     if (seen.has(v)) continue;
     seen.add(v);
     if (v.creator !== null) for (const x of v.creator.inputs) stack.push(x);
-    else if (v.gradVar !== null) out.push(v.gradVar.data.storage);
+    else if (v.gradVar !== null) out.set(v, v.gradVar.data.storage);
   }
   return out;
 }

@@ -113,9 +113,10 @@ export abstract class Optimizer {
    * With a loss function on a GPU, the step gives back the memory of every array it created
    * as it returns, except the loss, what the model holds (parameters, their gradients, other
    * fields) and the gradients of the loss graph's other leaves (an input Variable that
-   * requires a gradient, whose gradient accumulates over the steps that use it); and the
-   * previous step's gradients once this step replaced or no longer used them: a loop stays
-   * flat without any await. Keep an array from inside lossFn by returning it as the loss or
+   * requires a gradient, whose gradient accumulates over consecutive steps that use it); and
+   * the previous step's gradients once this step replaced or no longer used them: a loop stays
+   * flat without any await. On every device, a step clears the gradient of an input that the
+   * step before used and this one does not (so x, y, x starts x's gradient afresh). Keep an array from inside lossFn by returning it as the loss or
    * storing it on the model; copy a gradient you want past the next update.
    */
   update<A extends unknown[]>(lossFn?: (...args: A) => Variable, ...args: A): void {

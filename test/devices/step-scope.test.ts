@@ -85,3 +85,23 @@ devices.gpu('update(lossFn): a leaf\'s gradient from an earlier step that the ne
   });
   t.true(Array.from(await y.grad!.data()).every(Number.isFinite));
 });
+
+devices.each('update(lossFn): inputs used in turn (x, y, x, x, y): a step clears the gradient of an input it did not use, and the input starts afresh when used again', async (t, device: Device) => {
+  seed(7);
+  const model = new L.Linear(5, 3);
+  if (device === 'webgpu') model.toGpu();
+  const optimizer = new optimizers.SGD(0.1).setup(model);
+  const x = new Variable(randomNormal([4, 5], 0, 1, { device }));
+  const y = new Variable(randomNormal([4, 5], 0, 1, { device }));
+  let previous: Variable | null = null, accumulated: number[] = [];
+  for (const input of [x, y, x, x, y]) {
+    const g = await inputGradOfSum(model.W.data, 4);
+    // an input used by the step before accumulates (x in the 4th step); one that was not starts afresh
+    const expected = input === previous ? g.map((v, i) => v + accumulated[i]) : g;
+    optimizer.update(() => F.sum(model.forward(input)));
+    accumulated = Array.from(await input.grad!.data());
+    allclose(t, accumulated, expected, { atol: 1e-5 });
+    t.is((input === x ? y : x).grad, null, 'the input this step did not use has no gradient');
+    previous = input;
+  }
+});

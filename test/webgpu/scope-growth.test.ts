@@ -3,7 +3,7 @@
 import test from 'ava';
 import { F, NDArray, Variable, collect, memory, noBackprop, randomNormal, scope, testMode } from '../../runtime/index.js';
 import { CaffeFunction } from '../../runtime/caffe/caffe-function.js';
-import { GC_SLACK, OUTRUN_WARNING } from '../../runtime/array/webgpu/memory.js';
+import { GC_SLACK, OUTRUN_WARNING, SCOPE_HOLD_WARNING, scopeHold } from '../../runtime/array/webgpu/memory.js';
 import { sharedFolder } from '../caffe/caffe-helpers.js';
 import { useDevices } from '../helpers.js';
 
@@ -80,4 +80,20 @@ devices.gpu('scope: what a loop of scopes returns and drops still counts, and a 
   t.true(warnings[0].startsWith(OUTRUN_WARNING), warnings[0]);
   await collect();
   t.true(memory().inUse < 40 * 2 ** 20, `after an await, ${memory().inUse} bytes in use`);
+});
+
+devices.gpu('scope: a scope around a whole loop, once it holds more than any step should, gets one warning saying to scope each step', async (t) => {
+  const x = randomNormal([4, 1024, 1024], 0, 1, { device: 'webgpu' });
+  const saved = scopeHold.warnBytes;
+  scopeHold.warnBytes = 4 * MIB16; // instead of 2 GiB, which lavapipe's share of this machine's memory should not spend on a test
+  try {
+    const warnings = warningsOf(() => scope(() => {
+      for (let i = 0; i < 8; i++) F.exp(x);
+    }));
+    t.is(warnings.length, 1, warnings.join('\n'));
+    t.true(warnings[0].startsWith(SCOPE_HOLD_WARNING), warnings[0]);
+    t.regex(warnings[0], /\(80 MiB held\)$/);
+  } finally {
+    scopeHold.warnBytes = saved;
+  }
 });

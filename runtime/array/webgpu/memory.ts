@@ -110,9 +110,23 @@ export function allocate(elements: number, dtype: DType): GpuStorage {
     storage.scoped = true;
     scopedBytes += bytes;
     for (const t of trackers) t.add(storage);
+    if (scopedBytes > scopeHold.warnBytes && !scopeHold.warned) {
+      scopeHold.warned = true;
+      console.warn(`${SCOPE_HOLD_WARNING} (${Math.round(scopedBytes / 2 ** 20)} MiB held)`);
+    }
   }
   return storage;
 }
+
+/** @internal The warning a scope holding too much gets (tests assert it). */
+export const SCOPE_HOLD_WARNING = 'webgpu: a running scope() or optimizer.update(lossFn) step holds more GPU memory than any one step should: the arrays made inside a scope come back only when it ends, garbage or not. If it wraps a whole loop, put it inside the loop, around one step.';
+
+/**
+ * @internal When the arrays that running scopes hold pass `warnBytes`, warn once: the
+ * collector cannot help them (a scope holds its arrays), so a scope around a whole loop would
+ * otherwise grow in silence. One step of a large model may hold gigabytes, hence the size.
+ */
+export const scopeHold = { warnBytes: 2 * 2 ** 30, warned: false };
 
 // ---- freeing early ----------------------------------------------------------------------
 
