@@ -47,14 +47,11 @@ export class Elementwise extends FunctionNode {
     elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
   }
 
+  /** The inputs wanting a gradient when apply() records a graph: what forward decides for. */
+  private wrt: readonly number[] = [];
+
   override apply(inputs: readonly VariableLike[]): Variable[] {
-    // which inputs backward will differentiate, if a graph is recorded: what the forward may store for
-    const wrt = config.enableBackprop ? inputs.flatMap((x, i) => (x instanceof Variable && x.requiresGrad ? [i] : [])) : [];
-    if (wrt.length > 0) {
-      const shape = broadcastShapes(inputs.map((x) => (typeof x === 'number' ? [] : x.shape)), this.label, this.argNames);
-      const broadcast = inputs.map((x) => typeof x === 'number' || x.shape.length !== shape.length || x.shape.some((n, d) => n !== shape[d]));
-      this.decision = derivativeDecision(this.roots, inputs.length, wrt, broadcast);
-    }
+    this.wrt = config.enableBackprop ? inputs.flatMap((x, i) => (x instanceof Variable && x.requiresGrad ? [i] : [])) : [];
     return super.apply(inputs);
   }
 
@@ -62,14 +59,22 @@ export class Elementwise extends FunctionNode {
     const dtype = this.dtypes === null ? elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars) : null;
     const dtypes = this.dtypes ?? this.roots.map(() => dtype!);
     const opts = { op: this.label, names: this.argNames };
+    if (this.wrt.length > 0) {
+      // checkInputs has passed: the shapes broadcast
+      const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
+      const broadcast = xs.map((x) => x.shape.length !== shape.length || x.shape.some((n, d) => n !== shape[d]));
+      this.decision = derivativeDecision(this.roots, xs.length, this.wrt, broadcast);
+    }
     const d = this.decision;
-    // an int32 output is piecewise constant: no gradient to store
-    if (d !== null && d.decision === 'store-derivative' && dtypes[0] === 'int32') this.decision = { ...d, decision: 'recompute', why: 'an int32 output has no gradient', derivatives: [] };
-    else if (d !== null && d.decision === 'store-derivative') {
-      // y and every d_i in one dispatch, sharing the chain's intermediates
-      const [y, ...ds] = runElementwise([...this.roots, ...d.derivatives], xs, this.scalars, { ...opts, dtype: dtypes[0] });
-      this.stored = { targets: d.wrt, arrays: ds };
-      return [y];
+    if (d?.decision === 'store-derivative') {
+      if (dtypes[0] === 'int32') {
+        this.decision = { ...d, decision: 'recompute', why: 'an int32 output is piecewise constant: no gradient to store', derivatives: [] };
+      } else {
+        // y and every d_i in one dispatch, sharing the chain's intermediates
+        const [y, ...ds] = runElementwise([...this.roots, ...d.derivatives], xs, this.scalars, { ...opts, dtype: dtypes[0] });
+        this.stored = { targets: d.wrt, arrays: ds };
+        return [y];
+      }
     }
     if (dtypes.every((d) => d === dtypes[0])) return runElementwise(this.roots, xs, this.scalars, { ...opts, dtype: dtypes[0] });
     // the backends give all outputs one dtype unless handed the output arrays

@@ -104,3 +104,13 @@ devices.each('double backward through a storing node takes the symbolic path and
   const want = run(false), got = run(true);
   allclose(t, await host(got), await host(want), { atol: 1e-5, rtol: 1e-4 });
 });
+
+test('bad input to a node that would store: the errors unfused code gives, nothing run', (t) => {
+  const expr = input(0).mul(A).add(B).tanh().mul(input(1));
+  const x = on('cpu', uniform([3], 6));
+  const before = countKernels(() => {
+    t.throws(() => new Elementwise('b3', [expr], [], ['x', 'y']).apply([x, on('cpu', uniform([2], 7))]), { message: 'b3: shapes do not broadcast: x (3,), y (2,)' });
+    t.throws(() => new Elementwise('b3', [expr], [], ['x', 'y']).apply([x, 'oops' as never]), { message: 'expected a Variable, NDArray or number, got string' });
+  });
+  t.is(before, 0);
+});
