@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { input, scalar } from '../compiler/expr.js';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
 import { currentDevice } from '../runtime/array/webgpu/device.js';
-import { flush, queueStats } from '../runtime/array/webgpu/queue.js';
+import { flush, queueStats, settled } from '../runtime/array/webgpu/queue.js';
 import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
 import { elementwise, ones, zeros } from '../runtime/array/xp.js';
 import { fuse as fuseFromModule } from '../runtime/fusion/fuse.js';
@@ -44,9 +44,14 @@ interface Workload {
 type Fuse = <T extends (...args: never[]) => unknown>(fn: T) => T;
 const fuse: Fuse | null = typeof (K as Record<string, unknown>).fuse === 'function' ? (K as unknown as { fuse: Fuse }).fuse : (fuseFromModule as unknown as Fuse);
 
-/** Wait for kusari's GPU work: submit what is recorded and wait until the queue has run it. */
+/**
+ * Wait for kusari's GPU work: let work held behind a pipeline still being made be recorded
+ * (settled: onSubmittedWorkDone alone would resolve before it is even submitted), submit
+ * everything, and wait until the queue has run it.
+ */
 async function finished(device: Device): Promise<void> {
   if (device === 'cpu') return;
+  await settled();
   flush();
   await currentDevice().device.queue.onSubmittedWorkDone();
 }

@@ -2,14 +2,14 @@
 
 /** Leaves: an input array element, a runtime scalar argument, or a literal. */
 export type LeafOp = 'input' | 'scalar' | 'const';
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'tanh';
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'tanh' | 'sigmoid';
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
   | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 export type TernaryOp = 'select';
 export type Op = LeafOp | UnaryOp | BinaryOp | TernaryOp;
 
-export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'tanh'];
+export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'tanh', 'sigmoid'];
 export const BINARY_OPS: readonly BinaryOp[] = [
   'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne',
 ];
@@ -55,6 +55,8 @@ export class Expr {
   abs(): Expr { return unary('abs', this); }
   sign(): Expr { return unary('sign', this); }
   tanh(): Expr { return unary('tanh', this); }
+  /** 1 / (1 + e^-x): a primitive, so its derivative is y (1 - y) from its output and neither tail overflows or underflows early. */
+  sigmoid(): Expr { return unary('sigmoid', this); }
   add(o: ExprLike): Expr { return binary('add', this, o); }
   sub(o: ExprLike): Expr { return binary('sub', this, o); }
   mul(o: ExprLike): Expr { return binary('mul', this, o); }
@@ -91,10 +93,20 @@ export function select(cond: ExprLike, a: ExprLike, b: ExprLike): Expr {
   return Expr.make('select', [c, x, y]);
 }
 
+/**
+ * The logistic function as every renderer computes it: with e = exp(-|x|) <= 1, 1 / (1 + e)
+ * for x >= 0 and e / (1 + e) below, so no exp overflows and the negative tail is e^x's own
+ * (not 1 - something rounded to 0 past x = -17). NaN stays NaN; +-Infinity give 1 and 0.
+ */
+export function sigmoid(x: number): number {
+  const e = Math.exp(-Math.abs(x));
+  return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
+
 /** Scalar semantics shared by constant folding and the JS renderer's tests. */
 export const EVAL_UNARY: { [O in UnaryOp]: (x: number) => number } = {
   neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs,
-  sign: Math.sign, tanh: Math.tanh,
+  sign: Math.sign, tanh: Math.tanh, sigmoid,
 };
 export const EVAL_BINARY: { [O in BinaryOp]: (a: number, b: number) => number } = {
   add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,

@@ -17,6 +17,8 @@ export const GRAD_RULES: { [O in UnaryOp | BinaryOp | TernaryOp]: Rule } = {
   abs: (y, g) => [g.mul(y.args[0].sign())],
   sign: () => [constant(0)],
   tanh: (y, g) => [g.mul(constant(1).sub(y.mul(y)))],
+  // from the output: finite (and tiny) far in either tail, where exp(-x) itself would overflow
+  sigmoid: (y, g) => [g.mul(y.mul(constant(1).sub(y)))],
   add: (_, g) => [g, g],
   sub: (_, g) => [g, g.neg()],
   mul: ({ args: [a, b] }, g) => [g.mul(b), g.mul(a)],

@@ -12,6 +12,8 @@ const JS_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   abs: (x) => `Math.abs(${x})`,
   sign: (x) => `Math.sign(${x})`,
   tanh: (x) => `Math.tanh(${x})`,
+  // expr.ts's sigmoid(): exp(-|x|) never overflows ($x is a variable or a literal: reading it twice is free)
+  sigmoid: (x) => `(${x} >= 0 ? 1 / (1 + Math.exp(-Math.abs(${x}))) : Math.exp(-Math.abs(${x})) / (1 + Math.exp(-Math.abs(${x}))))`,
 };
 const JS_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
   add: (a, b) => `(${a} + ${b})`,

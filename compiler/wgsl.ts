@@ -18,6 +18,9 @@ const WGSL_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   // already +-1 beyond |x| = 9.02, so clamping changes no result.
   // clamp would turn a NaN into a bound: NaN passes through, as Math.tanh's does
   tanh: (x) => `select(tanh(clamp(${x}, -10.0, 10.0)), ${x}, is_nan(${x}))`,
+  // expr.ts's sigmoid(): e = exp(-|x|) <= 1 never overflows, and the negative tail is e / (1 + e);
+  // NaN and +-Infinity need no guard (exp(NaN) is NaN, exp(-Infinity) is 0)
+  sigmoid: (x) => `sigmoid_f(${x})`,
 };
 const cmp = (op: string) => (a: string, b: string) => `select(0.0, 1.0, ${a} ${op} ${b})`;
 const WGSL_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
@@ -55,6 +58,10 @@ fn pow_real(a: f32, b: f32) -> f32 {
 // NaN tests on the bits: a compiler that assumes no NaNs may fold v != v to false
 const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
 
+const SIGMOID = `// 1 / (1 + e^-x) without overflow: e = exp(-|x|) <= 1 (compiler/expr.ts's sigmoid)
+fn sigmoid_f(x: f32) -> f32 { let e = exp(-abs(x)); return select(e, 1.0, x >= 0.0) / (1.0 + e); }`;
+const SIGMOID4 = `fn sigmoid_f4(x: vec4<f32>) -> vec4<f32> { let e = exp(-abs(x)); return select(e, vec4<f32>(1.0), x >= vec4<f32>(0.0)) / (vec4<f32>(1.0) + e); }`;
+
 const MAX_NAN = `// numpy's maximum/minimum: a NaN operand wins (WGSL's max/min may return either)
 fn max_nan(a: f32, b: f32) -> f32 { return select(select(max(a, b), b, is_nan(b)), a, is_nan(a)); }
 fn min_nan(a: f32, b: f32) -> f32 { return select(select(min(a, b), b, is_nan(b)), a, is_nan(a)); }`;
@@ -75,7 +82,7 @@ fn to_i32(v: f32) -> i32 {
 }`;
 
 /** What a module needs besides its entry point: special values and helper functions. */
-interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean; vec4?: boolean }
+interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean; vec4?: boolean; sigmoid?: boolean }
 
 function literal(v: number, needs: Needs): string {
   if (Number.isNaN(v)) { needs.nan = true; return SPECIAL.nan.use; }
@@ -91,7 +98,11 @@ function wgsl(needs: Needs): Dialect {
   return {
     decl: 'let',
     literal: (v) => literal(v, needs),
-    unary: { ...WGSL_UNARY, tanh: (x) => { needs.isNan = true; return WGSL_UNARY.tanh(x); } },
+    unary: {
+      ...WGSL_UNARY,
+      tanh: (x) => { needs.isNan = true; return WGSL_UNARY.tanh(x); },
+      sigmoid: (x) => { needs.sigmoid = true; return WGSL_UNARY.sigmoid(x); },
+    },
     binary: {
       ...WGSL_BINARY,
       pow: (a, b) => {
@@ -116,6 +127,7 @@ function wgsl4(needs: Needs): Dialect {
     unary: {
       ...WGSL_UNARY,
       tanh: (x) => { needs.isNan = needs.vec4 = true; return `select(tanh(clamp(${x}, vec4<f32>(-10.0), vec4<f32>(10.0))), ${x}, is_nan4(${x}))`; },
+      sigmoid: (x) => { needs.sigmoid = needs.vec4 = true; return `sigmoid_f4(${x})`; },
     },
     binary: {
       ...WGSL_BINARY,
@@ -147,6 +159,7 @@ fn div_real4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
   return select(zero, a / b, (ub & vec4<u32>(0x7fffffffu)) != vec4<u32>(0u));
 }`, '');
   }
+  if (needs.sigmoid) S.push(SIGMOID4, '');
   if (needs.pow) S.push('fn pow_real4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> { return vec4<f32>(pow_real(a.x, b.x), pow_real(a.y, b.y), pow_real(a.z, b.z), pow_real(a.w, b.w)); }', '');
   return S;
 }
@@ -605,6 +618,7 @@ function assemble(
   if (needs.maxNan) S.push(MAX_NAN, '');
   if (needs.div) S.push(DIV_REAL, '');
   if (needs.toI32) S.push(TO_I32, '');
+  if (needs.sigmoid) S.push(SIGMOID, '');
   if (needs.vec4) S.push(...helpers4(needs));
   S.push(
     ...(head ?? [

@@ -9,7 +9,7 @@ import { renderPolymorphic } from '../wgsl.js';
  * a polynomial and a range reduction (lavapipe's and most GPUs' exp/log/tanh are ~8-16
  * instructions); pow_real and div_real carry their IEEE special-case tests.
  */
-const COST: Readonly<Record<string, number>> = { exp: 8, log: 8, tanh: 10, pow: 16, sqrt: 4, div: 4 };
+const COST: Readonly<Record<string, number>> = { exp: 8, log: 8, tanh: 10, sigmoid: 12, pow: 16, sqrt: 4, div: 4 };
 const costOf = (e: Expr) => (e.args.length === 0 ? 0 : (COST[e.op] ?? 1));
 
 /**
@@ -148,4 +148,66 @@ export function planChain(outputs: readonly Expr[], nInputs: number, opts: Chain
  */
 export function chainName(roots: readonly Expr[], nInputs: number): string {
   return renderPolymorphic(roots, nInputs, 'flat').name;
+}
+
+// ---- store the local derivative ---------------------------------------------------------------
+
+/**
+ * The other recompute-or-store decision, made per call by the runtime node (one place for the
+ * rule): for a ONE-output chain whose backward will run, the forward may also write the local
+ * derivative d_i = dy/dx_i of each input i that wants a gradient (an elementwise chain's
+ * Jacobian is diagonal per input), beside y, sharing its intermediates (B3's two tanh are
+ * computed once, not again in backward). The first-order backward is then gx_i = gy * d_i:
+ * one trivial dispatch that reads neither the inputs nor recomputes anything. Double backward
+ * (a recorded backward) keeps the symbolic recompute path, whose derivative is an expression.
+ *
+ * The rule: one output; 1..MAX_DERIVATIVES inputs in `wrt`, none of them broadcast (a broadcast
+ * input's gradient is a reduction, left to the recompute kernel's fused sum); the forward's
+ * buffers (inputs, y, the d_i) within the device's per-stage limit; and the arithmetic it saves
+ * (the recompute backward's cost, less the extra the forward does for the d_i and the backward's
+ * products) more than the memory it costs: STORE_FROM per stored array (a write, a read, kept
+ * alive in between) less STORE_FROM / 2 per input the recompute backward would have read.
+ */
+export interface DerivativeDecision {
+  readonly decision: 'store-derivative' | 'recompute';
+  /** Why, in words (for tests and the kernel's metadata). */
+  readonly why: string;
+  /** Per input of wrt: d(root)/d(input i) over the chain's inputs and scalars (empty when recomputing). */
+  readonly derivatives: readonly Expr[];
+  /** Per-element arithmetic the store saves, and the memory traffic it costs, in COST units. */
+  readonly saving: number;
+  readonly traffic: number;
+}
+
+/** Inputs whose derivatives one forward stores at most: each is one more array written and kept. */
+export const MAX_DERIVATIVES = 2;
+
+export interface DerivativeOptions {
+  /** Per input: whether it is broadcast to the output's shape (default none). */
+  broadcast?: readonly boolean[];
+  /** The device's storage buffers per stage (default 8). */
+  maxStorageBuffers?: number;
+  /** Cost of one stored array (default STORE_FROM). */
+  storeFrom?: number;
+}
+
+/** Decide whether the forward of `roots` (over nInputs inputs) stores the local derivatives of `wrt`. */
+export function planLocalDerivative(roots: readonly Expr[], nInputs: number, wrt: readonly number[], opts: DerivativeOptions = {}): DerivativeDecision {
+  const no = (why: string, saving = 0, traffic = 0): DerivativeDecision => ({ decision: 'recompute', why, derivatives: [], saving, traffic });
+  if (roots.length !== 1) return no(`${roots.length} outputs: the local Jacobian is not one array per input`);
+  if (wrt.length === 0 || wrt.length > MAX_DERIVATIVES) return no(`${wrt.length} inputs want a gradient (stores at most ${MAX_DERIVATIVES})`);
+  const b = wrt.find((i) => opts.broadcast?.[i] === true);
+  if (b !== undefined) return no(`input ${b} is broadcast: its gradient is a reduction`);
+  if (nInputs + 1 + wrt.length > (opts.maxStorageBuffers ?? 8)) return no('the forward would bind more storage buffers than the device allows');
+  const root = roots[0];
+  const derivatives = wrt.map((i) => vjp(root, [i], constant(1))[0]);
+  const gy = input(nInputs);
+  const recompute = kernelCost(wrt.map((i) => vjp(root, [i], gy)[0]));
+  const extra = kernelCost([root, ...derivatives]) - kernelCost([root]) + wrt.length; // + the backward's gy * d_i
+  const reads = new Set(topoSort(wrt.map((i) => vjp(root, [i], gy)[0])).filter((e) => e.op === 'input' && e.value < nInputs).map((e) => e.value)).size;
+  const unit = opts.storeFrom ?? STORE_FROM;
+  const saving = recompute - extra;
+  const traffic = unit * wrt.length - (unit / 2) * reads;
+  if (saving <= traffic) return no(`saves ${saving} per element for ${traffic} of memory traffic`, saving, traffic);
+  return { decision: 'store-derivative', why: `saves ${saving} per element for ${traffic} of memory traffic`, derivatives, saving, traffic };
 }

@@ -19,14 +19,14 @@ export type OperandKind = 'full' | 'row' | 'col' | 'scalar';
 export const OPERAND_KINDS: readonly OperandKind[] = ['full', 'row', 'col', 'scalar'];
 
 /**
- * Primitives rendered in wasm. exp, log and tanh have no SIMD instruction: they are float32
+ * Primitives rendered in wasm. exp, log, tanh and sigmoid have no SIMD instruction: they are float32
  * polynomials (compiler/wasm/transcendental.ts, within 2 ulp of Math.* rounded to float32,
  * where the JS loop rounds once). pow has none: exp(b log a) in float32 would lose
  * |b log a| ulps, so expressions using it stay on the JS loop.
  */
 const IN_WASM: { [O in Op]: boolean } = {
   input: true, scalar: true, const: true, select: true,
-  neg: true, abs: true, sqrt: true, sign: true, exp: true, log: true, tanh: true,
+  neg: true, abs: true, sqrt: true, sign: true, exp: true, log: true, tanh: true, sigmoid: true,
   add: true, sub: true, mul: true, div: true, max: true, min: true, pow: false,
   lt: true, le: true, gt: true, ge: true, eq: true, ne: true,
 };
@@ -113,7 +113,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
   const zero = splat(0), one = splat(1), minusOne = splat(-1);
   for (const n of order) if (n.op === 'const') splat(n.value);
   for (const op of new Set(order.map((n) => n.op))) {
-    if (op !== 'exp' && op !== 'log' && op !== 'tanh') continue;
+    if (op !== 'exp' && op !== 'log' && op !== 'tanh' && op !== 'sigmoid') continue;
     const { f, i } = transcendentalConstants(op);
     f.forEach(splat);
     i.forEach(splatI32);
@@ -162,7 +162,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
           c.get(a).get(zero).f32x4Gt().get(a).get(zero).f32x4Lt().v128Or();
           c.v128Bitselect();
           return;
-        case 'exp': case 'log': case 'tanh': emitTranscendental(c, consts, op, a); return;
+        case 'exp': case 'log': case 'tanh': case 'sigmoid': emitTranscendental(c, consts, op, a); return;
         default: op satisfies never;
       }
     },
@@ -212,7 +212,7 @@ function body(c: Code, roots: readonly Expr[], kinds: readonly OperandKind[], nS
           c.f32Const(-1).get(a).get(a).f32Const(0).f32Lt().select();
           c.get(a).f32Const(0).f32Gt().select();
           return;
-        case 'exp': case 'log': case 'tanh':
+        case 'exp': case 'log': case 'tanh': case 'sigmoid':
           // the vector code on a splat, so the tail rounds exactly as the main loop does
           c.get(a).f32x4Splat().set(tail);
           emitTranscendental(c, consts, op, tail);

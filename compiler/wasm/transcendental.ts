@@ -1,4 +1,4 @@
-// f32x4 exp, log and tanh for the WebAssembly renderer: Cody-Waite range reduction and the
+// f32x4 exp, log, tanh and sigmoid for the WebAssembly renderer: Cody-Waite range reduction and the
 // Cephes single-precision polynomials, with NaN, infinities, overflow, underflow, denormals
 // and signed zeros handled as Math.* (rounded to float32) handles them.
 
@@ -14,7 +14,7 @@ export interface Consts {
   i(v: number): Local<'v128'>;
 }
 
-export type TranscendentalOp = 'exp' | 'log' | 'tanh';
+export type TranscendentalOp = 'exp' | 'log' | 'tanh' | 'sigmoid';
 
 // exp: x = n ln2 + r with |r| <= ln2 / 2; ln2 split in two (C1 has 9 significant bits, so
 // n * C1 is exact for every |n| <= 150)
@@ -110,12 +110,28 @@ export function emitTanh(c: Code, k: Consts, x: Local<'v128'>): void {
   c.get(x).get(a).get(k.i(0x80000000 | 0)).v128Bitselect();
 }
 
+/**
+ * sigmoid on the four lanes of `x`, left on the stack, as compiler/expr.ts's sigmoid(): with
+ * e = exp(-|x|) <= 1 (never overflows), 1 / (1 + e) where x >= 0 and e / (1 + e) elsewhere, so
+ * the negative tail follows e^x down; NaN fails x >= 0 and stays NaN through e.
+ */
+export function emitSigmoid(c: Code, k: Consts, x: Local<'v128'>): void {
+  const na = c.local('v128'), e = c.local('v128');
+  c.get(x).f32x4Abs().f32x4Neg().set(na);
+  emitExp(c, k, na);
+  c.set(e);
+  // (x >= 0 ? 1 : e) / (1 + e): one division either way, so one rounding after exp's
+  c.get(k.f(1)).get(e).get(x).get(k.f(0)).f32x4Ge().v128Bitselect();
+  c.get(k.f(1)).get(e).f32x4Add().f32x4Div();
+}
+
 /** Emit `op` on the lanes of `x`, result on the stack. */
 export function emitTranscendental(c: Code, k: Consts, op: TranscendentalOp, x: Local<'v128'>): void {
   switch (op) {
     case 'exp': emitExp(c, k, x); return;
     case 'log': emitLog(c, k, x); return;
     case 'tanh': emitTanh(c, k, x); return;
+    case 'sigmoid': emitSigmoid(c, k, x); return;
     default: op satisfies never;
   }
 }

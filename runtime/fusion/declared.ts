@@ -7,7 +7,7 @@ import { backendOf } from '../array/backend.js';
 import { elementwise, zeros } from '../array/xp.js';
 import { NDArray, type Device, type DType } from '../array/ndarray.js';
 import { Variable, describe } from '../graph/variable.js';
-import { Elementwise, backwardRoots } from '../ops/elementwise.js';
+import { Elementwise, backwardRoots, storedDerivativeRoots } from '../ops/elementwise.js';
 import { precompileInBackground } from './background.js';
 import { checkSteps, parseSteps } from './steps.js';
 
@@ -138,7 +138,8 @@ export function defineFusedKernel(spec: FusedKernelSpec): FusedKernel {
 
 /**
  * Create every declared kernel's pipelines on `device` (default webgpu): the forward and the
- * backward that computes every input's gradient, whatever the shapes. Resolves to how many
+ * backward that computes every input's gradient, whatever the shapes (and, for a chain whose
+ * forward stores its local derivative, that forward and its gy * d backward). Resolves to how many
  * pipelines were created now (0 on the CPU, whose loops compile in microseconds).
  */
 export async function precompile(device: Device = 'webgpu'): Promise<number> {
@@ -155,8 +156,14 @@ async function precompileKernel({ kernel, dtype }: { kernel: FusedKernel; dtype:
   const forward = backend.precompile(kernel.roots, ins, kernel.roots.map(() => dtype));
   const back = backwardRoots(kernel.roots, kernel.roots.map(() => dtype), kernel.inputs);
   const backward = back === null ? 0 : backend.precompile(back.roots, back.used.map(() => dtype), back.roots.map(() => dtype));
-  const [f, b] = await Promise.all([forward, backward]);
-  return f + b;
+  // a call whose forward stores dy/dx runs two other kernels (ops/elementwise.ts decides per call)
+  const st = storedDerivativeRoots(kernel.roots, kernel.inputs);
+  const stored = st === null ? [] : [
+    backend.precompile(st.forward, ins, st.forward.map(() => dtype)),
+    backend.precompile(st.backward, [dtype, ...ins], st.backward.map(() => dtype)),
+  ];
+  const made = await Promise.all([forward, backward, ...stored]);
+  return made.reduce((p, q) => p + q, 0);
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);

@@ -19,8 +19,12 @@ export const relu = elementwise({ name: 'relu', args: ['x'], build: (x) => selec
 /** y = tanh(x) */
 export const tanh = elementwise({ name: 'tanh', args: ['x'], build: (x) => x.tanh() });
 
-/** y = 1 / (1 + e^-x), as 0.5 tanh(x/2) + 0.5 so neither tail overflows (also in backward). */
-export const sigmoid = elementwise({ name: 'sigmoid', args: ['x'], build: (x) => x.mul(0.5).tanh().mul(0.5).add(0.5) });
+/**
+ * y = 1 / (1 + e^-x): the IR's sigmoid primitive, whose derivative y (1 - y) is read from the
+ * output, so neither tail overflows and the negative one follows e^x instead of reaching 0 at
+ * x = -17 (as 0.5 tanh(x/2) + 0.5 did), with a finite gradient everywhere.
+ */
+export const sigmoid = elementwise({ name: 'sigmoid', args: ['x'], build: (x) => x.sigmoid() });
 
 const leakyReluOp = elementwise({
   name: 'leakyRelu', args: ['x', 'slope'], kinds: { slope: 'number' }, defaults: { slope: 0.2 },

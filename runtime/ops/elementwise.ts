@@ -2,9 +2,11 @@
 
 import { Expr, constant, input, scalar, substitute, topoSort } from '../../compiler/expr.js';
 import { vjp } from '../../compiler/grad.js';
+import { planLocalDerivative, type DerivativeDecision } from '../../compiler/fusion/chain.js';
 import { deviceOf } from '../array/backend.js';
 import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
 import { elementwise as runElementwise, zeros } from '../array/xp.js';
+import { config } from '../graph/config.js';
 import { FunctionNode, Variable, describe, type VariableLike } from '../graph/variable.js';
 import { sumTo } from './shape.js';
 
@@ -14,8 +16,17 @@ import { sumTo } from './shape.js';
  * forward is ONE Backend.elementwise call writing all K outputs. Backward is ONE node of the
  * same kind whose roots are, per requested input i, sum_j d(root_j)/d(input i) * gy_j, so
  * gradients of any order come from the same symbolic machinery (compiler/grad.ts).
+ *
+ * When its backward will run and planLocalDerivative says it pays, the forward also writes
+ * the local derivative dy/dx_i of each input wanting a gradient (in the same dispatch), and
+ * the first-order backward is gy * d_i; `decision` records which way this node went.
  */
 export class Elementwise extends FunctionNode {
+  /** The store-or-recompute decision for this call (null until applied, or when no graph is recorded). */
+  decision: (DerivativeDecision & { readonly wrt: readonly number[] }) | null = null;
+  /** The inputs whose derivatives the forward stored, and the arrays (released with the node). */
+  private stored: { readonly targets: readonly number[]; arrays: NDArray[] } | null = null;
+
   constructor(
     readonly label: string,
     readonly roots: readonly Expr[],
@@ -36,10 +47,35 @@ export class Elementwise extends FunctionNode {
     elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
   }
 
+  /** The inputs wanting a gradient when apply() records a graph: what forward decides for. */
+  private wrt: readonly number[] = [];
+
+  override apply(inputs: readonly VariableLike[]): Variable[] {
+    this.wrt = config.enableBackprop ? inputs.flatMap((x, i) => (x instanceof Variable && x.requiresGrad ? [i] : [])) : [];
+    return super.apply(inputs);
+  }
+
   forward(xs: readonly NDArray[]): NDArray[] {
     const dtype = this.dtypes === null ? elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars) : null;
     const dtypes = this.dtypes ?? this.roots.map(() => dtype!);
     const opts = { op: this.label, names: this.argNames };
+    if (this.wrt.length > 0) {
+      // checkInputs has passed: the shapes broadcast
+      const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
+      const broadcast = xs.map((x) => x.shape.length !== shape.length || x.shape.some((n, d) => n !== shape[d]));
+      this.decision = derivativeDecision(this.roots, xs.length, this.wrt, broadcast);
+    }
+    const d = this.decision;
+    if (d?.decision === 'store-derivative') {
+      if (dtypes[0] === 'int32') {
+        this.decision = { ...d, decision: 'recompute', why: 'an int32 output is piecewise constant: no gradient to store', derivatives: [] };
+      } else {
+        // y and every d_i in one dispatch, sharing the chain's intermediates
+        const [y, ...ds] = runElementwise([...this.roots, ...d.derivatives], xs, this.scalars, { ...opts, dtype: dtypes[0] });
+        this.stored = { targets: d.wrt, arrays: ds };
+        return [y];
+      }
+    }
     if (dtypes.every((d) => d === dtypes[0])) return runElementwise(this.roots, xs, this.scalars, { ...opts, dtype: dtypes[0] });
     // the backends give all outputs one dtype unless handed the output arrays
     const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
@@ -54,7 +90,20 @@ export class Elementwise extends FunctionNode {
     return compacted(this.gradRoots(targets)).used.filter((k) => k < n);
   }
 
+  override get retainedArrays(): readonly NDArray[] { return [...super.retainedArrays, ...(this.stored?.arrays ?? [])]; }
+
+  override unchain(): void {
+    super.unchain();
+    this.stored = null;
+  }
+
   backward(targets: readonly number[], gys: readonly Variable[]): (Variable | null)[] {
+    const s = this.stored;
+    // first order (a recorded backward needs the derivative as an expression: recompute)
+    if (s !== null && !config.enableBackprop && targets.every((t) => s.targets.includes(t))) {
+      const roots = targets.map((t) => input(0).mul(input(1 + s.targets.indexOf(t))));
+      return applyExprs(`grad(${this.label})`, roots, [gys[0], ...s.arrays.map((a) => new Variable(a, { requiresGrad: false }))], []);
+    }
     const xs = this.inputs;
     const gxs = applyExprs(`grad(${this.label})`, this.gradRoots(targets), [...xs, ...gys], this.scalars);
     return gxs.map((gx, t) => (gx === null ? null : sumTo(gx, xs[targets[t]].shape)));
@@ -64,6 +113,15 @@ export class Elementwise extends FunctionNode {
   private gradRoots(targets: readonly number[]): Expr[] {
     return targets.map((i) => gradExpr(this.roots, this.outputDtypes, i, this.inputs.length));
   }
+}
+
+const decisionCache = new Map<string, DerivativeDecision & { readonly wrt: readonly number[] }>();
+/** planLocalDerivative for a node, cached: expressions are interned, and every step asks again. */
+function derivativeDecision(roots: readonly Expr[], n: number, wrt: readonly number[], broadcast: readonly boolean[]): DerivativeDecision & { readonly wrt: readonly number[] } {
+  const key = `${roots.map((r) => r.id).join(',')}|${n}|${wrt.join(',')}|${broadcast.map(Number).join('')}`;
+  let d = decisionCache.get(key);
+  if (d === undefined) decisionCache.set(key, (d = { ...planLocalDerivative(roots, n, wrt, { broadcast }), wrt }));
+  return d;
 }
 
 const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
@@ -131,6 +189,19 @@ export function backwardRoots(roots: readonly Expr[], dtypes: readonly DType[], 
   if (grads.every((r) => r.op === 'input' || r.isConst)) return null;
   const { used, compact } = compacted(grads);
   return { roots: compact, used };
+}
+
+/**
+ * The kernels a call of `roots` over n unbroadcast inputs, every one wanting a gradient, runs
+ * when its forward stores the local derivatives (planLocalDerivative): the forward writing y and
+ * each d_i, and the backward gy * d_i (over gy, then the d_i). What precompile() prepares
+ * beside the recompute pair; null when such a call recomputes.
+ */
+export function storedDerivativeRoots(roots: readonly Expr[], n: number): { forward: Expr[]; backward: Expr[] } | null {
+  const wrt = Array.from({ length: n }, (_, i) => i);
+  const d = derivativeDecision(roots, n, wrt, wrt.map(() => false));
+  if (d.decision !== 'store-derivative') return null;
+  return { forward: [...roots, ...d.derivatives], backward: wrt.map((k) => input(0).mul(input(1 + k))) };
 }
 
 /** One root: applyExprs for a single expression. */

@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { evaluate, input, scalar, type Expr } from '../../compiler/expr.js';
-import { STORE_FROM, chainName, planChain } from '../../compiler/fusion/chain.js';
+import { MAX_DERIVATIVES, STORE_FROM, chainName, planChain, planLocalDerivative } from '../../compiler/fusion/chain.js';
 import { exprsFromJSON, exprsToJSON } from '../../compiler/serialize.js';
 import { backendOf } from '../../runtime/array/backend.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
@@ -122,4 +122,42 @@ devices.each('a planned chain runs as 1 forward and 1 backward dispatch and matc
       allclose(t, await bwd[k].data(), Array.from({ length: n }, (_, i) => evaluate(full, [...at(i), gy[i]])), { atol: 1e-4, rtol: 1e-3 });
     }
   }
+});
+
+// ---- store the local derivative --------------------------------------------------------------
+
+// the bench's B3: one array input, its two scalars literals (as fuse(fn) sees F.mul(x, 0.7))
+const B3_ONE = x.mul(0.7).add(-0.3).tanh().mul(x.sigmoid()).add(x.mul(x).mul(0.5));
+
+test('B3 over one input stores dy/dx in its forward: two transcendentals saved in backward for one array', (t) => {
+  const d = planLocalDerivative([B3_ONE], 1, [0]);
+  t.is(d.decision, 'store-derivative', d.why);
+  t.is(d.derivatives.length, 1);
+  t.true(d.saving >= d.traffic, d.why);
+  for (const v of [-3, -0.4, 0, 0.25, 2.5]) {
+    const h = 1e-6, want = (evaluate(B3_ONE, [v + h]) - evaluate(B3_ONE, [v - h])) / (2 * h);
+    t.true(Math.abs(evaluate(d.derivatives[0], [v]) - want) < 1e-6, `dy/dx at ${v}`);
+  }
+});
+
+test('cheap derivatives are recomputed: a lone tanh, exp (its derivative is y), a product (the other factor)', (t) => {
+  for (const [name, chain, n, wrt] of [['tanh', x.tanh(), 1, [0]], ['exp', x.exp(), 1, [0]], ['mul', x.mul(a), 2, [0, 1]]] as const) {
+    const d = planLocalDerivative([chain], n, wrt);
+    t.is(d.decision, 'recompute', `${name}: ${d.why}`);
+    t.deepEqual(d.derivatives, []);
+    t.true(d.saving < d.traffic, name);
+  }
+});
+
+test('the rule: one output, at most MAX_DERIVATIVES inputs, none broadcast, within the storage-buffer limit', (t) => {
+  const two = planLocalDerivative([B3_ONE, x.tanh()], 1, [0]);
+  t.is(two.decision, 'recompute');
+  t.regex(two.why, /^2 outputs/);
+  const wide = HEAVY.mul(x.tanh().exp()); // every input heavy: would pay, but three inputs is past the limit
+  t.is(planLocalDerivative([wide], 3, [0, 1, 2]).decision, 'recompute');
+  t.is(MAX_DERIVATIVES, 2);
+  t.regex(planLocalDerivative([B3_ONE.mul(a)], 2, [0], { broadcast: [true, false] }).why, /^input 0 is broadcast/);
+  t.is(planLocalDerivative([B3_ONE.mul(a)], 2, [0], { broadcast: [false, true] }).decision, 'store-derivative', 'only inputs wanting a gradient matter');
+  t.regex(planLocalDerivative([B3_ONE], 1, [0], { maxStorageBuffers: 2 }).why, /storage buffers/);
+  t.is(planLocalDerivative([B3_ONE], 1, []).decision, 'recompute');
 });

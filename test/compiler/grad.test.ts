@@ -52,7 +52,7 @@ const x = input(0), y = input(1), z = input(2);
 
 // Domains keep each primitive smooth: log/sqrt/pow need a positive base, abs/sign avoid 0.
 const UNARY_DOMAIN: { [O in UnaryOp]: [number, number][] } = {
-  neg: [[-3, 3]], exp: [[-3, 3]], log: [[0.1, 5]], sqrt: [[0.1, 5]], abs: [[0.2, 3]], sign: [[0.2, 3]], tanh: [[-3, 3]],
+  neg: [[-3, 3]], exp: [[-3, 3]], log: [[0.1, 5]], sqrt: [[0.1, 5]], abs: [[0.2, 3]], sign: [[0.2, 3]], tanh: [[-3, 3]], sigmoid: [[-6, 6]],
 };
 for (const op of Object.keys(UNARY_DOMAIN) as UnaryOp[]) {
   test(`vjp of ${op} matches a central difference`, (t) => {
@@ -90,7 +90,7 @@ test('vjp of select matches a central difference and routes by the condition', (
 test('every primitive has a rule, and non-differentiable ones give zero', (t) => {
   t.deepEqual(Object.keys(GRAD_RULES).sort(), [
     'abs', 'add', 'div', 'eq', 'exp', 'ge', 'gt', 'le', 'log', 'lt', 'max', 'min', 'mul', 'ne', 'neg', 'pow', 'select',
-    'sign', 'sqrt', 'sub', 'tanh',
+    'sigmoid', 'sign', 'sqrt', 'sub', 'tanh',
   ]);
   for (const op of ['lt', 'le', 'gt', 'ge', 'eq', 'ne'] as const) t.deepEqual(vjp(x[op](y), [0, 1], input(2)), [constant(0), constant(0)]);
   t.deepEqual(vjp(x.sign(), [0], input(1)), [constant(0)]);

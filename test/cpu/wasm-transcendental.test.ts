@@ -1,9 +1,9 @@
-// The f32x4 exp, log and tanh of compiler/wasm/transcendental.ts: dense sweeps of every
+// The f32x4 exp, log, tanh and sigmoid of compiler/wasm/transcendental.ts: dense sweeps of every
 // float32 in chosen ranges plus random bit patterns over the whole line, against Math.* in
 // float64, with the measured error logged; the specials; and chains using them in wasm.
 
 import test from 'ava';
-import { input, type Expr } from '../../compiler/expr.js';
+import { input, sigmoid, type Expr } from '../../compiler/expr.js';
 import { vjp } from '../../compiler/grad.js';
 import { renderWasmElementwise, wasmRenders } from '../../compiler/wasm/elementwise.js';
 import { elementwise } from '../../runtime/array/cpu/kernels.js';
@@ -13,7 +13,7 @@ import { NDArray } from '../../runtime/array/ndarray.js';
 
 const x = input(0);
 const simd = wasmEnabled();
-const OPS = { exp: Math.exp, log: Math.log, tanh: Math.tanh } as const;
+const OPS = { exp: Math.exp, log: Math.log, tanh: Math.tanh, sigmoid } as const;
 type Op = keyof typeof OPS;
 
 /** Run `op` over float32 bit patterns `bits` in the generated module (its own memory). */
@@ -77,10 +77,12 @@ const DENSE: Record<Op, [number, number][]> = {
   exp: [[-104, -87.5], [88.5, 89], [0.25, 0.3], [-0.3, -0.25]],
   log: [[0.70, 0.72], [0.99, 1.01], [2 ** -149, 2 ** -132]],
   tanh: [[0.6, 0.65], [-0.65, -0.6], [1.0, 1.125], [8.5, 9.5]],
+  // both sides of 0 (where the form switches), the approach to 1, and the tail down to denormals
+  sigmoid: [[0.5, 0.52], [-0.52, -0.5], [2 ** -20, 2 ** -19.9], [-(2 ** -19.9), -(2 ** -20)], [15, 15.5], [-103, -102.5], [-87.6, -87.5], [-19.6, -19.5]],
 };
 
-for (const op of ['exp', 'log', 'tanh'] as const) {
-  test(`${op}: within 2 ulp of Math.${op} over dense ranges and random bit patterns, specials exact`, (t) => {
+for (const op of ['exp', 'log', 'tanh', 'sigmoid'] as const) {
+  test(`${op}: within 2 ulp of ${op === 'sigmoid' ? "expr.ts's sigmoid (float64)" : `Math.${op}`} over dense ranges and random bit patterns, specials exact`, (t) => {
     if (!simd) return t.pass('no WebAssembly SIMD here');
     const err: Err = { maxUlp: 0, maxRel: 0, at: NaN, wrong: [] };
     let count = 0;
@@ -110,6 +112,8 @@ test('specials: NaN, infinities, signed zeros, denormals and the overflow edges'
     ['log', 3.4028234663852886e38, Math.fround(Math.log(3.4028234663852886e38))],
     ['tanh', NaN, NaN], ['tanh', Infinity, 1], ['tanh', -Infinity, -1], ['tanh', 0, 0], ['tanh', -0, -0],
     ['tanh', 2 ** -149, 2 ** -149], ['tanh', -(2 ** -149), -(2 ** -149)], ['tanh', 2 ** -100, 2 ** -100], ['tanh', 50, 1], ['tanh', -50, -1],
+    ['sigmoid', NaN, NaN], ['sigmoid', Infinity, 1], ['sigmoid', -Infinity, 0], ['sigmoid', 0, 0.5], ['sigmoid', -0, 0.5],
+    ['sigmoid', 20, 1], ['sigmoid', 1e30, 1], ['sigmoid', -1e30, 0], ['sigmoid', -200, 0],
   ];
   for (const [op, v, want] of cases) {
     const got = runOp(op, new Uint32Array(new Float32Array([v]).buffer))[0];
@@ -128,6 +132,9 @@ const CHAINS: [string, Expr][] = [
   ['gelu (tanh)', x.mul(0.5).mul(x.mul(x).mul(x).mul(0.044715).add(x).mul(0.7978845608).tanh().add(1))],
   ['swish', x.mul(sig(x.mul(y)))],
   ['log-sigmoid', sig(x).log()],
+  ['B3 (sigmoid primitive)', x.mul(y).add(0.25).tanh().mul(x.sigmoid()).add(x.mul(x).mul(0.5))],
+  // x alone inside: y (1 - y) near y = 1 is float32's 1 - y, ~6e-8 absolute, as in every framework's float32
+  ['swish (sigmoid primitive)', x.mul(x.sigmoid())],
 ];
 
 test('transcendental chains and their gradients run in wasm and match the JS loop, every layout and tail', (t) => {

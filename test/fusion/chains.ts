@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { Device } from '../../runtime/array/ndarray.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
 import { fuse } from '../../runtime/fusion/fuse.js';
+import { usingConfig } from '../../runtime/graph/config.js';
 import { Variable } from '../../runtime/graph/variable.js';
 import '../../runtime/graph/backward.js';
 import '../../runtime/ops/index.js';
@@ -13,7 +14,7 @@ import { sum } from '../../runtime/ops/shape.js';
 import { countKernels, on, sample, type DeviceSuite } from '../helpers.js';
 
 /** What one device's chains came to: dispatch counts checked and comparisons made. */
-export interface Counts { fwd: number; bwd: number; passthrough: number; doubles: number; doubleEvery: number }
+export interface Counts { fwd: number; bwd: number; passthrough: number; stored: number; doubles: number; doubleEvery: number }
 
 /**
  * Check chains lo..hi-1 of the `runs` that fast-check draws from `seed` (its small-first bias
@@ -36,7 +37,7 @@ export async function checkChains(device: Device, seed: number, runs: number, lo
 /** A summary line of what the chains checked and what the comparisons let pass. */
 export function report(device: Device, n: number, counts: Counts, ms: number): string {
   const s = STATS[device];
-  return `${device}: ${n} chains so far, forward 1 dispatch in ${counts.fwd} (one output shape), backward 1 dispatch in ${counts.bwd} (unbroadcast), pass-through backward ${counts.passthrough}, double backward compared in ${counts.doubles} (${s.doubleSkipped} of them skipped: non-finite forward), non-finite elements not compared ${s.nonFinite}, null-for-zero gradients ${s.droppedZero}, NaN-vs-Inf elements ${s.nonFiniteKind}, this test ${ms} ms`;
+  return `${device}: ${n} chains so far, forward 1 dispatch in ${counts.fwd} (one output shape), backward 1 dispatch in ${counts.bwd} (unbroadcast), pass-through backward ${counts.passthrough}, dy/dx stored by the forward in ${counts.stored} (its gy * d backward 1 dispatch too), double backward compared in ${counts.doubles} (${s.doubleSkipped} of them skipped: non-finite forward), non-finite elements not compared ${s.nonFinite}, null-for-zero gradients ${s.droppedZero}, NaN-vs-Inf elements ${s.nonFiniteKind}, this test ${ms} ms`;
 }
 
 /** An argument: a value of the chain (input or earlier op) or a literal number. */
@@ -187,11 +188,18 @@ export async function checkChain(c: Chain, device: Device, seed: number, counts:
   if (!broadcast) {
     const gys = ys1.map((y, j) => new Variable(w[j], { requiresGrad: false }));
     const targets = node.inputs.map((_, i) => i);
+    // as a recorded (double) backward runs it: the symbolic kernel, recomputing
     const bwd = countKernels(() => node.backward(targets, gys));
     const trivial = bwd === 0 && targets.length > 0;
     if (trivial) counts.passthrough++; // every gradient is some gy unchanged (add, sub of inputs): no kernel
     else if (bwd !== 1) return `backward took ${bwd} dispatches`;
     else counts.bwd++;
+    if (node.decision?.decision === 'store-derivative') {
+      // as backward() runs it (first order): gy * the stored dy/dx
+      const first = countKernels(() => usingConfig({ enableBackprop: false }, () => node.backward(targets, gys)));
+      if (first !== 1) return `backward from the stored derivative took ${first} dispatches`;
+      counts.stored++;
+    }
   }
   return null;
 }
@@ -234,7 +242,7 @@ const CHUNK = 25;
  * tests of CHUNK chains each, every one asserting that all its chains were checked.
  */
 export function declareChains(suite: DeviceSuite, device: Device, seed: number, runs: number, lo: number, hi: number): void {
-  const counts: Counts = { fwd: 0, bwd: 0, passthrough: 0, doubles: 0, doubleEvery: device === 'cpu' ? 5 : 10 };
+  const counts: Counts = { fwd: 0, bwd: 0, passthrough: 0, stored: 0, doubles: 0, doubleEvery: device === 'cpu' ? 5 : 10 };
   let total = 0;
   for (let a = lo; a < Math.min(hi, runs); a += CHUNK) {
     const b = Math.min(a + CHUNK, hi, runs);

@@ -36,6 +36,27 @@ devices.gpu('precompile: a declared kernel\'s first step (forward and backward) 
   t.is(await precompile('webgpu'), 0); // all exist now
 });
 
+/** B3 over one array, whose forward stores dy/dx (ops/elementwise.ts): two other kernels, made ahead too */
+const b3one = defineFusedKernel({
+  name: 'b3one',
+  ir: exprsToJSON([x.mul(0.7).add(-0.3).tanh().mul(x.sigmoid()).add(x.mul(x).mul(0.5))]),
+});
+
+devices.gpu('precompile: a one-input chain whose forward stores dy/dx creates zero pipelines in its first step too', async (t) => {
+  await precompile('webgpu');
+  await precompiled();
+  const before = pipelineStats.created;
+  for (const shape of [[4, 5], [2048], [3, 1, 7]]) {
+    const xv = on('webgpu', uniform(shape, 50));
+    let y!: Variable;
+    t.is(countKernels(() => { [y] = b3one.apply(xv); }), 1);
+    t.is((y.creator as import('../../runtime/ops/elementwise.js').Elementwise).decision?.decision, 'store-derivative');
+    y.grad = on('webgpu', uniform(shape, 51)).data;
+    t.is(countKernels(() => y.backward()), 1);
+  }
+  t.is(pipelineStats.created - before, 0, 'pipelines created during the steps');
+});
+
 devices.each('defineFusedKernel: equals the same chain written with F, forward and gradients', async (t, device) => {
   const mk = () => [0, 1, 2].map((k) => on(device, uniform([3, 4], 40 + k)));
   const p = mk(), q = mk();

@@ -233,3 +233,30 @@ devices.each('logSoftmax: forward and gradients over shapes and axes', async (t,
   }
   t.pass();
 });
+
+devices.each('sigmoid: the far-negative tail follows e^x in float32 with a finite gradient; NaN stays NaN, infinities give 1 and 0', async (t, device) => {
+  // the old 0.5 tanh(x/2) + 0.5 form reached 0 by x = -17 (1 - 1 in float32), and a kernel
+  // written as 1 / (1 + e^-x) overflows e^-x past x = -88
+  const xs = [-100, -87, -60, -30, -17, -5, 0, 5, 17, 30, NaN, Infinity, -Infinity];
+  const rtol = (v: number) => (3 + 2 * Math.abs(v)) * 2 ** -23 + 1e-6;
+  const x = on(device, array(xs, [xs.length]));
+  const y = F.sigmoid(x);
+  F.sum(y).backward();
+  const got = Array.from(await y.data.data()), g = Array.from(await x.grad!.data());
+  xs.forEach((v, i) => {
+    const want = Math.fround(v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+    if (Number.isNaN(v)) t.true(Number.isNaN(got[i]) && Number.isNaN(g[i]), `sigmoid(NaN) = ${got[i]}, gradient ${g[i]}`);
+    // float32: e^-100 = 3.7e-44 is a denormal (a GPU may flush it to 0), so an absolute bound at
+    // the bottom; WGSL allows exp an error of 3 + 2|x| ulp (lavapipe's is 2.6e-6 relative at -60)
+    else t.true(got[i] === want || Math.abs(got[i] - want) <= rtol(v) * want + 1e-37, `sigmoid(${v}) = ${got[i]}, want ${want}`);
+  });
+  for (const [i, v] of xs.entries()) {
+    if (Number.isNaN(v)) continue;
+    const s = 1 / (1 + Math.exp(-v)), want = s * (1 - s);
+    // y (1 - y) is read from the float32 output: past x = 16, 1 - y is float32's spacing below 1 (or 0)
+    if (v > 15) { t.true(Number.isFinite(g[i]) && Math.abs(g[i] - want) <= 2 ** -24, `sigmoid'(${v}) = ${g[i]}, want ${want}`); continue; }
+    t.true(Number.isFinite(g[i]) && (g[i] === want || Math.abs(g[i] - want) <= 2 * rtol(v) * want + 1e-37), `sigmoid'(${v}) = ${g[i]}, want ${want}`);
+  }
+  t.is(got[xs.indexOf(Infinity)], 1);
+  t.is(got[xs.indexOf(-Infinity)], 0);
+});

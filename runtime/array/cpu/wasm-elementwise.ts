@@ -141,7 +141,7 @@ function hasTranscendental(roots: readonly Expr[]): boolean {
   const key = roots.map((r) => r.id).join(',');
   let has = transcendentalByIds.get(key);
   if (has === undefined) {
-    has = topoSort(roots).some((n) => n.op === 'exp' || n.op === 'log' || n.op === 'tanh');
+    has = topoSort(roots).some((n) => n.op === 'exp' || n.op === 'log' || n.op === 'tanh' || n.op === 'sigmoid');
     transcendentalByIds.set(key, has);
   }
   return has;
