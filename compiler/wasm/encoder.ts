@@ -229,6 +229,10 @@ export class Code {
   v128ConstI32(lanes: readonly [number, number, number, number]): this {
     return this.simd(0x0c, ...new Uint8Array(new Int32Array(lanes).buffer));
   }
+  /** f64x2 lanes: the low two f32 lanes widened (exact), a lane-wise sum, and both back to f32 in lanes 0-1 (2-3 zero). */
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
   /** Round to the nearest integer, ties to even, in each lane (exact for every float32). */
   f32x4Nearest(): this { return this.simd(0x6a); }
   /** Integer lanes: float -> int32 truncating and saturating (NaN to 0), int32 -> float. */

@@ -32,7 +32,8 @@ export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
  * - `gemm(a, b, c, mc, nc, kc, ldc, accumulate)`: every tile of an mc x nc block
  *   (multiples of mr and nr), B panel outermost so it stays in L1 while A panels stream by;
  * - `packA`, `packB`: see `packer` below;
- * - `epilogue`: linear's bias add and relu on C, see `epilogue` below.
+ * - `epilogue`: linear's bias add and relu on C, see `epilogue` below;
+ * - `reluMask`, `columnSums`: linear's backward before its two products, see below.
  */
 export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const { mr, nr, unroll } = tile;
@@ -61,7 +62,53 @@ export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = {
   }, 'gemm');
   const packA = func(PACK_PARAMS, [], (c) => packer(c, mr), 'packA');
   const packB = func(PACK_PARAMS, [], (c) => packer(c, nr), 'packB');
-  return encodeModule([kernel, gemm, packA, packB, func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], epilogue, 'epilogue')], memory);
+  return encodeModule([
+    kernel, gemm, packA, packB,
+    func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], epilogue, 'epilogue'),
+    func(['i32', 'i32', 'i32'], [], reluMask, 'reluMask'),
+    func(['i32', 'i32', 'i32', 'i32', 'i32'], [], columnSums, 'columnSums'),
+  ], memory);
+}
+
+/**
+ * `reluMask(g, y, groups)`: g = y <= 0 ? 0 : g over `groups` x 4 floats, in place: the
+ * backward of linear's relu epilogue from its output y. F.relu's select(y <= 0, 0, g) bit for
+ * bit: the lanes where y <= 0 are cleared, so a NaN y passes g and a NaN g where y <= 0 gives 0.
+ */
+function reluMask(c: Code): void {
+  const [g, y, groups] = [0, 1, 2].map((i) => c.param(i, 'i32'));
+  c.loop((next) => {
+    c.get(g).get(g).v128Load(0, 2).get(y).v128Load(0, 2).v128Const([0, 0, 0, 0]).f32x4Le().v128AndNot().v128Store(0, 2);
+    c.get(g).i32Const(16).i32Add().set(g);
+    c.get(y).i32Const(16).i32Add().set(y);
+    c.get(groups).i32Const(1).i32Sub().tee(groups).brIf(next);
+  });
+}
+
+/**
+ * `columnSums(src, rows, groups, ld, dst)`: dst[j] = sum over the `rows` rows (`ld` bytes apart)
+ * of src[j], for `groups` x 4 columns: linear's bias gradient. Summed in float64 row by row and
+ * rounded to float32 once, as the sum reduction does (a sum over a large batch does not drift).
+ * Columns past the last whole group read whatever follows; the host drops them.
+ */
+function columnSums(c: Code): void {
+  const [src, rows, groups, ld, dst] = [0, 1, 2, 3, 4].map((i) => c.param(i, 'i32'));
+  const p = c.local('i32'), r = c.local('i32'), v = c.local('v128'), lo = c.local('v128'), hi = c.local('v128');
+  c.loop((nextGroup) => {
+    c.v128Const([0, 0, 0, 0]).set(lo).v128Const([0, 0, 0, 0]).set(hi);
+    c.get(src).set(p).get(rows).set(r);
+    c.loop((nextRow) => {
+      c.get(p).v128Load(0, 2).set(v);
+      c.get(lo).get(v).f64x2PromoteLowF32x4().f64x2Add().set(lo);
+      c.get(hi).get(v).get(v).f32x4Shuffle(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(hi);
+      addTo(c, p, ld);
+      c.get(r).i32Const(1).i32Sub().tee(r).brIf(nextRow);
+    });
+    c.get(dst).get(lo).f32x4DemoteF64x2Zero().get(hi).f32x4DemoteF64x2Zero().f32x4Shuffle(0, 1, 4, 5).v128Store(0, 2);
+    c.get(src).i32Const(16).i32Add().set(src);
+    c.get(dst).i32Const(16).i32Add().set(dst);
+    c.get(groups).i32Const(1).i32Sub().tee(groups).brIf(nextGroup);
+  });
 }
 
 /**
