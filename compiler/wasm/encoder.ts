@@ -179,6 +179,8 @@ export class Code {
 
   /** Bulk memory (prefix 0xfc): pops dst, byte value, length; sets that many bytes. */
   memoryFill(): this { return this.op(0xfc, ...uleb(0x0b), 0x00); }
+  /** Bulk memory: pops dst, src, length; copies that many bytes as memmove does (overlap allowed). */
+  memoryCopy(): this { return this.op(0xfc, ...uleb(0x0a), 0x00, 0x00); }
 
   // ---- SIMD: prefix 0xfd, then the sub-opcode as a u32 LEB128 (0xe4 is two bytes) ---------
   private simd(sub: number, ...imm: number[]): this { return this.op(0xfd, ...uleb(sub), ...imm); }

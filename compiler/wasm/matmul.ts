@@ -33,7 +33,8 @@ export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
  *   (multiples of mr and nr), B panel outermost so it stays in L1 while A panels stream by;
  * - `packA`, `packB`: see `packer` below;
  * - `epilogue`: linear's bias add and relu on C, see `epilogue` below;
- * - `reluMask`, `columnSums`: linear's backward before its two products, see below.
+ * - `reluMask`, `columnSums`: linear's backward before its two products, see below;
+ * - `closeRows`: C's rows closed up before the copy out, see below.
  */
 export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const { mr, nr, unroll } = tile;
@@ -67,7 +68,27 @@ export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = {
     func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], epilogue, 'epilogue'),
     func(['i32', 'i32', 'i32'], [], reluMask, 'reluMask'),
     func(['i32', 'i32', 'i32', 'i32', 'i32'], [], columnSums, 'columnSums'),
+    func(['i32', 'i32', 'i32', 'i32'], [], closeRows, 'closeRows'),
   ], memory);
+}
+
+/**
+ * `closeRows(c, rows, ldc, n)`: move row i of C (`ldc` bytes apart) to i * `n` bytes, closing
+ * up the padding columns so that C copies out in one piece: one memory.copy a row here, where
+ * a copyWithin call a row from JS cost about as much as a small product's packing.
+ */
+function closeRows(c: Code): void {
+  const [cp, rows, ldc, n] = [0, 1, 2, 3].map((i) => c.param(i, 'i32'));
+  const dst = c.local('i32'), src = c.local('i32');
+  c.get(cp).get(n).i32Add().set(dst).get(cp).get(ldc).i32Add().set(src);
+  c.get(rows).i32Const(1).i32GtU().if(() => {
+    c.loop((next) => {
+      c.get(dst).get(src).get(n).memoryCopy();
+      addTo(c, dst, n);
+      addTo(c, src, ldc);
+      c.get(rows).i32Const(1).i32Sub().tee(rows).i32Const(1).i32GtU().brIf(next);
+    });
+  });
 }
 
 /**

@@ -28,6 +28,7 @@ interface Engine {
   readonly epilogue: (c: number, ldc: number, rows: number, n: number, bias: number, relu: number) => void;
   readonly reluMask: (g: number, y: number, groups: number) => void;
   readonly columnSums: (src: number, rows: number, groups: number, ld: number, dst: number) => void;
+  readonly closeRows: (c: number, rows: number, ldc: number, n: number) => void;
   heap: Float32Array;
   /** worker threads over the same memory, started at the first product big enough to share */
   pool: Pool | null;
@@ -80,8 +81,8 @@ function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
       // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
       const module = new WebAssembly.Module(matmulModule(tile, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
-      const { gemm, packA, packB, epilogue, reluMask, columnSums } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums'>;
-      e = { tile, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, heap: new Float32Array(memory.buffer), pool: null };
+      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows'>;
+      e = { tile, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, heap: new Float32Array(memory.buffer), pool: null };
     } else {
       e = null;
     }
@@ -201,8 +202,8 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
     }
   }
   if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
-  // copy out, dropping the padding columns (rows closed up in place first: one copy, not a view per row)
-  if (ldc !== n) for (let i = 1; i < m; i++) heap.copyWithin(cOff + i * n, cOff + i * ldc, cOff + i * ldc + n);
+  // copy out, dropping the padding columns (rows closed up in place first, in wasm: one copy out, not one a row)
+  if (ldc !== n) e.closeRows(cOff * 4, m, ldc * 4, n * 4);
   out.set(heap.subarray(cOff, cOff + m * n), outAt);
 }
 
