@@ -34,7 +34,8 @@ export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
  * - `packA`, `packB`: see `packer` below;
  * - `epilogue`: linear's bias add and relu on C, see `epilogue` below;
  * - `reluMask`, `columnSums`: linear's backward before its two products, see below;
- * - `closeRows`: C's rows closed up before the copy out, see below.
+ * - `closeRows`: C's rows closed up before the copy out, see below;
+ * - `axpy`: y += alpha x, the SGD update over many parameters in one call, see below.
  */
 export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const { mr, nr, unroll } = tile;
@@ -69,7 +70,25 @@ export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = {
     func(['i32', 'i32', 'i32'], [], reluMask, 'reluMask'),
     func(['i32', 'i32', 'i32', 'i32', 'i32'], [], columnSums, 'columnSums'),
     func(['i32', 'i32', 'i32', 'i32'], [], closeRows, 'closeRows'),
+    func(['i32', 'i32', 'i32', 'f32'], [], axpy, 'axpy'),
   ], memory);
+}
+
+/**
+ * `axpy(y, x, groups, alpha)`: y += alpha x over `groups` x 4 floats, in place (BLAS's saxpy):
+ * SGD's W - lr g with alpha = -lr, f32(-lr g) + W being exactly f32(W - f32(lr g)), the
+ * generated elementwise kernel's float32 arithmetic for W.sub(lr.mul(g)).
+ */
+function axpy(c: Code): void {
+  const [y, x, groups] = [0, 1, 2].map((i) => c.param(i, 'i32'));
+  const a = c.local('v128');
+  c.get(c.param(3, 'f32')).f32x4Splat().set(a);
+  c.loop((next) => {
+    c.get(y).get(y).v128Load(0, 2).get(a).get(x).v128Load(0, 2).f32x4Mul().f32x4Add().v128Store(0, 2);
+    c.get(y).i32Const(16).i32Add().set(y);
+    c.get(x).i32Const(16).i32Add().set(x);
+    c.get(groups).i32Const(1).i32Sub().tee(groups).brIf(next);
+  });
 }
 
 /**

@@ -29,6 +29,7 @@ interface Engine {
   readonly reluMask: (g: number, y: number, groups: number) => void;
   readonly columnSums: (src: number, rows: number, groups: number, ld: number, dst: number) => void;
   readonly closeRows: (c: number, rows: number, ldc: number, n: number) => void;
+  readonly axpy: (y: number, x: number, groups: number, alpha: number) => void;
   heap: Float32Array;
   /** worker threads over the same memory, started at the first product big enough to share */
   pool: Pool | null;
@@ -81,8 +82,8 @@ function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
       // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
       const module = new WebAssembly.Module(matmulModule(tile, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
-      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows'>;
-      e = { tile, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, heap: new Float32Array(memory.buffer), pool: null };
+      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy'>;
+      e = { tile, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, heap: new Float32Array(memory.buffer), pool: null };
     } else {
       e = null;
     }
@@ -296,6 +297,33 @@ export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArr
     grads.gx = new NDArray(gx, [rows, inF]);
   }
   return grads;
+}
+
+/**
+ * ys[i] += alpha xs[i] for every pair of contiguous float32 arrays of equal size, in ONE wasm
+ * loop over all of them (SGD's update of a whole model: one call where a kernel per parameter
+ * paid its staging and dispatch for a bias of 10 floats), written back into ys in place. Each
+ * y is staged before any is written, so an x may alias a y. false, having written nothing,
+ * when the heap cannot hold them. Call only when `wasmEnabled()`.
+ */
+export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean {
+  const e = getEngine();
+  if (e === null) throw new Error('wasmAxpy: WebAssembly SIMD is not available here');
+  // in floats: every y, then every x, each from a multiple of 4 so that the loop runs in whole groups
+  const at: number[] = [];
+  let total = 0;
+  for (const y of ys) {
+    at.push(total);
+    total += roundUp(y.size, 4);
+  }
+  if (total === 0) return true;
+  const heap = reserve(e, 2 * total);
+  if (heap === undefined) return false;
+  ys.forEach((y, i) => heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + y.size), at[i]));
+  xs.forEach((x, i) => heap.set((x.buffer as Float32Array).subarray(x.offset, x.offset + x.size), total + at[i]));
+  e.axpy(0, total * 4, total / 4, alpha);
+  ys.forEach((y, i) => (y.buffer as Float32Array).set(heap.subarray(at[i], at[i] + y.size), y.offset));
+  return true;
 }
 
 /** The parameter words of a one-thread job. */
