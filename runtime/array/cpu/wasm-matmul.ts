@@ -175,7 +175,9 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
   if (bias !== undefined) {
     // padded with zeros to whole tiles: the epilogue runs over C's padding columns too
     const bb = bias.buffer as Float32Array, s = bias.strides[0], o = bias.offset;
-    for (let j = 0; j < ldc; j++) heap[biasAt + j] = j < n ? bb[o + j * s] : 0;
+    if (s === 1) heap.set(bb.subarray(o, o + n), biasAt); // one copy, not a JS loop (which runs unoptimized in a program's first steps)
+    else for (let j = 0; j < n; j++) heap[biasAt + j] = bb[o + j * s];
+    heap.fill(0, biasAt + n, biasAt + ldc);
   }
   if (k === 0) heap.fill(0, cOff, cOff + mPad * ldc);
   else {
