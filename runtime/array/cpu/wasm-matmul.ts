@@ -321,10 +321,13 @@ export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDA
   if (total === 0) return true;
   const heap = reserve(e, 2 * total);
   if (heap === undefined) return false;
-  ys.forEach((y, i) => heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + y.size), at[i]));
-  xs.forEach((x, i) => heap.set((x.buffer as Float32Array).subarray(x.offset, x.offset + x.size), total + at[i]));
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i], x = xs[i];
+    heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + y.size), at[i]);
+    heap.set((x.buffer as Float32Array).subarray(x.offset, x.offset + x.size), total + at[i]);
+  }
   e.axpy(0, total * 4, total / 4, alpha);
-  ys.forEach((y, i) => (y.buffer as Float32Array).set(heap.subarray(at[i], at[i] + y.size), y.offset));
+  for (let i = 0; i < ys.length; i++) (ys[i].buffer as Float32Array).set(heap.subarray(at[i], at[i] + ys[i].size), ys[i].offset);
   return true;
 }
 
