@@ -1,4 +1,4 @@
-// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter.
+// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter (SGD: one for all CPU float32 ones).
 
 import { input, scalar } from '../../compiler/expr.js';
 import { bumpVersion, type NDArray } from '../array/ndarray.js';
@@ -55,7 +55,8 @@ export class SGD extends Optimizer {
     // a gradient that is (a view of) some parameter's array must see the updates in order
     const buffers = new Set(together.map((p) => p.data.buffer));
     const group = together.filter((p) => !buffers.has(p.grad!.buffer));
-    if (group.length > 1 && new Set(group.map((p) => p.data.buffer)).size === group.length && wasmAxpy(-this.lr, group.map((p) => p.grad!), group.map((p) => p.data))) {
+    const distinct = new Set(group.map((p) => p.data.buffer)).size === group.length;
+    if (group.length > 1 && distinct && wasmAxpy(-this.lr, group.map((p) => p.grad!), group.map((p) => p.data))) {
       dispatchStats.count++;
       for (const p of group) bumpVersion(p.data);
       for (const p of params) if (!group.includes(p)) this.updateOne(p, p.grad!);
