@@ -1,5 +1,6 @@
 // Generates the SIMD matmul module: a register-blocked micro-kernel over packed panels, the
-// loop that walks it over one cache block of C, and the packers that build those panels
+// loop that walks it over one cache block of C, the packers that build those panels, and the
+// small loops on staged data around it (bias/relu epilogue, relu mask, bias sums, axpy)
 // (the host stages operands, picks cache blocks and copies C out: runtime/array/cpu/wasm-matmul.ts).
 
 import { encodeModule, func, type Code, type Local, type ModuleMemory } from './encoder.js';

@@ -1,6 +1,7 @@
 // float32 matmul on the CPU through generated SIMD WebAssembly: staging into wasm memory, cache
-// blocking, the split of C's columns over threads (matmul-threads.ts) and copy-out here; the
-// packers, the micro-kernel and the bias/relu epilogue come from compiler/wasm/matmul.ts.
+// blocking, the split of C's columns over threads (matmul-threads.ts) and copy-out here, and the
+// two callers that share one staging (linear's backward, SGD's axpy); the packers, the
+// micro-kernel and the small loops around it come from compiler/wasm/matmul.ts.
 
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
