@@ -22,12 +22,14 @@ export interface SoftmaxCrossEntropyOptions {
   reduce?: 'mean' | 'no';
 }
 
+const SOFTMAX_CROSS_ENTROPY_OPTIONS = { normalize: BOOLEAN, ignoreLabel: INTEGER, reduce: oneOf('mean', 'no') };
+
 /**
  * Cross entropy of softmax(x) against integer labels t. x is (N, C) or (N, C, d1, ...)
  * with the classes on axis 1; t is int32 (N,) or (N, d1, ...).
  */
 export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: SoftmaxCrossEntropyOptions = {}): Variable {
-  checkOptions('softmaxCrossEntropy', opts, { normalize: BOOLEAN, ignoreLabel: INTEGER, reduce: oneOf('mean', 'no') });
+  checkOptions('softmaxCrossEntropy', opts, SOFTMAX_CROSS_ENTROPY_OPTIONS);
   const { normalize = true, ignoreLabel = -1, reduce: mode = 'mean' } = opts;
   const xv = argVariable(x, 'softmaxCrossEntropy', 'x'), tv = argVariable(t, 'softmaxCrossEntropy', 't');
   if (tv.dtype !== 'int32') {
@@ -44,7 +46,10 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
   // Checking labels means reading them; on a GPU that would stall every step, so there an
   // out-of-range label silently contributes nothing (as in Chainer's non-debug mode).
   if (tv.data.device === 'cpu') {
-    for (const l of tv.data.toFlat()) {
+    // read in place where t is contiguous (a batch's labels), not through a copy
+    const td = tv.data, labels = td.isContiguous ? td.buffer.subarray(td.offset, td.offset + td.size) : td.toFlat();
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i];
       if (l !== ignoreLabel && (l < 0 || l >= c)) {
         throw new Error(`softmaxCrossEntropy: label ${l} in t is outside [0, ${c}) and is not the ignore label ${ignoreLabel}`);
       }

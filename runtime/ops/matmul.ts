@@ -101,12 +101,15 @@ export interface LinearOptions {
   activation?: 'relu';
 }
 
+/** built once: linear runs on every layer of every step */
+const LINEAR_OPTIONS = { activation: oneOf('relu') };
+
 /**
  * y = x W^T + b, with x flattened to (batch, features) as in Chainer's linear;
  * W is (out, in), b is (out,) or omitted. `opts.activation` folds a following relu in.
  */
 export function linear(x: VariableLike, W: VariableLike, b?: VariableLike, opts: LinearOptions = {}): Variable {
-  checkOptions('linear', opts, { activation: oneOf('relu') });
+  checkOptions('linear', opts, LINEAR_OPTIONS);
   const relu = opts.activation === 'relu';
   const xv = argVariable(x, 'linear', 'x'), Wv = argVariable(W, 'linear', 'W');
   if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);
