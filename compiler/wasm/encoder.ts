@@ -179,6 +179,8 @@ export class Code {
 
   /** Bulk memory (prefix 0xfc): pops dst, byte value, length; sets that many bytes. */
   memoryFill(): this { return this.op(0xfc, ...uleb(0x0b), 0x00); }
+  /** Bulk memory: pops dst, src, length; copies that many bytes as memmove does (overlap allowed). */
+  memoryCopy(): this { return this.op(0xfc, ...uleb(0x0a), 0x00, 0x00); }
 
   // ---- SIMD: prefix 0xfd, then the sub-opcode as a u32 LEB128 (0xe4 is two bytes) ---------
   private simd(sub: number, ...imm: number[]): this { return this.op(0xfd, ...uleb(sub), ...imm); }
@@ -229,6 +231,10 @@ export class Code {
   v128ConstI32(lanes: readonly [number, number, number, number]): this {
     return this.simd(0x0c, ...new Uint8Array(new Int32Array(lanes).buffer));
   }
+  /** f64x2 lanes: the low two f32 lanes widened (exact), a lane-wise sum, and both back to f32 in lanes 0-1 (2-3 zero). */
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
   /** Round to the nearest integer, ties to even, in each lane (exact for every float32). */
   f32x4Nearest(): this { return this.simd(0x6a); }
   /** Integer lanes: float -> int32 truncating and saturating (NaN to 0), int32 -> float. */

@@ -1,5 +1,6 @@
 // Generates the SIMD matmul module: a register-blocked micro-kernel over packed panels, the
-// loop that walks it over one cache block of C, and the packers that build those panels
+// loop that walks it over one cache block of C, the packers that build those panels, and the
+// small loops on staged data around it (bias/relu epilogue, relu mask, bias sums, axpy)
 // (the host stages operands, picks cache blocks and copies C out: runtime/array/cpu/wasm-matmul.ts).
 
 import { encodeModule, func, type Code, type Local, type ModuleMemory } from './encoder.js';
@@ -32,7 +33,10 @@ export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
  * - `gemm(a, b, c, mc, nc, kc, ldc, accumulate)`: every tile of an mc x nc block
  *   (multiples of mr and nr), B panel outermost so it stays in L1 while A panels stream by;
  * - `packA`, `packB`: see `packer` below;
- * - `epilogue`: linear's bias add and relu on C, see `epilogue` below.
+ * - `epilogue`: linear's bias add and relu on C, see `epilogue` below;
+ * - `reluMask`, `columnSums`: linear's backward before its two products, see below;
+ * - `closeRows`: C's rows closed up before the copy out, see below;
+ * - `axpy`: y += alpha x, the SGD update over many parameters in one call, see below.
  */
 export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const { mr, nr, unroll } = tile;
@@ -61,7 +65,91 @@ export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = {
   }, 'gemm');
   const packA = func(PACK_PARAMS, [], (c) => packer(c, mr), 'packA');
   const packB = func(PACK_PARAMS, [], (c) => packer(c, nr), 'packB');
-  return encodeModule([kernel, gemm, packA, packB, func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], epilogue, 'epilogue')], memory);
+  return encodeModule([
+    kernel, gemm, packA, packB,
+    func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], epilogue, 'epilogue'),
+    func(['i32', 'i32', 'i32'], [], reluMask, 'reluMask'),
+    func(['i32', 'i32', 'i32', 'i32', 'i32'], [], columnSums, 'columnSums'),
+    func(['i32', 'i32', 'i32', 'i32'], [], closeRows, 'closeRows'),
+    func(['i32', 'i32', 'i32', 'f32'], [], axpy, 'axpy'),
+  ], memory);
+}
+
+/**
+ * `axpy(y, x, groups, alpha)`: y += alpha x over `groups` x 4 floats, in place (BLAS's saxpy):
+ * SGD's W - lr g with alpha = -lr, f32(-lr g) + W being exactly f32(W - f32(lr g)), the
+ * generated elementwise kernel's float32 arithmetic for W.sub(lr.mul(g)).
+ */
+function axpy(c: Code): void {
+  const [y, x, groups] = [0, 1, 2].map((i) => c.param(i, 'i32'));
+  const a = c.local('v128');
+  c.get(c.param(3, 'f32')).f32x4Splat().set(a);
+  c.loop((next) => {
+    c.get(y).get(y).v128Load(0, 2).get(a).get(x).v128Load(0, 2).f32x4Mul().f32x4Add().v128Store(0, 2);
+    c.get(y).i32Const(16).i32Add().set(y);
+    c.get(x).i32Const(16).i32Add().set(x);
+    c.get(groups).i32Const(1).i32Sub().tee(groups).brIf(next);
+  });
+}
+
+/**
+ * `closeRows(c, rows, ldc, n)`: move row i of C (`ldc` bytes apart) to i * `n` bytes, closing
+ * up the padding columns so that C copies out in one piece: one memory.copy a row here, where
+ * a copyWithin call a row from JS cost about as much as a small product's packing.
+ */
+function closeRows(c: Code): void {
+  const [cp, rows, ldc, n] = [0, 1, 2, 3].map((i) => c.param(i, 'i32'));
+  const dst = c.local('i32'), src = c.local('i32');
+  c.get(cp).get(n).i32Add().set(dst).get(cp).get(ldc).i32Add().set(src);
+  c.get(rows).i32Const(1).i32GtU().if(() => {
+    c.loop((next) => {
+      c.get(dst).get(src).get(n).memoryCopy();
+      addTo(c, dst, n);
+      addTo(c, src, ldc);
+      c.get(rows).i32Const(1).i32Sub().tee(rows).i32Const(1).i32GtU().brIf(next);
+    });
+  });
+}
+
+/**
+ * `reluMask(g, y, groups)`: g = y <= 0 ? 0 : g over `groups` x 4 floats, in place: the
+ * backward of linear's relu epilogue from its output y. F.relu's select(y <= 0, 0, g) bit for
+ * bit: the lanes where y <= 0 are cleared, so a NaN y passes g and a NaN g where y <= 0 gives 0.
+ */
+function reluMask(c: Code): void {
+  const [g, y, groups] = [0, 1, 2].map((i) => c.param(i, 'i32'));
+  c.loop((next) => {
+    c.get(g).get(g).v128Load(0, 2).get(y).v128Load(0, 2).v128Const([0, 0, 0, 0]).f32x4Le().v128AndNot().v128Store(0, 2);
+    c.get(g).i32Const(16).i32Add().set(g);
+    c.get(y).i32Const(16).i32Add().set(y);
+    c.get(groups).i32Const(1).i32Sub().tee(groups).brIf(next);
+  });
+}
+
+/**
+ * `columnSums(src, rows, groups, ld, dst)`: dst[j] = sum over the `rows` rows (`ld` bytes apart)
+ * of src[j], for `groups` x 4 columns: linear's bias gradient. Summed in float64 row by row and
+ * rounded to float32 once, as the sum reduction does (a sum over a large batch does not drift).
+ * Columns past the last whole group read whatever follows; the host drops them.
+ */
+function columnSums(c: Code): void {
+  const [src, rows, groups, ld, dst] = [0, 1, 2, 3, 4].map((i) => c.param(i, 'i32'));
+  const p = c.local('i32'), r = c.local('i32'), v = c.local('v128'), lo = c.local('v128'), hi = c.local('v128');
+  c.loop((nextGroup) => {
+    c.v128Const([0, 0, 0, 0]).set(lo).v128Const([0, 0, 0, 0]).set(hi);
+    c.get(src).set(p).get(rows).set(r);
+    c.loop((nextRow) => {
+      c.get(p).v128Load(0, 2).set(v);
+      c.get(lo).get(v).f64x2PromoteLowF32x4().f64x2Add().set(lo);
+      c.get(hi).get(v).get(v).f32x4Shuffle(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(hi);
+      addTo(c, p, ld);
+      c.get(r).i32Const(1).i32Sub().tee(r).brIf(nextRow);
+    });
+    c.get(dst).get(lo).f32x4DemoteF64x2Zero().get(hi).f32x4DemoteF64x2Zero().f32x4Shuffle(0, 1, 4, 5).v128Store(0, 2);
+    c.get(src).i32Const(16).i32Add().set(src);
+    c.get(dst).i32Const(16).i32Add().set(dst);
+    c.get(groups).i32Const(1).i32Sub().tee(groups).brIf(nextGroup);
+  });
 }
 
 /**

@@ -239,10 +239,11 @@ export abstract class FunctionNode {
     const hint = 'after forward retained it; call backward before optimizer.update (or any in-place write)';
     for (const i of this.inputsReadByBackward(targets)) {
       const x = this.inputs[i];
-      const what = `${this.label}'s input ${x.name ?? i} ${shapeStr(x.shape)}`;
-      if (x.data !== this.inputArrays[i]) throw new Error(`backward: ${what} was replaced by another array ${hint}`);
-      const [then, now] = [this.inputVersions[i], x.data.version];
-      if (now !== then) throw new Error(`backward: ${what} was modified in place (version ${then} -> ${now}) ${hint}`);
+      // the message only when it is thrown: this runs for every node of every backward
+      const what = () => `${this.label}'s input ${x.name ?? i} ${shapeStr(x.shape)}`;
+      if (x.data !== this.inputArrays[i]) throw new Error(`backward: ${what()} was replaced by another array ${hint}`);
+      const then = this.inputVersions[i], now = x.data.version;
+      if (now !== then) throw new Error(`backward: ${what()} was modified in place (version ${then} -> ${now}) ${hint}`);
     }
     this.retained?.forEach((y, j) => {
       const [then, now] = [this.retainedVersions[j], y.version];

@@ -22,12 +22,14 @@ export interface SoftmaxCrossEntropyOptions {
   reduce?: 'mean' | 'no';
 }
 
+const SOFTMAX_CROSS_ENTROPY_OPTIONS = { normalize: BOOLEAN, ignoreLabel: INTEGER, reduce: oneOf('mean', 'no') };
+
 /**
  * Cross entropy of softmax(x) against integer labels t. x is (N, C) or (N, C, d1, ...)
  * with the classes on axis 1; t is int32 (N,) or (N, d1, ...).
  */
 export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: SoftmaxCrossEntropyOptions = {}): Variable {
-  checkOptions('softmaxCrossEntropy', opts, { normalize: BOOLEAN, ignoreLabel: INTEGER, reduce: oneOf('mean', 'no') });
+  checkOptions('softmaxCrossEntropy', opts, SOFTMAX_CROSS_ENTROPY_OPTIONS);
   const { normalize = true, ignoreLabel = -1, reduce: mode = 'mean' } = opts;
   const xv = argVariable(x, 'softmaxCrossEntropy', 'x'), tv = argVariable(t, 'softmaxCrossEntropy', 't');
   if (tv.dtype !== 'int32') {
@@ -44,7 +46,10 @@ export function softmaxCrossEntropy(x: VariableLike, t: VariableLike, opts: Soft
   // Checking labels means reading them; on a GPU that would stall every step, so there an
   // out-of-range label silently contributes nothing (as in Chainer's non-debug mode).
   if (tv.data.device === 'cpu') {
-    for (const l of tv.data.toFlat()) {
+    // read in place where t is contiguous (a batch's labels), not through a copy
+    const td = tv.data, labels = td.isContiguous ? td.buffer.subarray(td.offset, td.offset + td.size) : td.toFlat();
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i];
       if (l !== ignoreLabel && (l < 0 || l >= c)) {
         throw new Error(`softmaxCrossEntropy: label ${l} in t is outside [0, ${c}) and is not the ignore label ${ignoreLabel}`);
       }
@@ -102,6 +107,8 @@ class SoftmaxCrossEntropy extends FunctionNode {
   readonly label = 'softmaxCrossEntropy';
   /** m (M, 1), s (M, 1), the class row (1, C), and for 'mean' the valid count (1, 1) */
   private saved: NDArray[] = [];
+  /** exp(x - m) of every element, from forwardCpu: gradCpu's softmax without a second exp per element */
+  private exps: Float64Array | null = null;
 
   constructor(readonly ignoreLabel: number, readonly kind: 'mean' | 'batch' | 'no', readonly batch: number) { super(); }
 
@@ -135,6 +142,7 @@ class SoftmaxCrossEntropy extends FunctionNode {
     const xb = x.buffer as Float32Array | Float64Array, [xs0, xs1] = x.strides, tb = t.buffer as Int32Array, ts = t.strides[0];
     const m = new NDArray(new TYPED[dtype](rows), [rows, 1]), s = new NDArray(new TYPED[dtype](rows), [rows, 1]);
     const mb = m.buffer, sb = s.buffer;
+    const exps = (this.exps = new Float64Array(rows * c));
     let count = 0;
     for (let i = 0; i < rows; i++) {
       const o = x.offset + i * xs0;
@@ -146,7 +154,11 @@ class SoftmaxCrossEntropy extends FunctionNode {
       mb[i] = mi;
       const mr = mb[i];
       let acc = 0;
-      for (let j = 0; j < c; j++) acc += Math.exp(xb[o + j * xs1] - mr);
+      for (let j = 0; j < c; j++) {
+        const e = Math.exp(xb[o + j * xs1] - mr);
+        exps[i * c + j] = e;
+        acc += e;
+      }
       sb[i] = acc;
       if (tb[t.offset + i * ts] !== ign) count += 1;
     }
@@ -182,12 +194,12 @@ class SoftmaxCrossEntropy extends FunctionNode {
     return [new Variable(gx, { requiresGrad: false })];
   }
 
-  /** backward's kernel on the CPU, as one loop: (exp(x - m) / s - [c = t]) [t != ignore] g, in float64 like the JS kernel. */
+  /** backward's kernel on the CPU, as one loop: (exp(x - m) / s - [c = t]) [t != ignore] g, in float64 like the JS kernel, with forwardCpu's exps. */
   private gradCpu(x: NDArray, t: NDArray, gy: NDArray): NDArray {
     const [rows, c] = x.shape, ign = this.ignoreLabel;
-    const [m, s, , count] = this.saved;
-    const xb = x.buffer, [xs0, xs1] = x.strides, tb = t.buffer, ts = t.strides[0];
-    const mb = m.buffer, sb = s.buffer, gb = gy.buffer;
+    const [, s, , count] = this.saved;
+    const tb = t.buffer, ts = t.strides[0];
+    const sb = s.buffer, gb = gy.buffer, exps = this.exps!;
     const gx = new TYPED[x.dtype](rows * c);
     dispatchStats.count++;
     const div = this.kind === 'mean' ? Math.max(count.buffer[0], 1) : 1, per = 1 / Math.max(this.batch, 1);
@@ -195,9 +207,10 @@ class SoftmaxCrossEntropy extends FunctionNode {
       const label = tb[t.offset + i * ts];
       if (label === ign) continue;
       const g = this.kind === 'no' ? gb[gy.offset + i * gy.strides[0]] : gb[gy.offset];
-      const o = x.offset + i * xs0, mi = mb[i], si = sb[i];
+      const si = sb[i];
       for (let j = 0; j < c; j++) {
-        const delta = Math.exp(xb[o + j * xs1] - mi) / si - (j === label ? 1 : 0);
+        // the forward's exp(x - m), the very float64 the JS kernel would compute again
+        const delta = exps[i * c + j] / si - (j === label ? 1 : 0);
         gx[i * c + j] = this.kind === 'mean' ? (delta * g) / div : this.kind === 'batch' ? delta * g * per : delta * g;
       }
     }

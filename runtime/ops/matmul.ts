@@ -8,7 +8,8 @@ import { relu as reluOp } from './activation.js';
 import { add } from './arithmetic.js';
 import { applyExpr } from './elementwise.js';
 import { checkOptions, oneOf } from './options.js';
-import { biasEpilogueFits, matmulArray } from './matmul/kernels.js';
+import { biasEpilogueFits, linearBackwardArrays, matmulArray } from './matmul/kernels.js';
+import { config } from '../graph/config.js';
 import { reshape, sum } from './shape.js';
 import { libraryKernels } from '../array/library-kernels.js';
 
@@ -67,6 +68,13 @@ class Linear extends FunctionNode {
 
   backward(targets: readonly number[], [gyOut]: readonly Variable[]): Variable[] {
     const [x, W] = this.inputs;
+    if (!config.enableBackprop) {
+      // no graph to record: where the device has it, mask, both products and the bias sum
+      // as one kernel over one copy of gy (the composed ops below stage gy three times)
+      const want = { gx: targets.includes(0), gW: targets.includes(1), gb: targets.includes(2) };
+      const g = linearBackwardArrays(gyOut.data, this.relu ? this.retainedArrays[0] : undefined, x.data, W.data, want);
+      if (g !== undefined) return targets.map((i) => new Variable((i === 0 ? g.gx : i === 1 ? g.gW : g.gb)!, { requiresGrad: false }));
+    }
     // relu's gradient from its output (y <= 0 exactly where x W^T + b <= 0), one kernel,
     // itself differentiable in gy for double backward
     const gy = this.relu ? applyExpr('grad(relu)', RELU_GRAD, [gyOut, this.retainedOutputs[0]], []) : gyOut;
@@ -93,12 +101,15 @@ export interface LinearOptions {
   activation?: 'relu';
 }
 
+/** built once: linear runs on every layer of every step */
+const LINEAR_OPTIONS = { activation: oneOf('relu') };
+
 /**
  * y = x W^T + b, with x flattened to (batch, features) as in Chainer's linear;
  * W is (out, in), b is (out,) or omitted. `opts.activation` folds a following relu in.
  */
 export function linear(x: VariableLike, W: VariableLike, b?: VariableLike, opts: LinearOptions = {}): Variable {
-  checkOptions('linear', opts, { activation: oneOf('relu') });
+  checkOptions('linear', opts, LINEAR_OPTIONS);
   const relu = opts.activation === 'relu';
   const xv = argVariable(x, 'linear', 'x'), Wv = argVariable(W, 'linear', 'W');
   if (Wv.ndim !== 2) throw new Error(`linear: W must be 2-D (out, in), got W ${shapeStr(Wv.shape)}`);

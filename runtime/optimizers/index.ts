@@ -1,7 +1,9 @@
-// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter.
+// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter (SGD: one for all CPU float32 ones).
 
 import { input, scalar } from '../../compiler/expr.js';
-import type { NDArray } from '../array/ndarray.js';
+import { bumpVersion, type NDArray } from '../array/ndarray.js';
+import { dispatchStats } from '../array/backend.js';
+import { wasmAxpy, wasmEnabled } from '../array/cpu/wasm-matmul.js';
 import type { Parameter } from '../links/link.js';
 import { libraryKernels } from '../array/library-kernels.js';
 import { Optimizer, POSITIVE, UNIT, checkSetting, updateInPlace } from './optimizer.js';
@@ -42,10 +44,36 @@ export class SGD extends Optimizer {
     this.checkSettings();
   }
   protected override checkSettings(): void { checkSetting('SGD', 'lr', this.lr, ...POSITIVE); }
+
+  /**
+   * The CPU's float32 parameters in ONE kernel (wasm's axpy over all of them, the same float32
+   * arithmetic as SGD_UPDATE's wasm kernel), where one kernel a parameter paid its staging and
+   * dispatch even for a bias of 10 floats; anything else one kernel each.
+   */
+  protected override updateAll(params: readonly Parameter[]): void {
+    const together = wasmEnabled() ? params.filter((p) => groupable(p.data, p.grad!)) : [];
+    // a gradient that is (a view of) some parameter's array must see the updates in order
+    const buffers = new Set(together.map((p) => p.data.buffer));
+    const group = together.filter((p) => !buffers.has(p.grad!.buffer));
+    const distinct = new Set(group.map((p) => p.data.buffer)).size === group.length;
+    if (group.length > 1 && distinct && wasmAxpy(-this.lr, group.map((p) => p.grad!), group.map((p) => p.data))) {
+      dispatchStats.count++;
+      for (const p of group) bumpVersion(p.data);
+      for (const p of params) if (!group.includes(p)) this.updateOne(p, p.grad!);
+      return;
+    }
+    super.updateAll(params);
+  }
+
   protected updateOne(p: Parameter, g: NDArray): void {
     updateInPlace(SGD_UPDATE, [p.data, g], [this.lr], [p.data]);
   }
 }
+
+/** A CPU float32 parameter whose array and gradient are both contiguous, of the same size: what wasmAxpy takes. */
+const groupable = (w: NDArray, g: NDArray): boolean =>
+  w.device === 'cpu' && g.device === 'cpu' && w.dtype === 'float32' && g.dtype === 'float32' && w.buffer instanceof Float32Array && g.buffer instanceof Float32Array &&
+  w.isContiguous && g.isContiguous && w.size === g.size;
 
 /** v = momentum v - lr g; W += v */
 export class MomentumSGD extends Optimizer {

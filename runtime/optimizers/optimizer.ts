@@ -148,7 +148,12 @@ export abstract class Optimizer {
   private applyUpdate(): void {
     this.t += 1;
     for (const h of this.hooks) h.apply(this);
-    for (const p of this.paramsWithGrad()) this.updateOne(p, p.grad!);
+    this.updateAll([...this.paramsWithGrad()]);
+  }
+
+  /** Update every parameter that has a gradient: one updateOne each, unless a rule can do them together. */
+  protected updateAll(params: readonly Parameter[]): void {
+    for (const p of params) this.updateOne(p, p.grad!);
   }
 
   protected abstract updateOne(p: Parameter, g: NDArray): void;

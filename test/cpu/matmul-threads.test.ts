@@ -1,7 +1,7 @@
 // The threaded WebAssembly matmul: workers really take chunks, results equal the one-thread ones bit for bit, and linear's wasm epilogue (bias, relu) equals the JS one.
 
 import test from 'ava';
-import { matmulPool, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
+import { matmulPool, wasmLinearBackward, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
 import { matmulThreads, setMatmulThreads, threadsPossible } from '../../runtime/array/cpu/matmul-threads.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
 
@@ -91,6 +91,24 @@ test.serial("linear's epilogue in wasm (bias, then relu) equals the JS add and s
         t.is(bad, -1, `${m}x${k}x${n} relu ${relu} (${workers} workers): element ${bad} is ${flat[bad]}, expected ${expected[bad]}`);
       }
     }
+  }
+  matmulPool()!.resize(defaultThreads);
+});
+
+test.serial("linear's one-kernel backward (relu mask, bias sums, gW = g^T x, gx = g W) is the same bit for bit on one thread and many, and equals the plain products", async (t) => {
+  // the MLP's first two layers: both products past the threading threshold
+  for (const [rows, inF, out] of [[100, 784, 100], [100, 100, 100]] as const) {
+    const gy = plain(rows, out, 11), y = plain(rows, out, 12), x = plain(rows, inF, 13), W = plain(out, inF, 14);
+    const runs = [];
+    for (const workers of [0, 1]) {
+      await poolWith(workers);
+      const g = wasmLinearBackward(gy, y, x, W, { gx: true, gW: true, gb: true })!;
+      runs.push([g.gx!, g.gW!, g.gb!].map((a) => [...a.toFlat()]));
+    }
+    t.deepEqual(runs[0], runs[1], `(${rows}, ${inF}) -> ${out}: 0 and 1 workers`);
+    const masked = new NDArray(Float32Array.from(gy.toFlat(), (v, i) => (y.buffer[i] <= 0 ? 0 : v)), [rows, out]);
+    t.deepEqual(runs[1][0], [...wasmMatmul(masked, W)!.toFlat()], 'gx');
+    t.deepEqual(runs[1][1], [...wasmMatmul(masked.transpose([1, 0]), x)!.toFlat()], 'gW');
   }
   matmulPool()!.resize(defaultThreads);
 });

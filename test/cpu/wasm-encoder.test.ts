@@ -55,6 +55,10 @@ test('instructions encode as the spec says', (t) => {
   t.deepEqual(code((c) => void c.v128Store(300)), [0xfd, 0x0b, 0x04, 0xac, 0x02]);
   t.deepEqual(code((c) => void c.f32x4ExtractLane(3)), [0xfd, 0x1f, 0x03]);
   t.deepEqual(code((c) => void c.memoryFill()), [0xfc, 0x0b, 0x00]);
+  t.deepEqual(code((c) => void c.memoryCopy()), [0xfc, 0x0a, 0x00, 0x00]);
+  t.deepEqual(code((c) => void c.f64x2PromoteLowF32x4()), [0xfd, 0x5f]);
+  t.deepEqual(code((c) => void c.f64x2Add()), [0xfd, 0xf0, 0x01]);
+  t.deepEqual(code((c) => void c.f32x4DemoteF64x2Zero()), [0xfd, 0x5e]);
   // branch depths count outwards from the innermost enclosing block
   t.deepEqual(code((c) => void c.block((out) => c.loop((top) => c.brIf(top).br(out)))), [0x02, 0x40, 0x03, 0x40, 0x0d, 0x00, 0x0c, 0x01, 0x0b, 0x0b]);
   t.throws(() => func(['i32'], [], (c) => void c.param(0, 'f32')), { message: /param 0 is i32, not f32/ });

@@ -115,3 +115,61 @@ devices.gpu('matmul epilogue on WebGPU: every tiling (own, shared, subgroup wher
     }
   }
 });
+
+devices.each('linear backward: the relu mask, gx, gW and gb are ONE kernel on the CPU; gx and gW equal the plain matmuls bit for bit, gb the float64 column sums', async (t, device) => {
+  const { matmulArray } = await import('../../runtime/ops/matmul/kernels.js');
+  const on = (a: NDArray) => (device === 'cpu' ? a : a.toGpu());
+  // out a multiple of 4 and not, one row, an MLP-like layer with k split into several blocks
+  // (lavapipe is slow to read back: fewer cases there, where this is the composed path anyway)
+  const shapes = [[7, 12, 10, 1], [1, 5, 3, 2], [6, 9, 8, 3], [20, 300, 13, 4]] as const;
+  for (const [m, k, n, seed] of device === 'cpu' ? shapes : shapes.slice(0, 1)) {
+    for (const relu of [false, true]) {
+      for (const xGrad of device === 'cpu' ? [true, false] : [true]) {
+        const xs = f32(uniform([m, k], seed)), Ws = f32(uniform([n, k], seed + 10)), bs = f32(uniform([n], seed + 20)), gys = f32(uniform([m, n], seed + 30));
+        const x = new Variable(on(xs), { requiresGrad: xGrad }), W = new Variable(on(Ws)), b = new Variable(on(bs));
+        const y = F.linear(x, W, b, relu ? { activation: 'relu' } : {});
+        y.grad = on(gys);
+        const before = dispatchStats.count;
+        y.backward();
+        if (device === 'cpu') t.is(dispatchStats.count - before, 1, `(${m}, ${k}) x (${n}, ${k}) relu ${relu}: backward kernels`);
+        // the reference: g masked in JS where y <= 0, then the matmul kernel on its own, and float64 sums
+        const yv = Array.from(await y.data.data()), gv = Array.from(gys.toFlat());
+        const g = f32(array(gv.map((v, i) => (relu && yv[i] <= 0 ? 0 : v)), [m, n]));
+        // bit for bit on the CPU, where both run the same wasm kernel; within rounding on a GPU
+        const same = (a: ArrayLike<number>, r: NDArray, what: string) => (device === 'cpu' ? t.deepEqual(Array.from(a), Array.from(r.toFlat()), what) : allclose(t, a, r.toFlat(), { atol: 1e-5, rtol: 1e-5 }));
+        same(await W.grad!.data(), matmulArray(g, xs, true, false), 'gW');
+        if (xGrad) same(await x.grad!.data(), matmulArray(g, Ws), 'gx');
+        else t.is(x.grad, null);
+        const gb = Array.from({ length: n }, (_, o) => {
+          let s = 0;
+          for (let i = 0; i < m; i++) s += g.toFlat()[i * n + o];
+          return Math.fround(s);
+        });
+        if (device === 'cpu') t.deepEqual(Array.from(await b.grad!.data()), gb, 'gb');
+        else allclose(t, await b.grad!.data(), gb, { atol: 1e-6, rtol: 1e-6 });
+      }
+    }
+  }
+});
+
+test('linear backward on the CPU: a broadcast gy (the gradient of a sum) and a transposed one give the composed gradients', async (t) => {
+  const xs = f32(uniform([5, 6], 61)), Ws = f32(uniform([7, 6], 62)), bs = f32(uniform([7], 63));
+  const grads = async (make: (y: Variable) => Variable) => {
+    const x = new Variable(xs), W = new Variable(Ws), b = new Variable(bs);
+    make(F.linear(x, W, b, { activation: 'relu' })).backward();
+    return Promise.all([x.grad!.data(), W.grad!.data(), b.grad!.data()]);
+  };
+  const ref = (gy: number[]) => {
+    const y = reference(Array.from(xs.toFlat()), Array.from(Ws.toFlat()), Array.from(bs.toFlat()), new Array<number>(35).fill(0), 5, 6, 7).y;
+    return reference(Array.from(xs.toFlat()), Array.from(Ws.toFlat()), Array.from(bs.toFlat()), gy.map((v, i) => (y[i] <= 0 ? 0 : v)), 5, 6, 7);
+  };
+  // sum: gy is a 0-d gradient broadcast to (5, 7), all strides 0
+  const fromSum = await grads((y) => F.sum(y));
+  const r1 = ref(new Array<number>(35).fill(1));
+  [r1.gx, r1.gW, r1.gb].forEach((r, i) => allclose(t, fromSum[i], r, { atol: 1e-5, rtol: 1e-5 }));
+  // a transposed product downstream: gy arrives as a (5, 7) view of a (7, 5) array
+  const c = f32(uniform([5, 7], 64)), cT = array(Float32Array.from({ length: 35 }, (_, q) => c.toFlat()[(q % 5) * 7 + Math.floor(q / 5)]), [7, 5]);
+  const fromT = await grads((y) => F.sum(F.mul(F.transpose(y), cT)));
+  const r2 = ref(Array.from(c.toFlat()));
+  [r2.gx, r2.gW, r2.gb].forEach((r, i) => allclose(t, fromT[i], r, { atol: 1e-5, rtol: 1e-5 }));
+});

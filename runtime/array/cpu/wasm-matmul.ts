@@ -1,6 +1,7 @@
 // float32 matmul on the CPU through generated SIMD WebAssembly: staging into wasm memory, cache
-// blocking, the split of C's columns over threads (matmul-threads.ts) and copy-out here; the
-// packers, the micro-kernel and the bias/relu epilogue come from compiler/wasm/matmul.ts.
+// blocking, the split of C's columns over threads (matmul-threads.ts) and copy-out here, and the
+// two callers that share one staging (linear's backward, SGD's axpy); the packers, the
+// micro-kernel and the small loops around it come from compiler/wasm/matmul.ts.
 
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
@@ -26,6 +27,10 @@ interface Engine {
   readonly packA: Pack;
   readonly packB: Pack;
   readonly epilogue: (c: number, ldc: number, rows: number, n: number, bias: number, relu: number) => void;
+  readonly reluMask: (g: number, y: number, groups: number) => void;
+  readonly columnSums: (src: number, rows: number, groups: number, ld: number, dst: number) => void;
+  readonly closeRows: (c: number, rows: number, ldc: number, n: number) => void;
+  readonly axpy: (y: number, x: number, groups: number, alpha: number) => void;
   heap: Float32Array;
   /** worker threads over the same memory, started at the first product big enough to share */
   pool: Pool | null;
@@ -78,8 +83,8 @@ function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
       // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
       const module = new WebAssembly.Module(matmulModule(tile, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
-      const { gemm, packA, packB, epilogue } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue'>;
-      e = { tile, memory, module, gemm, packA, packB, epilogue, heap: new Float32Array(memory.buffer), pool: null };
+      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy'>;
+      e = { tile, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, heap: new Float32Array(memory.buffer), pool: null };
     } else {
       e = null;
     }
@@ -138,19 +143,84 @@ export function matmulPool(): Pool | null {
   return e.pool;
 }
 
+/** A staged operand: where it lies in the heap and its two strides, in floats. */
+interface Staged { readonly at: number; readonly s0: number; readonly s1: number }
+
+/**
+ * The heap a product of (m x k) by (k x n) needs beyond its staged operands, in floats from a
+ * base: [packed A | packed B | bias | C]. k is split evenly into blocks of at most KC, each a
+ * multiple of the unroll; every A block is packed up front (the threads share them), and every
+ * k block of one column block of B.
+ */
+function productLayout({ mr, nr, unroll }: Tile, m: number, k: number, n: number, base: number) {
+  const kcMax = k === 0 ? 0 : roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
+  const nPc = k === 0 ? 0 : Math.ceil(k / kcMax), nIc = Math.ceil(m / MC);
+  const ncMax = Math.min(NC, roundUp(n, nr));
+  const ldc = roundUp(n, nr), mPad = roundUp(m, mr);
+  const aBlock = roundUp(Math.min(MC, m), mr) * kcMax, bBlock = kcMax * ncMax;
+  const aP = base, bP = aP + nPc * nIc * aBlock, biasAt = bP + nPc * bBlock, cOff = biasAt + ldc;
+  return { kcMax, nIc, ldc, mPad, aBlock, bBlock, aP, bP, biasAt, cOff, end: cOff + mPad * ldc };
+}
+
+/**
+ * C = A @ B for A (m x k) and B (k x n) already staged in the heap, packed and multiplied from
+ * float offset `base` on (the heap must reach productLayout's end), then linear's epilogue when
+ * `bias` (n,) is given, and C copied into `out` from `outAt`. Column chunks of C run on worker
+ * threads too where there are any (matmul-threads.ts); each output tile is the same sequence
+ * of float32 operations on any thread, so results do not depend on the thread count.
+ */
+function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: number, base: number, out: Float32Array, outAt: number, bias?: NDArray, relu = false): void {
+  const { mr, nr, unroll } = e.tile;
+  const { kcMax, nIc, ldc, mPad, aBlock, bBlock, aP, bP, biasAt, cOff } = productLayout(e.tile, m, k, n, base);
+  const heap = e.heap;
+  if (bias !== undefined) {
+    // padded with zeros to whole tiles: the epilogue runs over C's padding columns too
+    const bb = bias.buffer as Float32Array, s = bias.strides[0], o = bias.offset;
+    if (s === 1) heap.set(bb.subarray(o, o + n), biasAt); // one copy, not a JS loop (which runs unoptimized in a program's first steps)
+    else for (let j = 0; j < n; j++) heap[biasAt + j] = bb[o + j * s];
+    heap.fill(0, biasAt + n, biasAt + ldc);
+  }
+  if (k === 0) heap.fill(0, cOff, cOff + mPad * ldc);
+  else {
+    const pool = m * n * k >= THREADED_FROM ? matmulPool() : null;
+    for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
+      const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
+      for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
+        e.packA((A.at + ic * A.s0 + pc * A.s1) * 4, A.s0 * 4, A.s1 * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
+      }
+    }
+    for (let jc = 0; jc < n; jc += NC) {
+      const nc = Math.min(NC, n - jc);
+      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
+        // B's panels run along its columns: for pack, its "rows" are B's columns
+        const kc = Math.min(kcMax, k - pc);
+        e.packB((B.at + pc * B.s0 + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc, kc, roundUp(kc, unroll), (bP + pi * bBlock) * 4);
+      }
+      const panels = Math.ceil(nc / nr);
+      // about eight chunks a thread (one panel each for n = 100), so a late or slow thread costs little
+      const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
+      const p = pool?.ctrl ?? scratch;
+      p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per], PARAMS);
+      if (pool === null) chunkFn(e.gemm, p, 0);
+      else pool.run(Math.ceil(panels / per), e.gemm);
+    }
+  }
+  if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
+  // copy out, dropping the padding columns (rows closed up in place first, in wasm: one copy out, not one a row)
+  if (ldc !== n) e.closeRows(cOff * 4, m, ldc * 4, n * 4);
+  out.set(heap.subarray(cOff, cOff + m * n), outAt);
+}
+
 /**
  * C = A @ B in float32 for a (..., m, k), b (..., k, n) strided views with equal batch dims,
  * into a fresh contiguous array; undefined when the operands do not fit in a WebAssembly
  * memory (the caller falls back to JS). With `bias` (n,), float32, C = A @ B + bias, then
- * relu(C) when `relu` (linear's epilogue, done in wasm before the copy out). Column chunks of
- * C run on worker threads too where there are any (matmul-threads.ts); each output tile is
- * the same sequence of float32 operations on any thread, so results do not depend on the
- * thread count. Call only when `wasmEnabled()`; `tile` is for tests.
+ * relu(C) when `relu` (linear's epilogue, done in wasm before the copy out). Call only when
+ * `wasmEnabled()`; `tile` is for tests.
  */
 export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bias?: NDArray, relu = false): NDArray | undefined {
   const e = getEngine(tile);
   if (e === null) throw new Error('wasmMatmul: WebAssembly SIMD is not available here');
-  const { mr, nr, unroll } = e.tile;
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batch = a.shape.slice(0, r - 2);
@@ -158,65 +228,108 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bi
   const out = new Float32Array(sizeOf(outShape));
   if (out.length === 0) return new NDArray(out, outShape);
   const as = a.buffer as Float32Array, bs = b.buffer as Float32Array;
-
-  // split k evenly into blocks of at most KC, each a multiple of the unroll
-  const kcMax = k === 0 ? 0 : roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
-  const nPc = k === 0 ? 0 : Math.ceil(k / kcMax), nIc = Math.ceil(m / MC);
-  const ncMax = Math.min(NC, roundUp(n, nr));
-  const ldc = roundUp(n, nr), mPad = roundUp(m, mr);
-  // every A block packed up front (the threads share them), and every k block of one column
-  // block of B; in floats: [A staged | B staged | packed A | packed B | bias | C]
-  const aBlock = roundUp(Math.min(MC, m), mr) * kcMax, bBlock = kcMax * ncMax;
-  const aS = 0, bS = aS + m * k, aP = bS + k * n, bP = aP + nPc * nIc * aBlock, biasAt = bP + nPc * bBlock, cOff = biasAt + ldc;
-  const heap = reserve(e, cOff + mPad * ldc);
+  // in floats: [A staged | B staged | productLayout's regions]
+  const aS = 0, bS = aS + m * k, base = bS + k * n;
+  const heap = reserve(e, productLayout(e.tile, m, k, n, base).end);
   if (heap === undefined) return undefined;
-  if (bias !== undefined) {
-    // padded with zeros to whole tiles: the epilogue runs over C's padding columns too
-    const bb = bias.buffer as Float32Array, s = bias.strides[0], o = bias.offset;
-    for (let j = 0; j < ldc; j++) heap[biasAt + j] = j < n ? bb[o + j * s] : 0;
-  }
-  const pool = m * n * k >= THREADED_FROM ? matmulPool() : null;
-
   const bStrides = contiguousStrides(batch);
   for (let t = 0; t < out.length / (m * n); t++) {
-    if (k === 0) heap.fill(0, cOff, cOff + mPad * ldc);
-    else {
-      let ao = a.offset, bo = b.offset;
-      for (let d = 0; d < batch.length; d++) {
-        const idx = Math.floor(t / bStrides[d]) % batch[d];
-        ao += idx * a.strides[d];
-        bo += idx * b.strides[d];
-      }
-      const [aRow, aK] = stage(as, ao, a.strides[r - 2], a.strides[r - 1], m, k, heap, aS);
-      const [bK, bCol] = stage(bs, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
-      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-        const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
-        for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
-          e.packA((aS + ic * aRow + pc * aK) * 4, aRow * 4, aK * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
-        }
-      }
-      for (let jc = 0; jc < n; jc += NC) {
-        const nc = Math.min(NC, n - jc);
-        for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-          // B's panels run along its columns: for pack, its "rows" are B's columns
-          const kc = Math.min(kcMax, k - pc);
-          e.packB((bS + pc * bK + jc * bCol) * 4, bCol * 4, bK * 4, nc, kc, roundUp(kc, unroll), (bP + pi * bBlock) * 4);
-        }
-        const panels = Math.ceil(nc / nr);
-        // about eight chunks a thread (one panel each for n = 100), so a late or slow thread costs little
-        const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
-        const p = pool?.ctrl ?? scratch;
-        p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per], PARAMS);
-        if (pool === null) chunkFn(e.gemm, p, 0);
-        else pool.run(Math.ceil(panels / per), e.gemm);
-      }
+    let ao = a.offset, bo = b.offset;
+    for (let d = 0; d < batch.length; d++) {
+      const idx = Math.floor(t / bStrides[d]) % batch[d];
+      ao += idx * a.strides[d];
+      bo += idx * b.strides[d];
     }
-    if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
-    // copy out, dropping the padding columns (rows closed up in place first: one copy, not a view per row)
-    if (ldc !== n) for (let i = 1; i < m; i++) heap.copyWithin(cOff + i * n, cOff + i * ldc, cOff + i * ldc + n);
-    out.set(heap.subarray(cOff, cOff + m * n), t * m * n);
+    const [aRow, aK] = stage(as, ao, a.strides[r - 2], a.strides[r - 1], m, k, heap, aS);
+    const [bK, bCol] = stage(bs, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
+    product(e, { at: aS, s0: aRow, s1: aK }, { at: bS, s0: bK, s1: bCol }, m, k, n, base, out, t * m * n, bias, relu);
   }
   return new NDArray(out, outShape);
+}
+
+/** What linearBackward computes: each gradient only when asked. */
+export interface LinearGrads { gx?: NDArray; gW?: NDArray; gb?: NDArray }
+
+/**
+ * linear's backward in float32 from the gradient gy (batch, out) of y = x W^T + b, with x
+ * (batch, in) and W (out, in), all in one call, gy staged once for all of them: first
+ * g = gy where y > 0 when `y` (the relu epilogue's output, row-major) is given, else gy; then
+ * gb = the sum of g's rows (float64 sums, as the sum reduction), gW = g^T x and gx = g W,
+ * each from the same packers and kernel as wasmMatmul, so bit for bit what the composed
+ * matmuls give. undefined, having computed nothing, when gy's staged copy would not be
+ * row-major (a transposed view), a dimension is 0, or the heap cannot grow (the caller then
+ * composes the ops). Call only when `wasmEnabled()`.
+ */
+export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArray, W: NDArray, want: { gx: boolean; gW: boolean; gb: boolean }): LinearGrads | undefined {
+  const e = getEngine();
+  if (e === null) throw new Error('wasmLinearBackward: WebAssembly SIMD is not available here');
+  const [rows, out] = gy.shape, inF = W.shape[1];
+  if (rows === 0 || out === 0 || inF === 0) return undefined;
+  // gy row-major in the heap, as the mask (against y) and the column sums read it
+  if (rows > 1 && out > 1 && gy.strides[1] !== 1 && gy.strides[0] === 1) return undefined;
+  if (y !== undefined && (y.strides[0] !== out || y.strides[1] !== 1)) return undefined;
+  // in floats: [g | y | x | W | gb | the products' regions]; g and y padded so that the
+  // 4-lane mask and column sums may run past their ends
+  const gLen = roundUp(rows * out, 4) + 4;
+  const G = 0, Y = G + gLen, X = Y + (y === undefined ? 0 : gLen), Ws = X + (want.gW ? rows * inF : 0), B = Ws + (want.gx ? out * inF : 0);
+  const base = roundUp(B + roundUp(out, 4), 4);
+  const end = Math.max(base, want.gW ? productLayout(e.tile, out, rows, inF, base).end : 0, want.gx ? productLayout(e.tile, rows, out, inF, base).end : 0);
+  const heap = reserve(e, end);
+  if (heap === undefined) return undefined;
+  stage(gy.buffer as Float32Array, gy.offset, gy.strides[0], gy.strides[1], rows, out, heap, G);
+  if (y !== undefined) {
+    heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + rows * out), Y);
+    e.reluMask(G * 4, Y * 4, roundUp(rows * out, 4) / 4);
+  }
+  const grads: LinearGrads = {};
+  if (want.gb) {
+    e.columnSums(G * 4, rows, Math.ceil(out / 4), out * 4, B * 4);
+    grads.gb = new NDArray(heap.slice(B, B + out), [out]);
+  }
+  if (want.gW) {
+    const [xRow, xCol] = stage(x.buffer as Float32Array, x.offset, x.strides[0], x.strides[1], rows, inF, heap, X);
+    const gW = new Float32Array(out * inF);
+    // g^T: row i of A is column i of g
+    product(e, { at: G, s0: 1, s1: out }, { at: X, s0: xRow, s1: xCol }, out, rows, inF, base, gW, 0);
+    grads.gW = new NDArray(gW, [out, inF]);
+  }
+  if (want.gx) {
+    const [wRow, wCol] = stage(W.buffer as Float32Array, W.offset, W.strides[0], W.strides[1], out, inF, heap, Ws);
+    const gx = new Float32Array(rows * inF);
+    product(e, { at: G, s0: out, s1: 1 }, { at: Ws, s0: wRow, s1: wCol }, rows, out, inF, base, gx, 0);
+    grads.gx = new NDArray(gx, [rows, inF]);
+  }
+  return grads;
+}
+
+/**
+ * ys[i] += alpha xs[i] for every pair of contiguous float32 arrays of equal size, in ONE wasm
+ * loop over all of them (SGD's update of a whole model: one call where a kernel per parameter
+ * paid its staging and dispatch for a bias of 10 floats), written back into ys in place. Each
+ * y is staged before any is written, so an x may alias a y. false, having written nothing,
+ * when the heap cannot hold them. Call only when `wasmEnabled()`.
+ */
+export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean {
+  const e = getEngine();
+  if (e === null) throw new Error('wasmAxpy: WebAssembly SIMD is not available here');
+  // in floats: every y, then every x, each from a multiple of 4 so that the loop runs in whole groups
+  const at: number[] = [];
+  let total = 0;
+  for (const y of ys) {
+    at.push(total);
+    total += roundUp(y.size, 4);
+  }
+  if (total === 0) return true;
+  const heap = reserve(e, 2 * total);
+  if (heap === undefined) return false;
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i], x = xs[i];
+    heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + y.size), at[i]);
+    heap.set((x.buffer as Float32Array).subarray(x.offset, x.offset + x.size), total + at[i]);
+  }
+  e.axpy(0, total * 4, total / 4, alpha);
+  for (let i = 0; i < ys.length; i++) (ys[i].buffer as Float32Array).set(heap.subarray(at[i], at[i] + ys[i].size), ys[i].offset);
+  return true;
 }
 
 /** The parameter words of a one-thread job. */

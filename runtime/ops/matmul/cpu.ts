@@ -1,7 +1,7 @@
 // matmul on the CPU: the SIMD WebAssembly GEMM for float32, a packed 4x4 register-tiled JS kernel otherwise.
 
 import { dispatchStats } from '../../array/cpu/kernels.js';
-import { wasmEnabled, wasmMatmul } from '../../array/cpu/wasm-matmul.js';
+import { wasmEnabled, wasmLinearBackward, wasmMatmul, type LinearGrads } from '../../array/cpu/wasm-matmul.js';
 import { NDArray, TYPED, contiguousStrides, sizeOf, type DType } from '../../array/ndarray.js';
 
 type FloatArray = Float32Array | Float64Array;
@@ -122,4 +122,18 @@ export function matmulCpu(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, 
     gemmPacked(ap, bp, out.buffer as FloatArray, t * m * n, m, n, k);
   }
   return bias === undefined ? out : addRows(out, bias, relu);
+}
+
+/**
+ * linear's backward as ONE kernel where the WebAssembly GEMM runs (float32): the relu mask
+ * (from the output `y` when given), the bias gradient and both products over one staged copy
+ * of gy, instead of a mask kernel, two matmuls and a sum. undefined where it does not apply
+ * (the caller composes the ops: float64, no SIMD, a transposed gy, an empty dimension).
+ */
+export function linearBackwardCpu(gy: NDArray, y: NDArray | undefined, x: NDArray, W: NDArray, want: { gx: boolean; gW: boolean; gb: boolean }): LinearGrads | undefined {
+  const f32 = (a: NDArray) => a.dtype === 'float32' && a.buffer instanceof Float32Array;
+  if (!f32(gy) || !f32(x) || !f32(W) || (y !== undefined && !f32(y)) || !wasmEnabled()) return undefined;
+  const grads = wasmLinearBackward(gy, y, x, W, want);
+  if (grads !== undefined) dispatchStats.count++;
+  return grads;
 }

@@ -3,7 +3,8 @@
 import { deviceOf, kernelFor, type DeviceKernels } from '../../array/backend.js';
 import type { DType, NDArray } from '../../array/ndarray.js';
 import { reduce, resultDtype } from '../../array/xp.js';
-import { matmulCpu } from './cpu.js';
+import { linearBackwardCpu, matmulCpu } from './cpu.js';
+import type { LinearGrads } from '../../array/cpu/wasm-matmul.js';
 import { biasEpilogueFits as gpuBiasFits, matmulSumWebgpu, matmulWebgpu } from './webgpu.js';
 
 const KERNELS: DeviceKernels<(a: NDArray, b: NDArray, dtype: DType, bias?: NDArray, relu?: boolean) => NDArray> = { cpu: matmulCpu, webgpu: matmulWebgpu };
@@ -40,4 +41,13 @@ export function matmulSumArray(a: NDArray, b: NDArray, transA = false, transB = 
     i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
   const device = deviceOf([a, b], 'matmul', ['a', 'b']);
   return kernelFor(SUM_KERNELS, device)(transA ? swap(a) : a, transB ? swap(b) : b, resultDtype([a, b], 'matmul'));
+}
+
+/**
+ * linear's gradients gx = g W, gW = g^T x, gb = sum of g's rows (g = gy, or gy where y > 0 for
+ * the relu epilogue's output y) as one kernel, each where `want` asks for it; undefined where
+ * the device has no such kernel for these arrays (the caller composes mask, matmuls and sum).
+ */
+export function linearBackwardArrays(gy: NDArray, y: NDArray | undefined, x: NDArray, W: NDArray, want: { gx: boolean; gW: boolean; gb: boolean }): LinearGrads | undefined {
+  return gy.device === 'cpu' ? linearBackwardCpu(gy, y, x, W, want) : undefined;
 }
