@@ -58,14 +58,16 @@ class RNNLM(torch.nn.Module):
     def __init__(self, vocab, units, dropout, dtype):
         super().__init__()
         self.dropout = dropout
-        self.embed = torch.nn.Parameter(torch.empty(vocab, units, dtype=dtype))
-        self.up_W = torch.nn.Parameter(torch.empty(4 * units, units, dtype=dtype))
-        self.up_b = torch.nn.Parameter(torch.empty(4 * units, dtype=dtype))
-        self.lat_W = torch.nn.Parameter(torch.empty(4 * units, units, dtype=dtype))
-        self.out_W = torch.nn.Parameter(torch.empty(vocab, units, dtype=dtype))
-        self.out_b = torch.nn.Parameter(torch.empty(vocab, dtype=dtype))
+        self.embed = torch.nn.Parameter(torch.empty(vocab, units))
+        self.up_W = torch.nn.Parameter(torch.empty(4 * units, units))
+        self.up_b = torch.nn.Parameter(torch.empty(4 * units))
+        self.lat_W = torch.nn.Parameter(torch.empty(4 * units, units))
+        self.out_W = torch.nn.Parameter(torch.empty(vocab, units))
+        self.out_b = torch.nn.Parameter(torch.empty(vocab))
         for p in self.parameters():
             torch.nn.init.uniform_(p, -0.1, 0.1)
+        # drawn in float32 whatever the dtype, so that --dtype float64 starts from the float32 run's weights
+        self.to(dtype)
         self.units = units
         self.reset_state()
 

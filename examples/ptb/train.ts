@@ -5,11 +5,11 @@
 //        diagnostics, to compare with reference.py: [--save-init init.npz] (the initial weights,
 //        which reference.py --init loads) [--trace N] (per update: loss, gradient norm before
 //        clipping, the scale the update applied; stops after N updates) [--eval-every K]
-//        [--dtype float64] (weights, and so every computation, in float64)
+//        [--dtype float64] (the same initial weights, then every computation, in float64)
 
 import { parseArgs } from 'node:util';
 import {
-  F, L, NDArray, initWebGpu, noBackprop, optimizers, randomUniform, releaseWebGpu, seed, serializers, testMode,
+  F, L, NDArray, array, initWebGpu, noBackprop, optimizers, randomUniform, releaseWebGpu, seed, serializers, testMode,
   type Device, type Variable,
 } from 'kusari';
 import { VOCAB_SIZE, loadCorpus } from './data.js';
@@ -44,7 +44,8 @@ class RNNLM extends L.Chain {
     this.rnn = new L.LSTM(units, units);
     this.out = new L.Linear(units, vocab);
     // as Chainer's example does: every parameter drawn from U(-0.1, 0.1)
-    for (const p of this.params()) p.data = randomUniform(p.shape, -0.1, 0.1, { dtype });
+    // drawn in float32 whatever the dtype, so that --dtype float64 starts from the float32 run's weights
+    for (const p of this.params()) p.data = array(randomUniform(p.shape, -0.1, 0.1).dataSync(), p.shape, dtype);
   }
 
   resetState(): void { this.rnn.resetState(); }
@@ -84,12 +85,12 @@ for (let epoch = 1; epoch <= opts.epochs; epoch++) {
 console.log(`test perplexity ${(await runEpoch(test, false)).toFixed(2)}`);
 if (opts.device === 'webgpu') releaseWebGpu();  // Dawn keeps Node alive while a device lives
 
-/** The parameters and their gradients, read before an update (for --trace). */
-async function snapshot(): Promise<{ w: Float32Array[]; g: Float32Array[] }> {
+/** The parameters and their gradients, read before an update (for --trace; Float64Array holds either dtype exactly). */
+async function snapshot(): Promise<{ w: Float64Array[]; g: Float64Array[] }> {
   const ps = [...model.params()];
   return {
-    w: await Promise.all(ps.map(async (p) => Float32Array.from(await p.data.data()))),
-    g: await Promise.all(ps.map(async (p) => Float32Array.from(await p.grad!.data()))),
+    w: await Promise.all(ps.map(async (p) => Float64Array.from(await p.data.data()))),
+    g: await Promise.all(ps.map(async (p) => Float64Array.from(await p.grad!.data()))),
   };
 }
 
@@ -98,7 +99,7 @@ async function snapshot(): Promise<{ w: Float32Array[]; g: Float32Array[] }> {
  * update actually applied, measured from the weights (W_new = W - lr scale g), so it checks
  * GradientClipping and SGD rather than restating them. Sums in float64.
  */
-async function trace(before: { w: Float32Array[]; g: Float32Array[] }, loss: number): Promise<void> {
+async function trace(before: { w: Float64Array[]; g: Float64Array[] }, loss: number): Promise<void> {
   const ps = [...model.params()];
   let gg = 0, dg = 0;
   for (let k = 0; k < ps.length; k++) {
