@@ -2,7 +2,11 @@
 
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { L, serializers } from '../../runtime/index.js';
 import { VOCAB_SIZE, loadCorpus, splitOf, tokenize } from '../../examples/ptb/data.js';
 
 const run = promisify(execFile);
@@ -46,8 +50,45 @@ test('ptb: a tiny run prints train and validation perplexity per epoch and the t
   t.is(lines.length, 5);
 });
 
+test('ptb: --trace prints per update the gradient norm and the scale the update applied, which is Chainer\'s min(1, threshold / norm); --save-init writes the weights reference.py --init reads', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptb-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const init = join(dir, 'init.npz');
+  // a low threshold, so that some updates are clipped and some (maybe) not
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/ptb/train.ts', '--train-tokens', '400', '--eval-tokens', '100', '--units', '8', '--bptt', '5', '--batchsize', '4', '--dropout', '0', '--gradclip', '0.5', '--trace', '4', '--save-init', init], { timeout: 240_000 });
+  const lines = stdout.trim().split('\n').slice(2);
+  t.is(lines.length, 5, stdout);
+  let clipped = 0;
+  for (const [i, line] of lines.slice(0, 4).entries()) {
+    const m = /^update (\d+)  loss (\d+\.\d{6})  grad norm (\d+\.\d{6})  scale (\d+\.\d{6})$/.exec(line);
+    t.truthy(m, line);
+    t.is(Number(m![1]), i + 1);
+    const norm = Number(m![3]), scale = Number(m![4]);
+    t.true(norm > 0, line);
+    t.true(Math.abs(scale - Math.min(1, 0.5 / norm)) < 1e-4 * Math.max(1, scale), `${line}: expected scale ${Math.min(1, 0.5 / norm)}`);
+    if (norm > 0.5) clipped++;
+  }
+  t.true(clipped > 0, 'no update was clipped: the check above tested SGD alone');
+  t.regex(lines[4], /^validation perplexity \d+\.\d{4}$/);
+  // the file holds the six arrays reference.py maps by name, embed/W ... out/b (strict load: no key missing or extra)
+  const model = new (class extends L.Chain {
+    embed = new L.EmbedID(10_000, 8);
+    rnn = new L.LSTM(8, 8);
+    out = new L.Linear(8, 10_000);
+  })();
+  await serializers.loadNpz(init, model);
+  t.deepEqual([...model.namedParams()].map(([k, p]) => [k, p.shape]), [
+    ['/embed/W', [10_000, 8]], ['/rnn/upward/W', [32, 8]], ['/rnn/upward/b', [32]], ['/rnn/lateral/W', [32, 8]], ['/out/W', [10_000, 8]], ['/out/b', [10_000]],
+  ]);
+  // drawn from U(-0.1, 0.1), every one of them (the LSTM's forget bias of 1 overwritten, as in Chainer's example)
+  for (const [k, p] of model.namedParams()) t.true((await p.data.data()).every((v) => v >= -0.1 && v < 0.1), k);
+});
+
 test('ptb: bad flags end with a message saying what was expected', async (t) => {
   const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', 'examples/ptb/train.ts', '--dropout', '1'])) as Error & { code: number; stderr: string };
   t.is(err.code, 2);
   t.is(err.stderr.trim(), "train: --dropout must be in [0, 1), got '1'");
+  const err2 = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', 'examples/ptb/train.ts', '--dtype', 'float16'])) as Error & { code: number; stderr: string };
+  t.is(err2.code, 2);
+  t.is(err2.stderr.trim(), "train: --dtype must be float32 or float64, got 'float16'");
 });
