@@ -105,7 +105,7 @@ class RNNLM(torch.nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     for name, default, kind in [('epochs', 5, int), ('units', 64, int), ('batchsize', 20, int), ('bptt', 35, int),
-                                ('train-tokens', 60000, int), ('eval-tokens', 10000, int), ('lr', 1.0, float),
+                                ('train-tokens', 120000, int), ('eval-tokens', 10000, int), ('lr', 1.0, float),
                                 ('gradclip', 5.0, float), ('dropout', 0.5, float), ('seed', 0, int), ('threads', 1, int),
                                 ('init', None, str), ('dtype', 'float32', str), ('trace', 0, int), ('eval-every', 0, int)]:
         ap.add_argument('--' + name, type=kind, default=default)

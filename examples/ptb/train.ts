@@ -1,6 +1,6 @@
 // Chainer's PTB word-level LSTM language model, on the Brown Corpus: embedding, LSTM, linear; truncated BPTT.
 // Usage: npx tsx examples/ptb/train.ts [--epochs 5] [--units 64] [--batchsize 20] [--bptt 35]
-//        [--train-tokens 60000] [--eval-tokens 10000] [--lr 1] [--gradclip 5] [--dropout 0.5]
+//        [--train-tokens 120000] [--eval-tokens 10000] [--lr 1] [--gradclip 5] [--dropout 0.5]
 //        [--seed 0] [--device cpu|webgpu]
 //        diagnostics, to compare with reference.py: [--save-init init.npz] (the initial weights,
 //        which reference.py --init loads) [--trace N] (per update: loss, gradient norm before
@@ -19,7 +19,7 @@ const FLAGS = {
   units: { type: 'string', default: '64' },
   batchsize: { type: 'string', default: '20' },
   bptt: { type: 'string', default: '35' },
-  'train-tokens': { type: 'string', default: '60000' },
+  'train-tokens': { type: 'string', default: '120000' },
   'eval-tokens': { type: 'string', default: '10000' },
   lr: { type: 'string', default: '1' },
   gradclip: { type: 'string', default: '5' },
