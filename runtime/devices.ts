@@ -63,12 +63,14 @@ const carried = new WeakMap<object, { held: Set<Storage>; leaves: Map<Variable, 
  * collector, no await.
  */
 export function stepScope<T>(owner: object, fn: () => T, held: () => unknown): T {
-  let heldNow: Set<Storage> | null = null;
+  // filled by the release's keep (a device that frees early), else after it: one walk either way
+  const now: { held: Set<Storage>; leaves: Map<Variable, Storage> | null } = { held: new Set(), leaves: null };
   const result = releasing(fn, (r) => {
-    heldNow = new Set(storagesIn(held(), true));
-    return [...storagesIn(r), ...heldNow, ...leafGradients(r).values()];
+    now.held = new Set(storagesIn(held(), true));
+    now.leaves = leafGradients(r);
+    return [...storagesIn(r), ...now.held, ...now.leaves.values()];
   }, 'optimizer.update(lossFn)');
-  const leavesNow = leafGradients(result);
+  const leavesNow = now.leaves ?? leafGradients(result);
   const before = carried.get(owner);
   for (const [leaf, s] of before?.leaves ?? []) {
     if (leavesNow.get(leaf) === s) continue;
@@ -76,10 +78,9 @@ export function stepScope<T>(owner: object, fn: () => T, held: () => unknown): T
     if (!leavesNow.has(leaf) && leaf.gradVar?.data.storage === s) leaf.cleargrad();
     memoryOf(s).release(s, 'optimizer.update(lossFn)');
   }
-  const keptNow: Set<Storage> = heldNow ?? new Set();
   const leafArrays = new Set(leavesNow.values());
-  for (const s of before?.held ?? []) if (!keptNow.has(s) && !leafArrays.has(s)) memoryOf(s).release(s, 'optimizer.update(lossFn)');
-  carried.set(owner, { held: keptNow, leaves: leavesNow });
+  for (const s of before?.held ?? []) if (!now.held.has(s) && !leafArrays.has(s)) memoryOf(s).release(s, 'optimizer.update(lossFn)');
+  carried.set(owner, { held: now.held, leaves: leavesNow });
   return result;
 }
 
