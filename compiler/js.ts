@@ -1,6 +1,6 @@
 // JS renderer: expressions plus a strided layout become one generated loop over typed arrays.
 
-import { Expr, countScalars, type BinaryOp, type UnaryOp } from './expr.js';
+import { Expr, countScalars, sigmoid, type BinaryOp, type UnaryOp } from './expr.js';
 import { renderBody, type Dialect } from './render.js';
 
 /** How each primitive reads in JavaScript (comparisons yield 1 or 0, like WGSL's select). */
@@ -12,8 +12,8 @@ const JS_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   abs: (x) => `Math.abs(${x})`,
   sign: (x) => `Math.sign(${x})`,
   tanh: (x) => `Math.tanh(${x})`,
-  // expr.ts's sigmoid(): exp(-|x|) never overflows ($x is a variable or a literal: reading it twice is free)
-  sigmoid: (x) => `(${x} >= 0 ? 1 / (1 + Math.exp(-Math.abs(${x}))) : Math.exp(-Math.abs(${x})) / (1 + Math.exp(-Math.abs(${x}))))`,
+  // expr.ts's sigmoid() itself, which compileLoop hands every loop (one exp; V8 inlines it)
+  sigmoid: (x) => `sigmoid(${x})`,
 };
 const JS_BINARY: { [O in BinaryOp]: (a: string, b: string) => string } = {
   add: (a, b) => `(${a} + ${b})`,
@@ -197,7 +197,8 @@ const compiled = new Map<string, LoopFn>();
 export function compileLoop(source: string): LoopFn {
   let fn = compiled.get(source);
   if (fn === undefined) {
-    fn = new Function('arrays', 'scalars', 'shape', 'strides', 'offsets', `"use strict";\n${source}`) as LoopFn;
+    // the loop sees the scalar helpers its primitives call by name (JS_UNARY's sigmoid)
+    fn = new Function('sigmoid', `"use strict";\nreturn function loop(arrays, scalars, shape, strides, offsets) {\n${source}\n};`)(sigmoid) as LoopFn;
     compiled.set(source, fn);
   }
   return fn;
