@@ -14,7 +14,7 @@ import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { gpuMemory } from './memory.js';
 import { libraryKernels } from '../library-kernels.js';
 import { pipelineAsync } from './pipelines.js';
-import { clearBuffer, readBuffer, writeBuffer } from './queue.js';
+import { clearBuffer, readBuffer, withdraw, writeBuffer, type DispatchToken } from './queue.js';
 
 /** Invocations per workgroup of the polymorphic elementwise kernels. */
 const POLY_WG = 64;
@@ -83,8 +83,24 @@ function elementwise(
   const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
   const groups = polyGroups(n, variant, POLY_WG, PER_LANE);
-  launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
+  const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
+  last = { token, first: results[0].storage };
   return results.slice();
+}
+
+/** The last polymorphic elementwise launch: its dispatch and its first output's storage (see replaceLast). */
+let last: { token: DispatchToken; first: unknown } | null = null;
+
+/** Backend.replaceLast: withdraw the held kernel whose first output is `out`, and record `roots` in its place. */
+function replaceLast(out: NDArray, roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[]): NDArray[] | null {
+  const l = last;
+  // an input in out's buffer would be read before anything was written there
+  if (l === null || out.storage !== l.first || inputs.some((x) => x.storage === out.storage)) return null;
+  // the replacement must be one kernel, or the work withdrawn could be left half done
+  if (inputs.length + roots.length > currentDevice().limits.maxStorageBuffersPerShaderStage) return null;
+  if (!withdraw(l.token)) return null;
+  last = null;
+  return elementwise(roots, inputs, scalars, out.shape, out.dtype, [out, ...roots.slice(1).map(() => empty(out.shape, out.dtype))]);
 }
 
 /**
@@ -275,6 +291,7 @@ export const webgpu: Backend = {
     : elementwiseReduced(webgpu, elementwise, roots, inputs, scalars, shape, dtype, outs, reduceTo)),
   reduce,
   precompile,
+  replaceLast,
   memory: gpuMemory,
   precompileReduce,
 };
