@@ -275,9 +275,10 @@ export const POLY_RANK = 6;
 /**
  * The shapes of kernel that every call of a chain runs on, whatever its shapes: 'flat' when
  * the collapsed layout has rank <= 1 (contiguous operands, scalars broadcast with stride 0,
- * any offsets: one element per iteration), 'flat4' the same with every offset a multiple of 4
- * and unit or zero strides (f32 only: operands bound as array<vec4<f32>>, one 16-byte load per
- * operand, four elements per iteration), 'strided' for everything else up to POLY_RANK dims.
+ * any offsets: one element per iteration), 'flat4' when every operand is contiguous (unit
+ * stride, no broadcast) from an offset that is a multiple of 4 (f32 only: operands bound as
+ * array<vec4<f32>>, one 16-byte load per operand, four elements per iteration), 'strided' for
+ * everything else up to POLY_RANK dims.
  */
 export type PolyVariant = 'flat' | 'flat4' | 'strided';
 
@@ -310,16 +311,14 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
   const needs: Needs = { nan: false, inf: false, pow: false };
   const B: string[] = [];
   if (variant === 'flat4') {
-    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]. One load per input: a
-    // unit-stride input uses its aligned vec4 whole, a broadcast one (stride 0, any offset)
-    // splats the lane it wants out of the vec4 holding it
+    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]. Every operand is contiguous
+    // from an offset on a vec4 boundary (the backend sends anything else to 'flat'), so each
+    // input is one whole vec4 load: picking a broadcast input's lane as well cost every input
+    // a lane pick and a select (lavapipe: ~7% of B3's forward+backward kernel)
     const v = wgsl4(needs);
     const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
     B.push('let q = (p.n + 3u) / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
-    for (let k = 0; k < nInputs; k++) {
-      B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`, `  let v${k} = ${arrayOf(k, opts)}[b${k} >> 2u];`);
-      B.push(`  let x${k} = select(v${k}, vec4<f32>(v${k}[b${k} & 3u]), p.s${k}_0 == 0u);`);
-    }
+    for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[(p.o${k} >> 2u) + c];`);
     B.push(...body.lines.map((l) => `  ${l}`));
     const outs = body.results.map((r, j) => ({ k: nInputs + j, r }));
     B.push('  if (e + 4u <= p.n) {', ...outs.map(({ k, r }) => `    A${k}[(p.o${k} + e) >> 2u] = ${r};`), '  } else {');

@@ -80,7 +80,7 @@ function elementwise(
   }
   const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
   const vec4 = polyIsVec4({ types, intMath });
-  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
+  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
   const groups = polyGroups(n, variant, POLY_WG, PER_LANE);
   const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
@@ -104,16 +104,13 @@ function replaceLast(out: NDArray, roots: readonly Expr[], inputs: readonly NDAr
 }
 
 /**
- * Whether a flat layout can run on the flat4 kernel: contiguous operands at offsets on 16-byte
- * boundaries or broadcast inputs (stride 0, any offset), and buffers whole vec4s long (the pool's
- * bucket sizes always are; a buffer from elsewhere may not be).
+ * Whether a flat layout can run on the flat4 kernel: every operand contiguous (stride 1) from
+ * an offset on a 16-byte boundary, in a buffer whole vec4s long (the pool's bucket sizes
+ * always are; a buffer from elsewhere may not be). A broadcast input (stride 0) goes to 'flat'.
  */
-function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, nInputs: number, operands: readonly NDArray[]): boolean {
+function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, operands: readonly NDArray[]): boolean {
   for (let k = 0; k < operands.length; k++) {
-    const s = layout.strides[k][0];
-    // a broadcast input splats one element, read at any offset
-    const splat = k < nInputs && s === 0;
-    if (!splat && (s !== 1 || layout.offsets[k] % 4 !== 0)) return false;
+    if (layout.strides[k][0] !== 1 || layout.offsets[k] % 4 !== 0) return false;
     if (storageOf(operands[k]).use().size % 16 !== 0) return false;
   }
   return true;
