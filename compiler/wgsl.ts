@@ -48,6 +48,7 @@ const SPECIAL = {
 const POW_REAL = `// Math.pow on f32: WGSL's pow is exp2(b * log2(a)), undefined for a <= 0.
 fn pow_real(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
+  if (is_nan(b)) { return ${SPECIAL.nan.use}; }
   if (a == 0.0) { return select(0.0, ${SPECIAL.inf.use}, b < 0.0); }
   let m = exp2(b * log2(abs(a)));
   if (a > 0.0) { return m; }
@@ -106,7 +107,7 @@ function wgsl(needs: Needs): Dialect {
     binary: {
       ...WGSL_BINARY,
       pow: (a, b) => {
-        needs.pow = needs.nan = needs.inf = true;
+        needs.pow = needs.nan = needs.inf = needs.isNan = true;
         return WGSL_BINARY.pow(a, b);
       },
       max: (a, b) => { needs.maxNan = needs.isNan = true; return WGSL_BINARY.max(a, b); },
@@ -131,7 +132,7 @@ function wgsl4(needs: Needs): Dialect {
     },
     binary: {
       ...WGSL_BINARY,
-      pow: (a, b) => { needs.pow = needs.nan = needs.inf = needs.vec4 = true; return `pow_real4(${a}, ${b})`; },
+      pow: (a, b) => { needs.pow = needs.nan = needs.inf = needs.isNan = needs.vec4 = true; return `pow_real4(${a}, ${b})`; },
       max: (a, b) => { needs.maxNan = needs.isNan = needs.vec4 = true; return `max_nan4(${a}, ${b})`; },
       min: (a, b) => { needs.maxNan = needs.isNan = needs.vec4 = true; return `min_nan4(${a}, ${b})`; },
       div: (a, b) => { needs.div = needs.isNan = needs.nan = needs.vec4 = true; return `div_real4(${a}, ${b})`; },
