@@ -245,7 +245,8 @@ const { values } = parseArgs({
     devices: { type: 'string', default: 'cpu,webgpu' },
     models: { type: 'string', default: MODELS.map((m) => m.name).join(',') },
     reps: { type: 'string' },
-    warmup: { type: 'string', default: '3' },
+    // 3 warm-up steps left V8 compiling a library's JS (and workers asleep) in the first timed ones
+    warmup: { type: 'string', default: '10' },
     timeout: { type: 'string', default: '1800' },
   },
 });

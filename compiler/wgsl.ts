@@ -48,6 +48,7 @@ const SPECIAL = {
 const POW_REAL = `// Math.pow on f32: WGSL's pow is exp2(b * log2(a)), undefined for a <= 0.
 fn pow_real(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
+  if (is_nan(b)) { return ${SPECIAL.nan.use}; }
   if (a == 0.0) { return select(0.0, ${SPECIAL.inf.use}, b < 0.0); }
   let m = exp2(b * log2(abs(a)));
   if (a > 0.0) { return m; }
@@ -106,7 +107,7 @@ function wgsl(needs: Needs): Dialect {
     binary: {
       ...WGSL_BINARY,
       pow: (a, b) => {
-        needs.pow = needs.nan = needs.inf = true;
+        needs.pow = needs.nan = needs.inf = needs.isNan = true;
         return WGSL_BINARY.pow(a, b);
       },
       max: (a, b) => { needs.maxNan = needs.isNan = true; return WGSL_BINARY.max(a, b); },
@@ -131,7 +132,7 @@ function wgsl4(needs: Needs): Dialect {
     },
     binary: {
       ...WGSL_BINARY,
-      pow: (a, b) => { needs.pow = needs.nan = needs.inf = needs.vec4 = true; return `pow_real4(${a}, ${b})`; },
+      pow: (a, b) => { needs.pow = needs.nan = needs.inf = needs.isNan = needs.vec4 = true; return `pow_real4(${a}, ${b})`; },
       max: (a, b) => { needs.maxNan = needs.isNan = needs.vec4 = true; return `max_nan4(${a}, ${b})`; },
       min: (a, b) => { needs.maxNan = needs.isNan = needs.vec4 = true; return `min_nan4(${a}, ${b})`; },
       div: (a, b) => { needs.div = needs.isNan = needs.nan = needs.vec4 = true; return `div_real4(${a}, ${b})`; },
@@ -275,9 +276,10 @@ export const POLY_RANK = 6;
 /**
  * The shapes of kernel that every call of a chain runs on, whatever its shapes: 'flat' when
  * the collapsed layout has rank <= 1 (contiguous operands, scalars broadcast with stride 0,
- * any offsets: one element per iteration), 'flat4' the same with every offset a multiple of 4
- * and unit or zero strides (f32 only: operands bound as array<vec4<f32>>, one 16-byte load per
- * operand, four elements per iteration), 'strided' for everything else up to POLY_RANK dims.
+ * any offsets: one element per iteration), 'flat4' when every operand is contiguous (unit
+ * stride, no broadcast) from an offset that is a multiple of 4 (f32 only: operands bound as
+ * array<vec4<f32>>, one 16-byte load per operand, four elements per iteration), 'strided' for
+ * everything else up to POLY_RANK dims.
  */
 export type PolyVariant = 'flat' | 'flat4' | 'strided';
 
@@ -310,16 +312,14 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
   const needs: Needs = { nan: false, inf: false, pow: false };
   const B: string[] = [];
   if (variant === 'flat4') {
-    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]. One load per input: a
-    // unit-stride input uses its aligned vec4 whole, a broadcast one (stride 0, any offset)
-    // splats the lane it wants out of the vec4 holding it
+    // A<k> is array<vec4<f32>>: element e is A[e >> 2][e & 3]. Every operand is contiguous
+    // from an offset on a vec4 boundary (the backend sends anything else to 'flat'), so each
+    // input is one whole vec4 load: picking a broadcast input's lane as well cost every input
+    // a lane pick and a select (lavapipe: ~7% of B3's forward+backward kernel)
     const v = wgsl4(needs);
     const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
     B.push('let q = (p.n + 3u) / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
-    for (let k = 0; k < nInputs; k++) {
-      B.push(`  let b${k} = p.o${k} + e * p.s${k}_0;`, `  let v${k} = ${arrayOf(k, opts)}[b${k} >> 2u];`);
-      B.push(`  let x${k} = select(v${k}, vec4<f32>(v${k}[b${k} & 3u]), p.s${k}_0 == 0u);`);
-    }
+    for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[(p.o${k} >> 2u) + c];`);
     B.push(...body.lines.map((l) => `  ${l}`));
     const outs = body.results.map((r, j) => ({ k: nInputs + j, r }));
     B.push('  if (e + 4u <= p.n) {', ...outs.map(({ k, r }) => `    A${k}[(p.o${k} + e) >> 2u] = ${r};`), '  } else {');

@@ -46,6 +46,14 @@ export interface Backend {
    * reductions join a built app's background precompile with it (fusion/background.ts).
    */
   precompileReduce?(op: ReduceOp, map: Expr, inputDtypes: readonly DType[], outDtype: DType, kept: number, reduced: number): Promise<number>;
+  /**
+   * (Optional) On a device that records kernels before running them (WebGPU): when the last
+   * elementwise kernel recorded has `out` as its first output and nothing has been recorded
+   * since, take it back and run `roots` over `inputs` INSTEAD, as one kernel writing root 0
+   * into `out` and the others into fresh arrays (returned after `out`). Root 0 must be what
+   * that kernel wrote into `out`. null, having done nothing, when it is too late.
+   */
+  replaceLast?(out: NDArray, roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[]): NDArray[] | null;
   /** How this device gives memory back before the garbage collector would. */
   readonly memory: MemoryHooks;
 }

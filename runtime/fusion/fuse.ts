@@ -18,10 +18,35 @@ interface Pending {
   readonly dtype: DType;
   readonly intClosed: boolean;
   readonly record: boolean;
-  readonly variable: Variable;
+  variable: Variable;
   /** set once the value has been computed (it is then a leaf for later ops) */
   data: NDArray | null;
   node: VariableNode | null;
+  readonly trace: Trace;
+}
+
+/**
+ * A Variable standing for a value not computed yet: shape and dtype are known; reading `data`
+ * or its graph `node` runs the deferred region that produces it, then it is a plain Variable,
+ * recorded in the graph as that fused node's output.
+ */
+class Placeholder extends Variable {
+  constructor(private readonly p: Pending) {
+    super(stub(p.dtype), { requiresGrad: p.record });
+  }
+
+  private materialized(): Pending {
+    if (this.p.data === null) this.p.trace.flush([this.p]);
+    return this.p;
+  }
+
+  override get data(): NDArray { return this.materialized().data!; }
+  override set data(d: NDArray) { this.materialized().data = d; }
+  override get node(): VariableNode { return this.materialized().node!; }
+  override get shape(): readonly number[] { return this.p.shape; }
+  override get dtype(): DType { return this.p.dtype; }
+  override get ndim(): number { return this.p.shape.length; }
+  override get size(): number { return this.p.shape.reduce((a, b) => a * b, 1); }
 }
 
 /** What one call of a fused function has deferred so far. */
@@ -58,10 +83,16 @@ class Trace {
     this.scalars.push(...scalars);
     const full = substitute([expr], args.map((a) => this.exprOf(a)), scalars.map((_, j) => scalar(base + j)))[0];
     const record = config.enableBackprop && args.some((a) => a instanceof Variable && a.requiresGrad);
-    const variable = this.placeholder(shape, dtype, record);
-    const ops = [...new Set([...args.flatMap((a) => (a instanceof Variable ? this.pending.get(a)?.ops ?? [] : [])), def.name])];
-    this.pending.set(variable, { ops, expr: full, shape, dtype, intClosed, record, variable, data: null, node: null });
-    return variable;
+    const ops: string[] = [];
+    for (const a of args) {
+      const p = a instanceof Variable ? this.pending.get(a) : undefined;
+      if (p !== undefined) for (const o of p.ops) if (!ops.includes(o)) ops.push(o);
+    }
+    if (!ops.includes(def.name)) ops.push(def.name);
+    const p: Pending = { ops, expr: full, shape, dtype, intClosed, record, variable: null!, data: null, node: null, trace: this };
+    p.variable = new Placeholder(p);
+    this.pending.set(p.variable, p);
+    return p.variable;
   }
 
   private info(a: Variable | NDArray): { shape: readonly number[]; dtype: DType } {
@@ -80,30 +111,6 @@ class Trace {
       }
     }
     return out;
-  }
-
-  /**
-   * A Variable standing for a value not computed yet: shape and dtype are known; reading
-   * `data` or its graph `node` runs the deferred region that produces it, then it is a
-   * plain Variable, recorded in the graph as that fused node's output.
-   */
-  private placeholder(shape: readonly number[], dtype: DType, record: boolean): Variable {
-    const v = new Variable(array([0], [1], dtype), { requiresGrad: record });
-    const self = (): Pending => this.pending.get(v)!;
-    const materialize = (): Pending => {
-      const p = self();
-      if (p.data === null) this.flush([p]);
-      return p;
-    };
-    Object.defineProperties(v, {
-      data: { get: () => materialize().data!, set: (d: NDArray) => { materialize().data = d; }, configurable: true },
-      node: { get: () => materialize().node!, configurable: true },
-      shape: { value: shape },
-      dtype: { value: dtype },
-      ndim: { value: shape.length },
-      size: { value: shape.reduce((a, b) => a * b, 1) },
-    });
-    return v;
   }
 
   /**
@@ -158,6 +165,14 @@ class Trace {
   }
 }
 
+const stubs = new Map<DType, NDArray>();
+/** The array a placeholder is constructed on, one per dtype: its own accessors answer for it at once. */
+function stub(dtype: DType): NDArray {
+  let a = stubs.get(dtype);
+  if (a === undefined) stubs.set(dtype, (a = array([0], [1], dtype)));
+  return a;
+}
+
 const usesInput = (e: Expr, i: number): boolean => leavesOf(e).inputs.has(i);
 const usesScalar = (e: Expr, i: number): boolean => leavesOf(e).scalars.has(i);
 const leafCache = new Map<Expr, { inputs: Set<number>; scalars: Set<number> }>();
@@ -183,25 +198,42 @@ function leavesOf(e: Expr): { inputs: Set<number>; scalars: Set<number> } {
 
 const READS = ['toFlat', 'dataSync', 'data', 'toArray', 'array', 'itemSync', 'item', 'toCpu'] as const;
 
+/** Whether a fused function is being traced now: the guards below refuse reads while it is. */
+let tracing = false;
+
+const readError = (what: string) => new Error(`fuse: the function reads an array's values (${what}) while it is traced; a fused function may not depend on data (move the read, or the branch on it, outside fuse)`);
+const branchError = () => new Error('fuse: the function compares or converts a Variable as a number (a branch on data, such as `if (x > 0)`); a fused function may not branch on array values');
+
+// Every way of reading an array's values, and a Variable's conversion to a number, throw while
+// a trace runs. Installed once, here, at load: swapping the prototypes' methods on each call
+// cost a traced call ~12% of its time, and made V8 forget what it had learned about them.
+{
+  const proto = NDArray.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const m of READS) {
+    const read = proto[m];
+    if (typeof read !== 'function') continue;
+    proto[m] = function guardedRead(this: NDArray, ...a: unknown[]) {
+      if (tracing) throw readError(`${m}()`);
+      return read.apply(this, a);
+    };
+  }
+  // untraced, a Variable converts as it would without this: valueOf gives no primitive, so toString's text
+  Object.defineProperty(Variable.prototype, Symbol.toPrimitive, {
+    value: function toPrimitive(this: Variable) {
+      if (tracing) throw branchError();
+      return this.toString();
+    },
+    configurable: true,
+  });
+}
+
 /** Run `fn` with every way of reading an array's values throwing an error that says why. */
 function guarded<T>(fn: () => T): T {
-  const proto = NDArray.prototype as unknown as Record<string, unknown>;
-  const saved = READS.map((m) => proto[m]);
-  const refuse = (what: string) => () => {
-    throw new Error(`fuse: the function reads an array's values (${what}) while it is traced; a fused function may not depend on data (move the read, or the branch on it, outside fuse)`);
-  };
-  for (const m of READS) proto[m] = refuse(`${m}()`);
-  const vproto = Variable.prototype as unknown as Record<symbol, unknown>;
-  const savedPrim = vproto[Symbol.toPrimitive];
-  vproto[Symbol.toPrimitive] = () => {
-    throw new Error('fuse: the function compares or converts a Variable as a number (a branch on data, such as `if (x > 0)`); a fused function may not branch on array values');
-  };
+  tracing = true;
   try {
     return fn();
   } finally {
-    READS.forEach((m, i) => (proto[m] = saved[i]));
-    if (savedPrim === undefined) delete vproto[Symbol.toPrimitive];
-    else vproto[Symbol.toPrimitive] = savedPrim;
+    tracing = false;
   }
 }
 

@@ -31,21 +31,28 @@ export class VariableNode {
  * FunctionNode that produced it (null for leaves: parameters and inputs).
  */
 export class Variable {
-  data: NDArray;
-  /** This variable's place in the graph (creator, gradient slot). */
-  readonly node: VariableNode;
+  // accessors over private fields, so that a subclass can stand for a value not computed yet
+  // (fuse(fn)'s placeholders) without redefining properties on every instance
+  #data: NDArray;
+  #node: VariableNode;
   name: string | undefined;
   /** Whether backward computes a gradient for this variable (default: float data). */
   requiresGrad: boolean;
 
   /** `opts.node` (internal): stand in for a variable the graph knows, e.g. a retained output. */
   constructor(data: NDArray | NestedArray, opts: { name?: string; requiresGrad?: boolean; node?: VariableNode } = {}) {
-    this.data = data instanceof NDArray ? data : array(data);
+    const d = data instanceof NDArray ? data : array(data);
+    this.#data = d;
     this.name = opts.name;
     // integer arrays (labels, indices) have no gradient
-    this.requiresGrad = opts.requiresGrad ?? this.data.dtype !== 'int32';
-    this.node = opts.node ?? new VariableNode();
+    this.requiresGrad = opts.requiresGrad ?? d.dtype !== 'int32';
+    this.#node = opts.node ?? new VariableNode();
   }
+
+  get data(): NDArray { return this.#data; }
+  set data(d: NDArray) { this.#data = d; }
+  /** This variable's place in the graph (creator, gradient slot). */
+  get node(): VariableNode { return this.#node; }
 
   /** The gradient as a Variable (so it can be differentiated again), or null. */
   get gradVar(): Variable | null { return this.node.gradVar; }

@@ -3,7 +3,7 @@
 import { Expr, constant, input, scalar, substitute, topoSort } from '../../compiler/expr.js';
 import { vjp } from '../../compiler/grad.js';
 import { planLocalDerivative, type DerivativeDecision } from '../../compiler/fusion/chain.js';
-import { deviceOf } from '../array/backend.js';
+import { backendOf, deviceOf } from '../array/backend.js';
 import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
 import { elementwise as runElementwise, zeros } from '../array/xp.js';
 import { config } from '../graph/config.js';
@@ -24,8 +24,11 @@ import { sumTo } from './shape.js';
 export class Elementwise extends FunctionNode {
   /** The store-or-recompute decision for this call (null until applied, or when no graph is recorded). */
   decision: (DerivativeDecision & { readonly wrt: readonly number[] }) | null = null;
-  /** The inputs whose derivatives the forward stored, and the arrays (released with the node). */
-  private stored: { readonly targets: readonly number[]; arrays: NDArray[] } | null = null;
+  /**
+   * The inputs whose derivatives the forward stored, and the arrays (released with the node);
+   * `y`, the output, until the first backward, which may take the forward's place (forwardWithBackward).
+   */
+  private stored: { readonly targets: readonly number[]; arrays: NDArray[]; y: NDArray | null } | null = null;
 
   constructor(
     readonly label: string,
@@ -72,7 +75,7 @@ export class Elementwise extends FunctionNode {
       } else {
         // y and every d_i in one dispatch, sharing the chain's intermediates
         const [y, ...ds] = runElementwise([...this.roots, ...d.derivatives], xs, this.scalars, { ...opts, dtype: dtypes[0] });
-        this.stored = { targets: d.wrt, arrays: ds };
+        this.stored = { targets: d.wrt, arrays: ds, y };
         return [y];
       }
     }
@@ -101,12 +104,34 @@ export class Elementwise extends FunctionNode {
     const s = this.stored;
     // first order (a recorded backward needs the derivative as an expression: recompute)
     if (s !== null && !config.enableBackprop && targets.every((t) => s.targets.includes(t))) {
+      const both = s.y === null ? null : this.forwardWithBackward(s.y, gys[0].data, targets);
+      s.y = null;
+      if (both !== null) {
+        this.stored = null; // the d_i were never written: a later backward recomputes
+        return both.map((gx) => new Variable(gx, { requiresGrad: false }));
+      }
       const roots = targets.map((t) => input(0).mul(input(1 + s.targets.indexOf(t))));
       return applyExprs(`grad(${this.label})`, roots, [gys[0], ...s.arrays.map((a) => new Variable(a, { requiresGrad: false }))], []);
     }
     const xs = this.inputs;
     const gxs = applyExprs(`grad(${this.label})`, this.gradRoots(targets), [...xs, ...gys], this.scalars);
     return gxs.map((gx, t) => (gx === null ? null : sumTo(gx, xs[targets[t]].shape)));
+  }
+
+  /**
+   * The first-order backward straight after the forward, while the device still holds the
+   * forward's kernel (WebGPU, nothing recorded since: B3's `y.backward()`): ONE kernel writes y
+   * and every gx_i = gy * dy/dx_i from the inputs and gy in the forward's place, as a
+   * hand-written kernel would, and the d_i are never written. null when the forward's kernel
+   * has gone to the device already (or the device runs kernels at once: the CPU).
+   */
+  private forwardWithBackward(y: NDArray, gy: NDArray, targets: readonly number[]): NDArray[] | null {
+    const replace = backendOf(y.device).replaceLast;
+    const d = this.decision;
+    if (replace === undefined || d === null || gy.dtype !== y.dtype || gy.shape.some((n, k) => n !== y.shape[k]) || gy.ndim !== y.ndim) return null;
+    const n = this.inputs.length;
+    const roots = [this.roots[0], ...targets.map((t) => input(n).mul(d.derivatives[d.wrt.indexOf(t)]))];
+    return replace(y, roots, [...this.inputs.map((x) => x.data), gy], this.scalars)?.slice(1) ?? null;
   }
 
   /** The gradient expressions of `targets` over input(0..n-1) and gy_j = input(n + j). */

@@ -37,10 +37,12 @@ devices.each('B3: the forward writes y and dy/dx in one dispatch, the backward i
   t.true(node instanceof Elementwise);
   t.is(node.decision?.decision, 'store-derivative', node.decision?.why);
   t.is(node.retainedArrays.length, 1, 'the node holds dy/dx');
+  // reading y sends the forward to the device: the backward then reads dy/dx
+  const ys = await host(y.data);
   y.grad = gy.data;
   t.is(countKernels(() => y.backward()), 1, 'backward: gy * d');
   const xs = await host(x.data), gys = await host(gy.data);
-  allclose(t, await host(y.data), xs.map((v) => b3Ref(v).y), { atol: 1e-5, rtol: 1e-5 });
+  allclose(t, ys, xs.map((v) => b3Ref(v).y), { atol: 1e-5, rtol: 1e-5 });
   allclose(t, await host(x.grad!), xs.map((v, i) => gys[i] * b3Ref(v).dy), { atol: 1e-5, rtol: 1e-4 });
   // and the same as the unfused ops, whose nodes recompute
   const x0 = on(device, uniform([n], 1, -4, 4));
@@ -48,6 +50,48 @@ devices.each('B3: the forward writes y and dy/dx in one dispatch, the backward i
   y0.grad = gy.data;
   y0.backward();
   allclose(t, await host(x.grad!), await host(x0.grad!), { atol: 1e-5, rtol: 1e-4 });
+});
+
+devices.each('a backward straight after the forward takes its place on WebGPU: ONE kernel writes y and gx, and a second backward recomputes', async (t, device) => {
+  const n = 1030;
+  const x = on(device, uniform([n], 11, -4, 4));
+  const gy = on(device, uniform([n], 12), { requiresGrad: false });
+  const f = fuse(b3);
+  f(x); // pipelines made before counting
+  let y!: Variable;
+  const both = countKernels(() => {
+    y = f(x);
+    y.grad = gy.data;
+    y.backward();
+  });
+  const node = y.creator as Elementwise;
+  // the CPU runs each kernel at once: nothing is left to replace there
+  t.is(both, device === 'webgpu' ? 1 : 2, 'forward and backward');
+  t.is(node.retainedArrays.length, device === 'webgpu' ? 0 : 1, 'dy/dx: never written when replaced');
+  const xs = await host(x.data), gys = await host(gy.data);
+  allclose(t, await host(y.data), xs.map((v) => b3Ref(v).y), { atol: 1e-5, rtol: 1e-5 });
+  allclose(t, await host(x.grad!), xs.map((v, i) => gys[i] * b3Ref(v).dy), { atol: 1e-5, rtol: 1e-4 });
+  // a second backward of the same graph: recomputed from x (webgpu) or gy * d (cpu), one kernel, same gradient, accumulated
+  const first = await host(x.grad!);
+  t.is(countKernels(() => y.backward()), 2, 'the gradient, and its sum with the first');
+  allclose(t, await host(x.grad!), first.map((g) => 2 * g), { atol: 1e-5, rtol: 1e-4 });
+});
+
+devices.each('anything recorded between forward and backward sends the forward to the device: two kernels, same values', async (t, device) => {
+  const x = on(device, uniform([257], 13, -4, 4));
+  const gy = on(device, uniform([257], 14), { requiresGrad: false });
+  const f = fuse(b3);
+  let y!: Variable, z!: Variable;
+  const count = countKernels(() => {
+    y = f(x);
+    z = F.mul(y, 3); // uses y: its values must exist
+    y.grad = gy.data;
+    y.backward();
+  });
+  t.is(count, 3, 'forward, the product, gy * d');
+  const xs = await host(x.data), gys = await host(gy.data);
+  allclose(t, await host(z.data), xs.map((v) => 3 * b3Ref(v).y), { atol: 1e-5, rtol: 1e-5 });
+  allclose(t, await host(x.grad!), xs.map((v, i) => gys[i] * b3Ref(v).dy), { atol: 1e-5, rtol: 1e-4 });
 });
 
 devices.each('noBackprop, or no input wanting a gradient: the forward stores nothing', async (t, device) => {

@@ -77,6 +77,16 @@ devices.gpu('the vec4 path keeps NumPy\'s NaN, division and comparison rules lan
   for (let j = 0; j < roots.length; j++) allclose(t, await got[j].data(), ref[j].toFlat(), { atol: 1e-6, rtol: 1e-5 });
 });
 
+devices.gpu('pow\'s special cases are Math.pow\'s on the scalar and vec4 kernels, a NaN exponent of a zero base included', async (t) => {
+  const pairs = [[0, NaN], [-0, NaN], [1, NaN], [NaN, 0], [0, 0], [0, -1], [-0, -3], [0, 2], [-8, 1 / 3], [-2, 3], [-2, -2], [Infinity, -1], [-Infinity, 3], [2, 0.5]];
+  for (const n of [pairs.length, 1024 + pairs.length]) { // below and above the vec4 kernel's threshold
+    const base = Float32Array.from({ length: n }, (_, i) => pairs[i % pairs.length][0]);
+    const exp = Float32Array.from({ length: n }, (_, i) => pairs[i % pairs.length][1]);
+    const got = await elementwise([x.pow(a)], [new NDArray(base, [n]).toGpu(), new NDArray(exp, [n]).toGpu()])[0].data();
+    allclose(t, got, Array.from(base, (v, i) => Math.fround(Math.pow(v, exp[i]))), { atol: 0, rtol: 1e-6 });
+  }
+});
+
 devices.gpu('int32 arithmetic stays exact and wrapping on the flat and strided pipelines', async (t) => {
   const big = new NDArray(Int32Array.from([2 ** 30, 2 ** 31 - 1, -(2 ** 31), 123456789, 16777217]), [5]);
   const two = new NDArray(Int32Array.from([3]), [1]);

@@ -14,7 +14,7 @@ import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { gpuMemory } from './memory.js';
 import { libraryKernels } from '../library-kernels.js';
 import { pipelineAsync } from './pipelines.js';
-import { clearBuffer, readBuffer, writeBuffer } from './queue.js';
+import { clearBuffer, readBuffer, withdraw, writeBuffer, type DispatchToken } from './queue.js';
 
 /** Invocations per workgroup of the polymorphic elementwise kernels. */
 const POLY_WG = 64;
@@ -80,24 +80,37 @@ function elementwise(
   }
   const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
   const vec4 = polyIsVec4({ types, intMath });
-  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, inputs.length, operands) ? 'flat4' : 'flat';
+  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
   const groups = polyGroups(n, variant, POLY_WG, PER_LANE);
-  launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
+  const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
+  last = { token, first: results[0].storage };
   return results.slice();
 }
 
+/** The last polymorphic elementwise launch: its dispatch and its first output's storage (see replaceLast). */
+let last: { token: DispatchToken; first: unknown } | null = null;
+
+/** Backend.replaceLast: withdraw the held kernel whose first output is `out`, and record `roots` in its place. */
+function replaceLast(out: NDArray, roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[]): NDArray[] | null {
+  const l = last;
+  // an input in out's buffer would be read before anything was written there
+  if (l === null || out.storage !== l.first || inputs.some((x) => x.storage === out.storage)) return null;
+  // the replacement must be one kernel, or the work withdrawn could be left half done
+  if (inputs.length + roots.length > currentDevice().limits.maxStorageBuffersPerShaderStage) return null;
+  if (!withdraw(l.token)) return null;
+  last = null;
+  return elementwise(roots, inputs, scalars, out.shape, out.dtype, [out, ...roots.slice(1).map(() => empty(out.shape, out.dtype))]);
+}
+
 /**
- * Whether a flat layout can run on the flat4 kernel: contiguous operands at offsets on 16-byte
- * boundaries or broadcast inputs (stride 0, any offset), and buffers whole vec4s long (the pool's
- * bucket sizes always are; a buffer from elsewhere may not be).
+ * Whether a flat layout can run on the flat4 kernel: every operand contiguous (stride 1) from
+ * an offset on a 16-byte boundary, in a buffer whole vec4s long (the pool's bucket sizes
+ * always are; a buffer from elsewhere may not be). A broadcast input (stride 0) goes to 'flat'.
  */
-function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, nInputs: number, operands: readonly NDArray[]): boolean {
+function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, operands: readonly NDArray[]): boolean {
   for (let k = 0; k < operands.length; k++) {
-    const s = layout.strides[k][0];
-    // a broadcast input splats one element, read at any offset
-    const splat = k < nInputs && s === 0;
-    if (!splat && (s !== 1 || layout.offsets[k] % 4 !== 0)) return false;
+    if (layout.strides[k][0] !== 1 || layout.offsets[k] % 4 !== 0) return false;
     if (storageOf(operands[k]).use().size % 16 !== 0) return false;
   }
   return true;
@@ -275,6 +288,7 @@ export const webgpu: Backend = {
     : elementwiseReduced(webgpu, elementwise, roots, inputs, scalars, shape, dtype, outs, reduceTo)),
   reduce,
   precompile,
+  replaceLast,
   memory: gpuMemory,
   precompileReduce,
 };

@@ -5,7 +5,7 @@ import { NDArray, sizeOf, type DType } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import { GpuStorage, allocate } from './memory.js';
 import { layoutOf, pipeline, pipelineInFlight } from './pipelines.js';
-import { dispatch, uniform } from './queue.js';
+import { dispatch, uniform, type DispatchToken } from './queue.js';
 
 /** The GPU storage behind an array (views included). */
 export function storageOf(x: NDArray): GpuStorage {
@@ -28,11 +28,11 @@ export function cached(key: string, render: () => WgslKernel): WgslKernel {
 }
 
 /** Bind `operands` (by binding number) and the params, and record a dispatch of `groups` workgroups. */
-export function launchGrid(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, groups: readonly [number, number, number]): void {
+export function launchGrid(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, groups: readonly [number, number, number]): DispatchToken {
   // buffers now, so a released array fails at the op that used it, even when the dispatch waits
   const buffers = kernel.bindings.map((b) => (b.role === 'params' ? null : storageOf(operands[b.binding]).use()));
   const creating = pipelineInFlight(kernel.name);
-  dispatch(() => {
+  return dispatch(() => {
     const p = pipeline(kernel.name, kernel.source);
     const resources = kernel.bindings.map((_, i) => { const buffer = buffers[i]; return buffer === null ? uniform(params) : { buffer }; });
     return { pipeline: p, bindGroup: bindGroup(kernel, p, resources) };

@@ -42,22 +42,60 @@ function currentEncoder(): GPUCommandEncoder {
   return encoder;
 }
 
+/** A recorded dispatch, as `dispatch` returns it: what `withdraw` takes. */
+export interface DispatchToken { readonly id: number }
+
+// The last dispatch waits outside the encoder until the next queue operation, so that a kernel
+// doing its work and more may take its place (withdraw): a fused node's backward, coming right
+// after its forward, runs both as one kernel (runtime/ops/elementwise.ts). Holding one
+// closure back changes no order: every queue operation records it first.
+let held: { token: DispatchToken; op: () => void } | null = null;
+let tokens = 0;
+
+function release(): void {
+  if (held === null) return;
+  const { op } = held;
+  held = null;
+  op();
+}
+
 /**
  * Record one compute dispatch; it runs at the next flush. `record` gets the pipeline and
  * binds it: it runs now, or, when `pipeline` is still being created in the background (see
  * inOrder), once it exists. Counted now either way, so counts around a step stay exact.
  */
-export function dispatch(record: () => { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup }, workgroups: readonly [number, number, number], pipeline?: Promise<unknown>): void {
+export function dispatch(record: () => { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup }, workgroups: readonly [number, number, number], pipeline?: Promise<unknown>): DispatchToken {
   queueStats.dispatches++;
   dispatchStats.count++;
-  inOrder(() => {
+  const op = () => {
     const { pipeline: p, bindGroup } = record();
     pass ??= currentEncoder().beginComputePass();
     pass.setPipeline(p);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     if (++recorded >= MAX_BATCH) submit();
-  }, pipeline);
+  };
+  const token = { id: ++tokens };
+  if (backlog === null && pipeline === undefined && replayError === null) {
+    release();
+    held = { token, op };
+  } else {
+    inOrder(op, pipeline);
+  }
+  return token;
+}
+
+/**
+ * Take back the dispatch `token` names, unrun and uncounted: true when it was the last one and
+ * nothing has been recorded since (the caller then records a kernel that does its work), false
+ * when it is already on its way.
+ */
+export function withdraw(token: DispatchToken): boolean {
+  if (held?.token !== token) return false;
+  held = null;
+  queueStats.dispatches--;
+  dispatchStats.count--;
+  return true;
 }
 
 /** Record a buffer copy (ends the current compute pass). */
@@ -103,6 +141,7 @@ let replayed: Promise<void> | null = null;
 let replayError: unknown = null;
 
 function inOrder(op: () => void, gate?: Promise<unknown>): void {
+  release();
   if (replayError !== null) {
     const e = replayError;
     replayError = null;
@@ -184,6 +223,7 @@ export function resetQueue(): void {
   backlog = null;
   gates = [];
   replayError = null;
+  held = null;
   encoder = null;
   pass = null;
   recorded = 0;
