@@ -17,9 +17,15 @@ export interface Tile {
   /** a multiple of 4 (one v128 holds four columns) */
   readonly nr: number;
   readonly unroll: number;
+  /** multiply-add with relaxed SIMD's f32x4.relaxed_madd (one FMA instruction on x86 with FMA3) */
+  readonly fma?: boolean;
 }
 
-/** 4 x 8: measured best with 2 x 16 on a Zen 3 core (~30 GFLOP/s in-kernel), fewer padded rows for m = 100. */
+/**
+ * 4 x 8: measured best with 2 x 16 on a Zen 3 core (~30 GFLOP/s in-kernel), fewer padded rows
+ * for m = 100. With fma (runtime/array/cpu/wasm-matmul.ts turns it on where relaxed SIMD
+ * validates) 4 x 8 stays best: 6 x 8, 4 x 12, 3 x 16 and unroll 2 all spill and run at half speed.
+ */
 export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
 
 /**
@@ -182,7 +188,7 @@ function epilogue(c: Code): void {
 const addTo = (c: Code, x: Local<'i32'>, y: Local<'i32'>) => c.get(x).get(y).i32Add().set(x);
 
 /** The body of `kernel`: the only code that runs at full rate, so it is kept to loads, mul, add. */
-function microKernel(c: Code, { mr, nr, unroll }: Tile): void {
+function microKernel(c: Code, { mr, nr, unroll, fma }: Tile): void {
   const [a, b, cc, kc, ldc, accumulate] = [0, 1, 2, 3, 4, 5].map((i) => c.param(i, 'i32'));
   const nv = nr / 4;
   const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => c.local('v128')));
@@ -199,7 +205,8 @@ function microKernel(c: Code, { mr, nr, unroll }: Tile): void {
         c.get(a).v128Load32Splat((u * mr + r) * 4).set(av);
         // no fused multiply-add in baseline SIMD: mul then add, summing in float32 (the JS
         // kernel sums in float64, so the two agree within float32 rounding of the sum)
-        for (let q = 0; q < nv; q++) c.get(acc[r][q]).get(av).get(bv[q]).f32x4Mul().f32x4Add().set(acc[r][q]);
+        if (fma) for (let q = 0; q < nv; q++) c.get(av).get(bv[q]).get(acc[r][q]).f32x4RelaxedMadd().set(acc[r][q]);
+        else for (let q = 0; q < nv; q++) c.get(acc[r][q]).get(av).get(bv[q]).f32x4Mul().f32x4Add().set(acc[r][q]);
       }
     }
     c.get(a).i32Const(unroll * mr * 4).i32Add().set(a);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { Tile } from '../../compiler/wasm/matmul.js';
 import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
 import { matmulCpu as matmul } from '../../runtime/ops/matmul/cpu.js';
-import { setWasm, simdSupported, wasmEnabled, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
+import { relaxedSimdSupported, setWasm, simdSupported, wasmEnabled, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
 import { NDArray, type DType } from '../../runtime/array/ndarray.js';
 
 /** Deterministic values in [-1, 1) (a small LCG), so a failure reproduces. */
@@ -113,6 +113,8 @@ test('batched, with a broadcast batch axis and transposed operands', (t) => {
 test('other tile shapes give the same products (partial panels, k padding, scalar packers)', (t) => {
   const tiles: Tile[] = [
     { mr: 2, nr: 16, unroll: 1 }, { mr: 3, nr: 12, unroll: 4 }, { mr: 5, nr: 8, unroll: 2 }, { mr: 1, nr: 4, unroll: 1 }, { mr: 8, nr: 4, unroll: 3 },
+    // the multiply-add kernel, on the default shape and on one with partial panels and unrolling
+    ...(relaxedSimdSupported() ? [{ mr: 4, nr: 8, unroll: 1, fma: true }, { mr: 3, nr: 12, unroll: 2, fma: true }] : []),
   ];
   for (const tile of tiles) {
     // the big product first, so the small one's padding would pick up its leftovers if not zeroed
@@ -212,4 +214,17 @@ test.serial('memory is grown once and then reused: no growth on repeated calls',
   } finally {
     WebAssembly.Memory.prototype.grow = grow;
   }
+});
+
+test('products use fused multiply-add where relaxed SIMD validates, Node 20 included (its V8 has it behind a flag, which is switched on)', (t) => {
+  const [major] = process.versions.node.split('.').map(Number);
+  // Node 20's V8 (11.3) validates relaxed SIMD once the flag is on; later Nodes ship it
+  if (major >= 20) t.true(relaxedSimdSupported());
+  // the multiply-add kernel differs from mul-then-add by at most float32 rounding per step
+  const a = view(37, 300, 'plain', 11), b = view(300, 29, 'transposed', 12);
+  const fused = wasmMatmul(a, b, { mr: 4, nr: 8, unroll: 1, fma: true })!, plain = wasmMatmul(a, b, { mr: 4, nr: 8, unroll: 1 })!;
+  const f = fused.toFlat(), p = plain.toFlat();
+  let worst = 0;
+  for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i] - p[i]));
+  t.true(worst < 1e-4, `fma and mul+add differ by ${worst}`);
 });
