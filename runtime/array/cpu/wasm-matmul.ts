@@ -6,7 +6,7 @@
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
 import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
-import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm } from './matmul-threads.js';
+import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm, type Pack } from './matmul-threads.js';
 
 /**
  * Cache blocking for an ordinary x86-64 core (32 KiB L1d, 512 KiB-1 MiB L2, a large L3):
@@ -16,8 +16,6 @@ import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm } from './matmul-thre
 const KC = 256;
 const MC = 128;
 const NC = 4096;
-
-type Pack = (src: number, sx: number, sk: number, count: number, kc: number, kcPad: number, dst: number) => void;
 
 interface Engine {
   readonly tile: Tile;
@@ -181,7 +179,7 @@ interface Staged { readonly at: number; readonly s0: number; readonly s1: number
  * The heap a product of (m x k) by (k x n) needs beyond its staged operands, in floats from a
  * base: [packed A | packed B | bias | C]. k is split evenly into blocks of at most KC, each a
  * multiple of the unroll; every A block is packed up front (the threads share them), and every
- * k block of one column block of B.
+ * k block of one column block of B (each chunk packs its own panels of it, matmul-threads.ts).
  */
 function productLayout({ mr, nr, unroll }: Tile, m: number, k: number, n: number, base: number) {
   const kcMax = k === 0 ? 0 : roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
@@ -222,18 +220,14 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
     }
     for (let jc = 0; jc < n; jc += NC) {
       const nc = Math.min(NC, n - jc);
-      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-        // B's panels run along its columns: for pack, its "rows" are B's columns
-        const kc = Math.min(kcMax, k - pc);
-        e.packB((B.at + pc * B.s0 + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc, kc, roundUp(kc, unroll), (bP + pi * bBlock) * 4);
-      }
       const panels = Math.ceil(nc / nr);
       // about eight chunks a thread (one panel each for n = 100), so a late or slow thread costs little
       const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
       const p = pool?.ctrl ?? scratch;
-      p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per], PARAMS);
-      if (pool === null) chunkFn(e.gemm, p, 0);
-      else pool.run(Math.ceil(panels / per), e.gemm);
+      // B's panels run along its columns: for packB, its "rows" are B's columns (each chunk packs its own)
+      p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per, (B.at + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc], PARAMS);
+      if (pool === null) chunkFn(e.gemm, e.packB, p, 0);
+      else pool.run(Math.ceil(panels / per), e);
     }
   }
   if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
@@ -263,6 +257,7 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile?: Tile, bias?: NDArray, 
   const aS = 0, bS = aS + m * k, base = bS + k * n;
   const heap = reserve(e, productLayout(e.tile, m, k, n, base).end);
   if (heap === undefined) return undefined;
+  if (m * n * k >= THREADED_FROM) e.pool?.wake();
   const bStrides = contiguousStrides(batch);
   for (let t = 0; t < out.length / (m * n); t++) {
     let ao = a.offset, bo = b.offset;
@@ -307,6 +302,7 @@ export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArr
   const end = Math.max(base, want.gW ? productLayout(e.tile, out, rows, inF, base).end : 0, want.gx ? productLayout(e.tile, rows, out, inF, base).end : 0);
   const heap = reserve(e, end);
   if (heap === undefined) return undefined;
+  if (rows * out * inF >= THREADED_FROM) e.pool?.wake();
   stage(gy.buffer as Float32Array, gy.offset, gy.strides[0], gy.strides[1], rows, out, heap, G);
   if (y !== undefined) {
     heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + rows * out), Y);
@@ -364,4 +360,4 @@ export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDA
 }
 
 /** The parameter words of a one-thread job. */
-const scratch = new Int32Array(PARAMS + 16);
+const scratch = new Int32Array(PARAMS + 24);
