@@ -6,7 +6,7 @@
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
 import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
-import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm, type Pack } from './matmul-threads.js';
+import { PARAMS, Pool, chunkFn, threadsPossible, type Dot, type Gemm, type Pack } from './matmul-threads.js';
 
 /**
  * Cache blocking for an ordinary x86-64 core (32 KiB L1d, 512 KiB-1 MiB L2, a large L3):
@@ -29,10 +29,21 @@ interface Engine {
   readonly columnSums: (src: number, rows: number, groups: number, ld: number, dst: number) => void;
   readonly closeRows: (c: number, rows: number, ldc: number, n: number) => void;
   readonly axpy: (y: number, x: number, groups: number, alpha: number) => void;
+  readonly dot: Dot;
   heap: Float32Array;
   /** worker threads over the same memory, started at the first product big enough to share */
   pool: Pool | null;
 }
+
+/**
+ * The in-place kernel (`dot`) keeps a 2 x 4 tile's six operand rows in L1 across the whole
+ * of k and streams A from L2 once a column group: past these, the packed path's cache blocks win.
+ */
+const DOT_MAX_K = 1024;
+const DOT_MAX_A = 128 * 1024;
+
+/** Products that took the in-place kernel (tests check that x W^T does). */
+export const productStats = { inPlace: 0 };
 
 /** Products of fewer multiply-adds than this stay on one thread: waking a worker costs more than it saves. */
 const THREADED_FROM = 500_000;
@@ -112,8 +123,8 @@ function getEngine(tile?: Tile): Engine | null {
       // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
       const module = new WebAssembly.Module(matmulModule(chosen, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
-      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy'>;
-      e = { tile: chosen, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, heap: new Float32Array(memory.buffer), pool: null };
+      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy' | 'dot'>;
+      e = { tile: chosen, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot, heap: new Float32Array(memory.buffer), pool: null };
     } else {
       e = null;
     }
@@ -211,11 +222,17 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
   }
   if (k === 0) heap.fill(0, cOff, cOff + mPad * ldc);
   else {
-    const pool = m * n * k >= THREADED_FROM ? matmulPool() : null;
-    for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-      const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
-      for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
-        e.packA((A.at + ic * A.s0 + pc * A.s1) * 4, A.s0 * 4, A.s1 * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
+    const shared = m * n * k >= THREADED_FROM ? matmulPool() : null;
+    const pool = shared?.sharing ? shared : null;
+    // both operands along k in unit steps (x W^T): multiplied in place, see `dot` in compiler/wasm/matmul.ts
+    const inPlace = A.s1 === 1 && B.s0 === 1 && mr % 2 === 0 && k <= DOT_MAX_K && m * k <= DOT_MAX_A;
+    if (inPlace) productStats.inPlace++;
+    if (!inPlace) {
+      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
+        const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
+        for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
+          e.packA((A.at + ic * A.s0 + pc * A.s1) * 4, A.s0 * 4, A.s1 * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
+        }
       }
     }
     for (let jc = 0; jc < n; jc += NC) {
@@ -225,8 +242,8 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
       const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
       const p = pool?.ctrl ?? scratch;
       // B's panels run along its columns: for packB, its "rows" are B's columns (each chunk packs its own)
-      p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per, (B.at + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc], PARAMS);
-      if (pool === null) chunkFn(e.gemm, e.packB, p, 0);
+      p.set([inPlace ? A.at * 4 : aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per, (B.at + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc, inPlace ? A.s0 * 4 : 0], PARAMS);
+      if (pool === null) chunkFn(e.gemm, e.packB, e.dot, p, 0);
       else pool.run(Math.ceil(panels / per), e);
     }
   }
