@@ -107,22 +107,21 @@ function dot(c: Code, fma: boolean): void {
     if (fma) c.get(av[r]).get(bv).get(acc[r][q]).f32x4RelaxedMadd().set(acc[r][q]);
     else c.get(acc[r][q]).get(av[r]).get(bv).f32x4Mul().f32x4Add().set(acc[r][q]);
   };
-  // one k group (at byte offset `at` from the pointers): two rows of A, then each column of B against both
-  const body = (at: number, masked: boolean) => {
+  // one k group: two rows of A, then each column of B against both
+  const body = (masked: boolean) => {
     for (let r = 0; r < 2; r++) {
-      c.get(pa[r]).v128Load(at, 2);
+      c.get(pa[r]).v128Load(0, 2);
       if (masked) c.get(mask).v128And();
       c.set(av[r]);
     }
     for (let q = 0; q < 4; q++) {
-      c.get(pb[q]).v128Load(at, 2);
+      c.get(pb[q]).v128Load(0, 2);
       if (masked) c.get(mask).v128And();
       c.set(bv);
       madd(0, q);
       madd(1, q);
     }
   };
-  const advance = (bytes: number) => { for (const p of [...pa, ...pb]) c.get(p).i32Const(bytes).i32Add().set(p); };
   // lanes below `tail` all ones
   c.v128Const([0, 1, 2, 3]).get(tail).f32ConvertI32U().f32x4Splat().f32x4Lt().set(mask);
   c.get(cc).set(cCol);
@@ -136,12 +135,12 @@ function dot(c: Code, fma: boolean): void {
       c.get(groups).set(g);
       c.get(g).if(() => {
         c.loop((k) => {
-          body(0, false);
-          advance(16);
+          body(false);
+          for (const p of [...pa, ...pb]) c.get(p).i32Const(16).i32Add().set(p);
           c.get(g).i32Const(1).i32Sub().tee(g).brIf(k);
         });
       });
-      c.get(tail).if(() => body(0, true));
+      c.get(tail).if(() => body(true));
       // per row: transpose-add the four columns' sums into one vector, (l0 + l2) + (l1 + l3) a lane
       for (let r = 0; r < 2; r++) {
         const [s0, s1, s2, s3] = acc[r];
@@ -406,7 +405,7 @@ function packer(c: Code, w: number): void {
       scalarRows();
     });
     // zeros from kc to kcPad, so the kernel's unrolled k loop adds nothing there (none to write
-    // at unroll 1: a memory.fill on a shared memory is a call out of wasm, even for no bytes)
+    // at unroll 1, and V8 runs memory.fill as a call out of the wasm code even for no bytes)
     c.get(kcPad).get(kc).i32Ne().if(() => {
       c.get(dst).get(kc).i32Const(w * 4).i32Mul().i32Add().i32Const(0).get(kcPad).get(kc).i32Sub().i32Const(w * 4).i32Mul().memoryFill();
     });
