@@ -205,6 +205,8 @@ export class Code {
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  /** Relaxed SIMD's a * b + c: one fused multiply-add where the hardware has it (x86 FMA3, ARM), else mul then add. */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
   f32x4Div(): this { return this.simd(0xe7); }
   /** f32x4.min / max propagate NaN like Math.min / max (pmin / pmax, not encoded here, do not) */
   f32x4Min(): this { return this.simd(0xe8); }

@@ -1,6 +1,7 @@
 // Generates the SIMD matmul module: a register-blocked micro-kernel over packed panels, the
-// loop that walks it over one cache block of C, the packers that build those panels, and the
-// small loops on staged data around it (bias/relu epilogue, relu mask, bias sums, axpy)
+// loop that walks it over one cache block of C, the packers that build those panels, an
+// unpacked kernel for x W^T, and the small loops on staged data around them (bias/relu
+// epilogue, relu mask, bias sums, axpy)
 // (the host stages operands, picks cache blocks and copies C out: runtime/array/cpu/wasm-matmul.ts).
 
 import { encodeModule, func, type Code, type Local, type ModuleMemory } from './encoder.js';
@@ -17,9 +18,15 @@ export interface Tile {
   /** a multiple of 4 (one v128 holds four columns) */
   readonly nr: number;
   readonly unroll: number;
+  /** multiply-add with relaxed SIMD's f32x4.relaxed_madd (one FMA instruction on x86 with FMA3) */
+  readonly fma?: boolean;
 }
 
-/** 4 x 8: measured best with 2 x 16 on a Zen 3 core (~30 GFLOP/s in-kernel), fewer padded rows for m = 100. */
+/**
+ * 4 x 8: measured best with 2 x 16 on a Zen 3 core (~30 GFLOP/s in-kernel), fewer padded rows
+ * for m = 100. With fma (runtime/array/cpu/wasm-matmul.ts turns it on where relaxed SIMD
+ * validates) 4 x 8 stays best: 6 x 8, 4 x 12, 3 x 16 and unroll 2 all spill and run at half speed.
+ */
 export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
 
 /**
@@ -36,7 +43,8 @@ export const DEFAULT_TILE: Tile = { mr: 4, nr: 8, unroll: 1 };
  * - `epilogue`: linear's bias add and relu on C, see `epilogue` below;
  * - `reluMask`, `columnSums`: linear's backward before its two products, see below;
  * - `closeRows`: C's rows closed up before the copy out, see below;
- * - `axpy`: y += alpha x, the SGD update over many parameters in one call, see below.
+ * - `axpy`: y += alpha x, the SGD update over many parameters in one call, see below;
+ * - `dot`: C = A @ B read in place (no packing) where both run along k, see below.
  */
 export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = { minPages: 1 }): Uint8Array<ArrayBuffer> {
   const { mr, nr, unroll } = tile;
@@ -72,7 +80,84 @@ export function matmulModule(tile: Tile = DEFAULT_TILE, memory: ModuleMemory = {
     func(['i32', 'i32', 'i32', 'i32', 'i32'], [], columnSums, 'columnSums'),
     func(['i32', 'i32', 'i32', 'i32'], [], closeRows, 'closeRows'),
     func(['i32', 'i32', 'i32', 'f32'], [], axpy, 'axpy'),
+    func(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => dot(c, tile.fma === true), 'dot'),
   ], memory);
+}
+
+/**
+ * `dot(a, lda, b, ldb, c, ldc, mc, nc, groups, tail)`: C (mc x nc, multiples of 2 and 4, `ldc`
+ * bytes a row) = A @ B for an A whose rows (`lda` bytes apart) and a B whose columns (`ldb`
+ * bytes apart) both run along k in unit steps, k = 4 groups + tail: x W^T in a linear layer's
+ * forward, read where they were staged. Packing both into panels is then two transposes of
+ * each operand before any multiply (as much as a sixth of the forward for the MLP's shapes);
+ * here each 2 x 4 tile of C instead keeps eight v128 sums along k (four lanes of partial
+ * sums each) and adds their lanes once at the end, (l0 + l2) + (l1 + l3). Six loads feed
+ * eight multiply-adds, as in the packed kernel. Rows past m and columns past n read whatever
+ * follows the operands (the host keeps that inside the heap); they reach only C's padding. The
+ * tail's lanes past k are cleared in both operands, so a NaN there cannot reach C.
+ */
+function dot(c: Code, fma: boolean): void {
+  const [a, lda, b, ldb, cc, ldc, mc, nc, groups, tail] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => c.param(i, 'i32'));
+  const acc = [0, 1].map(() => [0, 1, 2, 3].map(() => c.local('v128')));
+  const av = [0, 1].map(() => c.local('v128'));
+  const bv = c.local('v128'), mask = c.local('v128'), t0 = c.local('v128'), t1 = c.local('v128');
+  const pa = [0, 1].map(() => c.local('i32')), pb = [0, 1, 2, 3].map(() => c.local('i32'));
+  const aRow = c.local('i32'), cRow = c.local('i32'), cCol = c.local('i32'), i = c.local('i32'), g = c.local('i32');
+  const madd = (r: number, q: number) => {
+    if (fma) c.get(av[r]).get(bv).get(acc[r][q]).f32x4RelaxedMadd().set(acc[r][q]);
+    else c.get(acc[r][q]).get(av[r]).get(bv).f32x4Mul().f32x4Add().set(acc[r][q]);
+  };
+  // one k group: two rows of A, then each column of B against both
+  const body = (masked: boolean) => {
+    for (let r = 0; r < 2; r++) {
+      c.get(pa[r]).v128Load(0, 2);
+      if (masked) c.get(mask).v128And();
+      c.set(av[r]);
+    }
+    for (let q = 0; q < 4; q++) {
+      c.get(pb[q]).v128Load(0, 2);
+      if (masked) c.get(mask).v128And();
+      c.set(bv);
+      madd(0, q);
+      madd(1, q);
+    }
+  };
+  // lanes below `tail` all ones
+  c.v128Const([0, 1, 2, 3]).get(tail).f32ConvertI32U().f32x4Splat().f32x4Lt().set(mask);
+  c.get(cc).set(cCol);
+  c.loop((columns) => {
+    c.get(a).set(aRow).get(cCol).set(cRow).get(mc).set(i);
+    c.loop((rows) => {
+      c.get(aRow).set(pa[0]).get(aRow).get(lda).i32Add().set(pa[1]);
+      c.get(b).set(pb[0]);
+      for (let q = 1; q < 4; q++) c.get(pb[q - 1]).get(ldb).i32Add().set(pb[q]);
+      for (const row of acc) for (const v of row) c.v128Const([0, 0, 0, 0]).set(v);
+      c.get(groups).set(g);
+      c.get(g).if(() => {
+        c.loop((k) => {
+          body(false);
+          for (const p of [...pa, ...pb]) c.get(p).i32Const(16).i32Add().set(p);
+          c.get(g).i32Const(1).i32Sub().tee(g).brIf(k);
+        });
+      });
+      c.get(tail).if(() => body(true));
+      // per row: transpose-add the four columns' sums into one vector, (l0 + l2) + (l1 + l3) a lane
+      for (let r = 0; r < 2; r++) {
+        const [s0, s1, s2, s3] = acc[r];
+        c.get(s0).get(s1).f32x4Shuffle(0, 4, 1, 5).get(s0).get(s1).f32x4Shuffle(2, 6, 3, 7).f32x4Add().set(t0);
+        c.get(s2).get(s3).f32x4Shuffle(0, 4, 1, 5).get(s2).get(s3).f32x4Shuffle(2, 6, 3, 7).f32x4Add().set(t1);
+        c.get(cRow);
+        if (r === 1) c.get(ldc).i32Add();
+        c.get(t0).get(t1).f32x4Shuffle(0, 1, 4, 5).get(t0).get(t1).f32x4Shuffle(2, 3, 6, 7).f32x4Add().v128Store(0, 2);
+      }
+      c.get(aRow).get(lda).i32Const(2).i32Mul().i32Add().set(aRow);
+      c.get(cRow).get(ldc).i32Const(2).i32Mul().i32Add().set(cRow);
+      c.get(i).i32Const(2).i32Sub().tee(i).brIf(rows);
+    });
+    c.get(b).get(ldb).i32Const(4).i32Mul().i32Add().set(b);
+    c.get(cCol).i32Const(16).i32Add().set(cCol);
+    c.get(nc).i32Const(4).i32Sub().tee(nc).brIf(columns);
+  });
 }
 
 /**
@@ -182,7 +267,7 @@ function epilogue(c: Code): void {
 const addTo = (c: Code, x: Local<'i32'>, y: Local<'i32'>) => c.get(x).get(y).i32Add().set(x);
 
 /** The body of `kernel`: the only code that runs at full rate, so it is kept to loads, mul, add. */
-function microKernel(c: Code, { mr, nr, unroll }: Tile): void {
+function microKernel(c: Code, { mr, nr, unroll, fma }: Tile): void {
   const [a, b, cc, kc, ldc, accumulate] = [0, 1, 2, 3, 4, 5].map((i) => c.param(i, 'i32'));
   const nv = nr / 4;
   const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => c.local('v128')));
@@ -199,7 +284,8 @@ function microKernel(c: Code, { mr, nr, unroll }: Tile): void {
         c.get(a).v128Load32Splat((u * mr + r) * 4).set(av);
         // no fused multiply-add in baseline SIMD: mul then add, summing in float32 (the JS
         // kernel sums in float64, so the two agree within float32 rounding of the sum)
-        for (let q = 0; q < nv; q++) c.get(acc[r][q]).get(av).get(bv[q]).f32x4Mul().f32x4Add().set(acc[r][q]);
+        if (fma) for (let q = 0; q < nv; q++) c.get(av).get(bv[q]).get(acc[r][q]).f32x4RelaxedMadd().set(acc[r][q]);
+        else for (let q = 0; q < nv; q++) c.get(acc[r][q]).get(av).get(bv[q]).f32x4Mul().f32x4Add().set(acc[r][q]);
       }
     }
     c.get(a).i32Const(unroll * mr * 4).i32Add().set(a);
@@ -318,8 +404,11 @@ function packer(c: Code, w: number): void {
       // a partial panel's missing rows keep leftovers: they reach only C's padding, never copied out
       scalarRows();
     });
-    // zeros from kc to kcPad, so the kernel's unrolled k loop adds nothing there
-    c.get(dst).get(kc).i32Const(w * 4).i32Mul().i32Add().i32Const(0).get(kcPad).get(kc).i32Sub().i32Const(w * 4).i32Mul().memoryFill();
+    // zeros from kc to kcPad, so the kernel's unrolled k loop adds nothing there (none to write
+    // at unroll 1, and V8 runs memory.fill as a call out of the wasm code even for no bytes)
+    c.get(kcPad).get(kc).i32Ne().if(() => {
+      c.get(dst).get(kc).i32Const(w * 4).i32Mul().i32Add().i32Const(0).get(kcPad).get(kc).i32Sub().i32Const(w * 4).i32Mul().memoryFill();
+    });
     c.get(src).get(sx).i32Const(w).i32Mul().i32Add().set(src);
     addTo(c, dst, panelBytes);
     c.get(count).i32Const(w).i32Sub().tee(count).i32Const(0).i32GtS().brIf(nextPanel);

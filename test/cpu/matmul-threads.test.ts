@@ -70,6 +70,23 @@ test.serial('products shared over 1 and 2 workers equal the one-thread products 
   pool.resize(defaultThreads);
 });
 
+test.serial('waking the workers ahead of a job runs nothing by itself: the products after it equal the one-thread ones bit for bit', async (t) => {
+  const pool = await poolWith(1);
+  const [m, k, n] = SHAPES[0];
+  const a = plain(m, k, 5), b = transposed(k, n, 6);
+  const shared: number[][] = [];
+  for (let i = 0; i < 3; i++) {
+    pool.wake();
+    // long enough for the woken worker to find no job, spin and go back to sleep
+    await new Promise((r) => setTimeout(r, 5));
+    shared.push([...wasmMatmul(a, b)!.toFlat()]);
+  }
+  await poolWith(0);
+  const single = [...wasmMatmul(a, b)!.toFlat()];
+  for (const s of shared) t.deepEqual(s, single);
+  matmulPool()!.resize(defaultThreads);
+});
+
 test.serial("linear's epilogue in wasm (bias, then relu) equals the JS add and select(v <= 0, 0, v), NaN kept, on one thread and many", async (t) => {
   for (const workers of [0, 1]) {
     await poolWith(workers);

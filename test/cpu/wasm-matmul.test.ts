@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { Tile } from '../../compiler/wasm/matmul.js';
 import { dispatchStats } from '../../runtime/array/cpu/kernels.js';
 import { matmulCpu as matmul } from '../../runtime/ops/matmul/cpu.js';
-import { setWasm, simdSupported, wasmEnabled, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
+import { productStats, relaxedSimdSupported, setWasm, simdSupported, wasmEnabled, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
 import { NDArray, type DType } from '../../runtime/array/ndarray.js';
 
 /** Deterministic values in [-1, 1) (a small LCG), so a failure reproduces. */
@@ -70,9 +70,11 @@ function expectMatmul(t: import('ava').ExecutionContext, y: NDArray, a: NDArray,
   t.pass();
 }
 
-// ragged edges in m and n, k = 1, k past one cache block (KC 256), m past MC (128), n past NC (4096)
+// ragged edges in m and n, k = 1, k past one cache block (KC 256), m past MC (128), n past NC (4096),
+// k = 4 groups + 0, 1, 2 and 3 (the in-place kernel's tail), k past what that kernel takes (1024)
 const SHAPES: readonly [number, number, number][] = [
   [1, 1, 1], [3, 5, 7], [4, 8, 16], [65, 17, 129], [100, 784, 10], [2, 600, 3], [130, 40, 9], [1, 300, 1], [5, 1, 5], [2, 3, 4100],
+  [7, 14, 11], [9, 1100, 6],
 ];
 
 test('WebAssembly SIMD is available here, so the fast path is what the other tests run', (t) => {
@@ -92,6 +94,32 @@ for (const [m, k, n] of SHAPES) {
     }
   });
 }
+
+test('x W^T (both operands along k) is multiplied in place, without packing; other layouts are packed', (t) => {
+  const before = productStats.inPlace;
+  wasmMatmul(view(6, 10, 'plain', 1), view(10, 5, 'transposed', 2));
+  t.is(productStats.inPlace, before + 1);
+  wasmMatmul(view(6, 10, 'plain', 1), view(10, 5, 'plain', 2));
+  wasmMatmul(view(6, 10, 'transposed', 1), view(10, 5, 'transposed', 2));
+  t.is(productStats.inPlace, before + 1);
+});
+
+test("the in-place kernel's k tail reads past a row and clears those lanes: an Inf in the next column of B reaches only its own column", (t) => {
+  // k = 6: one group of 4, then a tail of 2 whose lanes 2 and 3 lie in B's next column
+  for (const k of [1, 2, 3, 6, 7]) {
+    const [m, n] = [5, 3];
+    const a = view(m, k, 'plain', 3), W = view(n, k, 'plain', 4);
+    W.buffer[k] = Infinity; // W[1, 0]: B's column 1 starts with it
+    const b = W.transpose([1, 0]);
+    const y = wasmMatmul(a, b)!;
+    const bad = y.toFlat().findIndex((v, q) => (q % n === 1 ? Number.isFinite(v) : !Number.isFinite(v)));
+    t.is(bad, -1, `k = ${k}: element ${bad} is ${y.toFlat()[bad]}`);
+    // columns 0 and 2 against the reference (column 1 zeroed on both sides)
+    const masked = new NDArray(Float32Array.from(y.toFlat(), (v, q) => (q % n === 1 ? 0 : v)), [m, n]);
+    const bRef = new NDArray(Float32Array.from({ length: k * n }, (_, q) => (q % n === 1 ? 0 : W.buffer[(q % n) * k + Math.floor(q / n)])), [k, n]);
+    expectMatmul(t, masked, a, bRef, `k = ${k}`);
+  }
+});
 
 test('batched, with a broadcast batch axis and transposed operands', (t) => {
   const [m, k, n] = [9, 33, 14];
@@ -113,6 +141,8 @@ test('batched, with a broadcast batch axis and transposed operands', (t) => {
 test('other tile shapes give the same products (partial panels, k padding, scalar packers)', (t) => {
   const tiles: Tile[] = [
     { mr: 2, nr: 16, unroll: 1 }, { mr: 3, nr: 12, unroll: 4 }, { mr: 5, nr: 8, unroll: 2 }, { mr: 1, nr: 4, unroll: 1 }, { mr: 8, nr: 4, unroll: 3 },
+    // the multiply-add kernel, on the default shape and on one with partial panels and unrolling
+    ...(relaxedSimdSupported() ? [{ mr: 4, nr: 8, unroll: 1, fma: true }, { mr: 3, nr: 12, unroll: 2, fma: true }] : []),
   ];
   for (const tile of tiles) {
     // the big product first, so the small one's padding would pick up its leftovers if not zeroed
@@ -212,4 +242,17 @@ test.serial('memory is grown once and then reused: no growth on repeated calls',
   } finally {
     WebAssembly.Memory.prototype.grow = grow;
   }
+});
+
+test('products use fused multiply-add where relaxed SIMD validates, Node 20 included (its V8 has it behind a flag, which is switched on)', (t) => {
+  const [major] = process.versions.node.split('.').map(Number);
+  // Node 20's V8 (11.3) validates relaxed SIMD once the flag is on; later Nodes ship it
+  if (major >= 20) t.true(relaxedSimdSupported());
+  // the multiply-add kernel differs from mul-then-add by at most float32 rounding per step
+  const a = view(37, 300, 'plain', 11), b = view(300, 29, 'transposed', 12);
+  const fused = wasmMatmul(a, b, { mr: 4, nr: 8, unroll: 1, fma: true })!, plain = wasmMatmul(a, b, { mr: 4, nr: 8, unroll: 1 })!;
+  const f = fused.toFlat(), p = plain.toFlat();
+  let worst = 0;
+  for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i] - p[i]));
+  t.true(worst < 1e-4, `fma and mul+add differ by ${worst}`);
 });

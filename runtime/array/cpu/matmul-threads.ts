@@ -1,20 +1,28 @@
 // Worker threads for the WebAssembly matmul: they share its memory and instance code, and take column chunks of C as the main thread does.
 
 /**
- * One chunk of a matmul: the gemm calls over column panels [i * per, ...) of the current
- * column block, every k block in order (the first one stores, the later ones add), every row
- * block. As source text, so the main thread and each worker run the very same code; a chunk
- * writes only its own columns of C and starts from a store, so running it twice is harmless.
+ * One chunk of a matmul: column panels [i * per, ...) of the current column block of C. Where
+ * A's rows and B's columns both run along k (lda, p[27], not 0: x W^T), one `dot` call over
+ * them, read in place. Otherwise those panels of B are packed here from the staged B (so that
+ * packing runs on every thread, each panel just before the kernel reads it from cache), then
+ * the gemm calls over them, every k block in order (the first one stores, the later ones add),
+ * every row block. As source text, so the main thread and each worker run the very same code;
+ * a chunk writes only its own panels of packed B and its own columns of C, and starts from a
+ * store, so running it twice is harmless.
  */
 const CHUNK_SOURCE = `
 const a = p[8], b = p[9], c = p[10], m = p[11], k = p[12], kcMax = p[13], MC = p[14], mr = p[15];
 const nr = p[16], unroll = p[17], ldc = p[18], aBlock = p[19], bBlock = p[20], total = p[21], per = p[22];
+const bSrc = p[23], bsx = p[24], bsk = p[25], nc = p[26], lda = p[27];
 const panel0 = i * per, panels = Math.min(per, total - panel0), nIc = Math.ceil(m / MC);
-for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-  const kcPad = Math.ceil(Math.min(kcMax, k - pc) / unroll) * unroll;
+if (lda !== 0) dot(a, lda, bSrc + panel0 * nr * bsx, bsx, c + panel0 * nr * 4, ldc, m + (m & 1), panels * nr, k >> 2, k & 3);
+else for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
+  const kc = Math.min(kcMax, k - pc), kcPad = Math.ceil(kc / unroll) * unroll;
+  const bp = b + pi * bBlock + panel0 * kcPad * nr * 4;
+  packB(bSrc + pc * bsk + panel0 * nr * bsx, bsx, bsk, Math.min(panels * nr, nc - panel0 * nr), kc, kcPad, bp);
   for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
     const mcPad = Math.ceil(Math.min(MC, m - ic) / mr) * mr;
-    gemm(a + (pi * nIc + ii) * aBlock, b + pi * bBlock + panel0 * kcPad * nr * 4, c + ic * ldc + panel0 * nr * 4, mcPad, panels * nr, kcPad, ldc, pc > 0 ? 1 : 0);
+    gemm(a + (pi * nIc + ii) * aBlock, bp, c + ic * ldc + panel0 * nr * 4, mcPad, panels * nr, kcPad, ldc, pc > 0 ? 1 : 0);
   }
 }`;
 
@@ -23,15 +31,31 @@ const SEQ = 0, NEXT = 1, DONE = 2, READY = 3, NCHUNKS = 4;
 /** Where a job's parameters start (CHUNK_SOURCE reads p[8] on). */
 export const PARAMS = 8;
 const CTRL_WORDS = 32;
-/** How long a worker polls for the next job before it sleeps. */
-const SPIN_MS = 0.3;
+/**
+ * How long a worker polls for the next job before it sleeps: an MLP step's shared products
+ * come up to a few hundred microseconds apart (the loss and a small layer between them), and
+ * a worker that slept through such a gap costs a futex wake-up at the next (measured on the
+ * 784-100-100-10 step, 2 threads: 1 ms ran 2-5% faster than 0.3 ms). A busy machine shares
+ * nothing (coresIdle), so no worker is woken to spin there.
+ */
+const SPIN_MS = 1;
+/**
+ * How long the main thread polls for the workers' last chunks before it sleeps: a chunk is a
+ * few tens of microseconds of work, about what a futex wake-up of the main thread costs again
+ * (on the MLP step: 0 ran 2-3% slower than 0.1 ms, and 0.3 ms 0-2% faster than 0.1 ms).
+ */
+const DONE_SPIN_MS = 0.3;
 
 export type Gemm = (a: number, b: number, c: number, mc: number, nc: number, kc: number, ldc: number, accumulate: number) => void;
-export type Chunk = (gemm: Gemm, p: Int32Array, i: number) => void;
+export type Pack = (src: number, sx: number, sk: number, count: number, kc: number, kcPad: number, dst: number) => void;
+export type Dot = (a: number, lda: number, b: number, ldb: number, c: number, ldc: number, mc: number, nc: number, groups: number, tail: number) => void;
+/** The module's exports a chunk calls. */
+export interface Kernels { readonly gemm: Gemm; readonly packB: Pack; readonly dot: Dot }
+export type Chunk = (gemm: Gemm, packB: Pack, dot: Dot, p: Int32Array, i: number) => void;
 
 let compiledChunk: Chunk | undefined;
 /** CHUNK_SOURCE on this thread, compiled at the first product (not at import: a page whose CSP forbids eval can still load the library). */
-export const chunkFn: Chunk = (gemm, p, i) => (compiledChunk ??= new Function('gemm', 'p', 'i', `"use strict";${CHUNK_SOURCE}`) as Chunk)(gemm, p, i);
+export const chunkFn: Chunk = (gemm, packB, dot, p, i) => (compiledChunk ??= new Function('gemm', 'packB', 'dot', 'p', 'i', `"use strict";${CHUNK_SOURCE}`) as Chunk)(gemm, packB, dot, p, i);
 
 /**
  * A worker's whole program (CommonJS, as Node evaluates `eval: true` workers): wait for a job
@@ -40,14 +64,13 @@ export const chunkFn: Chunk = (gemm, p, i) => (compiledChunk ??= new Function('g
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, ctrl: sab, chunkSource } = workerData;
-const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+const { gemm, packB, dot } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const p = new Int32Array(sab);
-const chunk = new Function('gemm', 'p', 'i', '"use strict";' + chunkSource);
+const chunk = new Function('gemm', 'packB', 'dot', 'p', 'i', '"use strict";' + chunkSource);
 Atomics.add(p, ${READY}, 1);
 let seen = 0;
 for (;;) {
-  // spin a little before sleeping: a step's products come a few tens of microseconds apart,
-  // and a futex wake-up costs about that much again
+  // spin a little before sleeping (SPIN_MS): a futex wake-up costs tens of microseconds
   for (const until = performance.now() + ${SPIN_MS}; Atomics.load(p, ${SEQ}) === seen && performance.now() < until;);
   Atomics.wait(p, ${SEQ}, seen);
   seen = Atomics.load(p, ${SEQ});
@@ -56,7 +79,7 @@ for (;;) {
     const v = Atomics.load(p, ${NEXT});
     if ((v >>> 16) !== job || (v & 0xffff) >= p[${NCHUNKS}]) break;
     if (Atomics.compareExchange(p, ${NEXT}, v, v + 1) !== v) continue;
-    chunk(gemm, p, v & 0xffff);
+    chunk(gemm, packB, dot, p, v & 0xffff);
     Atomics.add(p, ${DONE}, 1);
     Atomics.notify(p, ${DONE});
   }
@@ -161,16 +184,29 @@ export class Pool {
     }
   }
 
+  /** Whether a job run now would be shared: workers ready, and the cores not all busy (else one chunk of all the panels). */
+  get sharing(): boolean { return this.ready > 0 && coresIdle(); }
+
+  /**
+   * Wake the sleeping workers ahead of a job that will share (they spin until it comes): a
+   * step's first product finds them asleep, and a futex wake-up takes tens of microseconds,
+   * which the staging and packing before the job now hide. Not while the cores are busy,
+   * where the job will not share.
+   */
+  wake(): void {
+    if (this.sharing) Atomics.notify(this.ctrl, SEQ);
+  }
+
   /**
    * Run chunks 0 .. n - 1 of the job whose parameters are in ctrl[PARAMS...], on the main
    * thread and every ready worker, and return once all are done. Chunks are taken one at a
    * time from a shared counter, so a worker that is slow to wake (a busy machine) simply
    * takes fewer: the main thread alone finishes the job if need be.
    */
-  run(n: number, gemm: Gemm): void {
+  run(n: number, { gemm, packB, dot }: Kernels): void {
     const p = this.ctrl;
     if (this.ready === 0 || n <= 1 || !coresIdle()) {
-      for (let i = 0; i < n; i++) chunkFn(gemm, p, i);
+      for (let i = 0; i < n; i++) chunkFn(gemm, packB, dot, p, i);
       return;
     }
     p[NCHUNKS] = n;
@@ -184,7 +220,7 @@ export class Pool {
       const v = Atomics.load(p, NEXT);
       if (v >>> 16 !== job || (v & 0xffff) >= n) break;
       if (Atomics.compareExchange(p, NEXT, v, v + 1) !== v) continue;
-      chunkFn(gemm, p, v & 0xffff);
+      chunkFn(gemm, packB, dot, p, v & 0xffff);
       Atomics.add(p, DONE, 1);
       mine++;
     }
@@ -192,12 +228,13 @@ export class Pool {
     this.stats.workerChunks += n - mine;
     // the chunks the workers took: each is a fraction of a millisecond of work
     let waited = 0;
+    for (const until = performance.now() + DONE_SPIN_MS; Atomics.load(p, DONE) < n && performance.now() < until;);
     for (let d = Atomics.load(p, DONE); d < n; d = Atomics.load(p, DONE)) {
       if (Atomics.wait(p, DONE, d, 100) === 'timed-out' && (waited += 100) >= 5000) {
         // a worker died or stalls for seconds: stop using threads, redo the job here (chunks are idempotent)
         this.resize(1);
         this.broken = true;
-        for (let i = 0; i < n; i++) chunkFn(gemm, p, i);
+        for (let i = 0; i < n; i++) chunkFn(gemm, packB, dot, p, i);
         return;
       }
     }

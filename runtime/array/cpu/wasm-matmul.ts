@@ -6,7 +6,7 @@
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
 import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
-import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm } from './matmul-threads.js';
+import { PARAMS, Pool, chunkFn, threadsPossible, type Dot, type Gemm, type Pack } from './matmul-threads.js';
 
 /**
  * Cache blocking for an ordinary x86-64 core (32 KiB L1d, 512 KiB-1 MiB L2, a large L3):
@@ -16,8 +16,6 @@ import { PARAMS, Pool, chunkFn, threadsPossible, type Gemm } from './matmul-thre
 const KC = 256;
 const MC = 128;
 const NC = 4096;
-
-type Pack = (src: number, sx: number, sk: number, count: number, kc: number, kcPad: number, dst: number) => void;
 
 interface Engine {
   readonly tile: Tile;
@@ -31,10 +29,21 @@ interface Engine {
   readonly columnSums: (src: number, rows: number, groups: number, ld: number, dst: number) => void;
   readonly closeRows: (c: number, rows: number, ldc: number, n: number) => void;
   readonly axpy: (y: number, x: number, groups: number, alpha: number) => void;
+  readonly dot: Dot;
   heap: Float32Array;
   /** worker threads over the same memory, started at the first product big enough to share */
   pool: Pool | null;
 }
+
+/**
+ * The in-place kernel (`dot`) keeps a 2 x 4 tile's six operand rows in L1 across the whole
+ * of k and streams A from L2 once a column group: past these, the packed path's cache blocks win.
+ */
+const DOT_MAX_K = 1024;
+const DOT_MAX_A = 128 * 1024;
+
+/** Products that took the in-place kernel (tests check that x W^T does). */
+export const productStats = { inPlace: 0 };
 
 /** Products of fewer multiply-adds than this stay on one thread: waking a worker costs more than it saves. */
 const THREADED_FROM = 500_000;
@@ -68,12 +77,43 @@ export function simdSupported(): boolean {
   }
 }
 
+/**
+ * Whether this engine has relaxed SIMD's f32x4.relaxed_madd, which the micro-kernel uses as
+ * one fused multiply-add (measured here: 20-30% more GFLOP/s than mul then add). Shipped in
+ * Node 22 and current browsers; Node 20's V8 has it behind a flag, which is switched on here
+ * first (it admits this opcode family to validation and changes nothing else).
+ */
+export function relaxedSimdSupported(): boolean {
+  if (typeof WebAssembly !== 'object') return false;
+  const probe = encodeModule([func([], [], (c) => void c.v128Const([1, 1, 1, 1]).v128Const([1, 1, 1, 1]).v128Const([1, 1, 1, 1]).f32x4RelaxedMadd().drop())]);
+  const valid = () => {
+    try {
+      return WebAssembly.validate(probe);
+    } catch {
+      return false;
+    }
+  };
+  if (valid()) return true;
+  try {
+    const v8 = (globalThis.process as { getBuiltinModule?: (m: string) => unknown } | undefined)?.getBuiltinModule?.('node:v8') as { setFlagsFromString(f: string): void } | undefined;
+    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
+  }
+  return valid();
+}
+
+/** The tile products use unless a test asks for another: DEFAULT_TILE, with fused multiply-add where the engine has it. */
+let bestTile: Tile | undefined;
+const defaultTile = (): Tile => (bestTile ??= relaxedSimdSupported() && globalThis.process?.env?.KUSARI_NO_FMA !== '1' ? { ...DEFAULT_TILE, fma: true } : DEFAULT_TILE);
+
 /** The default tile's engine, once made: every op's matmul asks for it, so it skips the keyed lookup. */
 let defaultEngine: Engine | null | undefined;
 
-function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
-  if (tile === DEFAULT_TILE && defaultEngine !== undefined) return defaultEngine;
-  const key = JSON.stringify(tile);
+function getEngine(tile?: Tile): Engine | null {
+  if (tile === undefined && defaultEngine !== undefined) return defaultEngine;
+  const chosen = tile ?? defaultTile();
+  const key = JSON.stringify(chosen);
   let e = engines.get(key);
   if (e === undefined) {
     if (simdSupported()) {
@@ -81,16 +121,16 @@ function getEngine(tile: Tile = DEFAULT_TILE): Engine | null {
       const shared = threadsPossible();
       const memory = new WebAssembly.Memory(shared ? { initial: 16, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 16 });
       // synchronous compile: the module is a few KiB, well under browsers' main-thread limit
-      const module = new WebAssembly.Module(matmulModule(tile, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
+      const module = new WebAssembly.Module(matmulModule(chosen, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
-      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy'>;
-      e = { tile, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, heap: new Float32Array(memory.buffer), pool: null };
+      const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy' | 'dot'>;
+      e = { tile: chosen, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot, heap: new Float32Array(memory.buffer), pool: null };
     } else {
       e = null;
     }
     engines.set(key, e);
   }
-  if (tile === DEFAULT_TILE) defaultEngine = e;
+  if (tile === undefined) defaultEngine = e;
   return e;
 }
 
@@ -150,7 +190,7 @@ interface Staged { readonly at: number; readonly s0: number; readonly s1: number
  * The heap a product of (m x k) by (k x n) needs beyond its staged operands, in floats from a
  * base: [packed A | packed B | bias | C]. k is split evenly into blocks of at most KC, each a
  * multiple of the unroll; every A block is packed up front (the threads share them), and every
- * k block of one column block of B.
+ * k block of one column block of B (each chunk packs its own panels of it, matmul-threads.ts).
  */
 function productLayout({ mr, nr, unroll }: Tile, m: number, k: number, n: number, base: number) {
   const kcMax = k === 0 ? 0 : roundUp(Math.ceil(k / Math.ceil(k / KC)), unroll);
@@ -182,27 +222,29 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
   }
   if (k === 0) heap.fill(0, cOff, cOff + mPad * ldc);
   else {
-    const pool = m * n * k >= THREADED_FROM ? matmulPool() : null;
-    for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-      const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
-      for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
-        e.packA((A.at + ic * A.s0 + pc * A.s1) * 4, A.s0 * 4, A.s1 * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
+    const shared = m * n * k >= THREADED_FROM ? matmulPool() : null;
+    const pool = shared?.sharing ? shared : null;
+    // both operands along k in unit steps (x W^T): multiplied in place, see `dot` in compiler/wasm/matmul.ts
+    const inPlace = A.s1 === 1 && B.s0 === 1 && mr % 2 === 0 && k <= DOT_MAX_K && m * k <= DOT_MAX_A;
+    if (inPlace) productStats.inPlace++;
+    if (!inPlace) {
+      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
+        const kc = Math.min(kcMax, k - pc), kcPad = roundUp(kc, unroll);
+        for (let ic = 0, ii = 0; ic < m; ic += MC, ii++) {
+          e.packA((A.at + ic * A.s0 + pc * A.s1) * 4, A.s0 * 4, A.s1 * 4, Math.min(MC, m - ic), kc, kcPad, (aP + (pi * nIc + ii) * aBlock) * 4);
+        }
       }
     }
     for (let jc = 0; jc < n; jc += NC) {
       const nc = Math.min(NC, n - jc);
-      for (let pc = 0, pi = 0; pc < k; pc += kcMax, pi++) {
-        // B's panels run along its columns: for pack, its "rows" are B's columns
-        const kc = Math.min(kcMax, k - pc);
-        e.packB((B.at + pc * B.s0 + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc, kc, roundUp(kc, unroll), (bP + pi * bBlock) * 4);
-      }
       const panels = Math.ceil(nc / nr);
       // about eight chunks a thread (one panel each for n = 100), so a late or slow thread costs little
       const per = pool === null ? panels : Math.max(1, Math.ceil(panels / (8 * (1 + pool.ready))));
       const p = pool?.ctrl ?? scratch;
-      p.set([aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per], PARAMS);
-      if (pool === null) chunkFn(e.gemm, p, 0);
-      else pool.run(Math.ceil(panels / per), e.gemm);
+      // B's panels run along its columns: for packB, its "rows" are B's columns (each chunk packs its own)
+      p.set([inPlace ? A.at * 4 : aP * 4, bP * 4, (cOff + jc) * 4, m, k, kcMax, MC, mr, nr, unroll, ldc * 4, aBlock * 4, bBlock * 4, panels, per, (B.at + jc * B.s1) * 4, B.s1 * 4, B.s0 * 4, nc, inPlace ? A.s0 * 4 : 0], PARAMS);
+      if (pool === null) chunkFn(e.gemm, e.packB, e.dot, p, 0);
+      else pool.run(Math.ceil(panels / per), e);
     }
   }
   if (bias !== undefined) e.epilogue(cOff * 4, ldc * 4, m, ldc, biasAt * 4, relu ? 1 : 0);
@@ -218,7 +260,7 @@ function product(e: Engine, A: Staged, B: Staged, m: number, k: number, n: numbe
  * relu(C) when `relu` (linear's epilogue, done in wasm before the copy out). Call only when
  * `wasmEnabled()`; `tile` is for tests.
  */
-export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bias?: NDArray, relu = false): NDArray | undefined {
+export function wasmMatmul(a: NDArray, b: NDArray, tile?: Tile, bias?: NDArray, relu = false): NDArray | undefined {
   const e = getEngine(tile);
   if (e === null) throw new Error('wasmMatmul: WebAssembly SIMD is not available here');
   const r = a.ndim;
@@ -232,6 +274,7 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile: Tile = DEFAULT_TILE, bi
   const aS = 0, bS = aS + m * k, base = bS + k * n;
   const heap = reserve(e, productLayout(e.tile, m, k, n, base).end);
   if (heap === undefined) return undefined;
+  if (m * n * k >= THREADED_FROM) e.pool?.wake();
   const bStrides = contiguousStrides(batch);
   for (let t = 0; t < out.length / (m * n); t++) {
     let ao = a.offset, bo = b.offset;
@@ -276,6 +319,7 @@ export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArr
   const end = Math.max(base, want.gW ? productLayout(e.tile, out, rows, inF, base).end : 0, want.gx ? productLayout(e.tile, rows, out, inF, base).end : 0);
   const heap = reserve(e, end);
   if (heap === undefined) return undefined;
+  if (rows * out * inF >= THREADED_FROM) e.pool?.wake();
   stage(gy.buffer as Float32Array, gy.offset, gy.strides[0], gy.strides[1], rows, out, heap, G);
   if (y !== undefined) {
     heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + rows * out), Y);
@@ -333,4 +377,4 @@ export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDA
 }
 
 /** The parameter words of a one-thread job. */
-const scratch = new Int32Array(PARAMS + 16);
+const scratch = new Int32Array(PARAMS + 24);
