@@ -10,6 +10,7 @@ import { currentDevice } from '../runtime/array/webgpu/device.js';
 import { flush, queueStats, settled } from '../runtime/array/webgpu/queue.js';
 import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
 import { elementwise, ones, zeros } from '../runtime/array/xp.js';
+import { defineFusedKernel } from '../runtime/fusion/declared.js';
 import { fuse as fuseFromModule } from '../runtime/fusion/fuse.js';
 import {
   adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
@@ -111,6 +112,10 @@ function kusariChain(name: string, device: Device, mode: Mode, fn: (...xs: Varia
 
 const b3 = (x: Variable) => F.add(F.mul(F.tanh(F.add(F.mul(x, A), B)), F.sigmoid(x)), F.mul(F.mul(x, x), 0.5));
 
+/** B3 as the build-time transform declares it (the same expression, so the same kernels): no tracing per call. */
+const b3x = input(0);
+const b3Declared = defineFusedKernel({ name: 'b3', ir: [b3x.mul(A).add(B).tanh().mul(b3x.sigmoid()).add(b3x.mul(b3x).mul(0.5))] });
+
 /** The one-loop JS ceiling: the forward, and with `backward` also dL/dx for dL/dy = 1, in one pass. */
 function b3Loop(x: Float32Array, y: Float32Array, dx: Float32Array | null): void {
   for (let i = 0; i < x.length; i++) {
@@ -175,6 +180,7 @@ const b3Workload = (mode: Mode): Workload => ({
     const data = [array(xs, [N])];
     const out: Contender[] = [kusariChain('kusari unfused', device, mode, b3, data, [true])];
     if (fuseFn !== null) out.push(kusariChain('kusari fused', device, mode, fuseFn(b3), data, [true]));
+    out.push(kusariChain('kusari declared (build-time)', device, mode, (x) => b3Declared.apply(x)[0], data, [true]));
     if (jax !== null) out.push(jaxChain(jax, mode, (np, nn, [x]) => np.tanh(x.ref.mul(A).add(B)).mul(nn.sigmoid(x.ref)).add(x.ref.mul(x).mul(0.5)), [xs], [[N]]));
     if (device === 'cpu') {
       const y = new Float32Array(N), dx = mode === 'forward' ? null : new Float32Array(N);
