@@ -31,7 +31,7 @@ interface Pending {
  * recorded in the graph as that fused node's output.
  */
 class Placeholder extends Variable {
-  constructor(private readonly p: Pending) {
+  constructor(readonly p: Pending) {
     super(stub(p.dtype), { requiresGrad: p.record });
   }
 
@@ -53,7 +53,10 @@ class Placeholder extends Variable {
 class Trace {
   readonly leaves: (Variable | NDArray)[] = [];
   readonly scalars: number[] = [];
-  readonly pending = new Map<Variable, Pending>();
+  /** The deferred value a Variable stands for, when it is a placeholder of this trace. */
+  pendingOf(x: Variable | NDArray): Pending | undefined {
+    return x instanceof Placeholder && x.p.trace === this ? x.p : undefined;
+  }
   /** fused nodes run (kernel launches forward), for tests and the report */
   regions = 0;
 
@@ -66,7 +69,7 @@ class Trace {
 
   /** The value of an argument as an expression: a pending op's own, or a new leaf. */
   exprOf(x: Variable | NDArray): Expr {
-    const p = x instanceof Variable ? this.pending.get(x) : undefined;
+    const p = this.pendingOf(x);
     if (p !== undefined && p.data === null) return p.expr;
     return input(this.leafIndex(x));
   }
@@ -76,7 +79,7 @@ class Trace {
     // the checks each op makes unfused, with its own name and argument names
     const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
     const dtype = elementwiseDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, scalars);
-    const leafArgs = args.filter((a) => !(a instanceof Variable && this.pending.get(a)?.data === null));
+    const leafArgs = args.filter((a) => this.pendingOf(a)?.data !== null);
     deviceOf([...leafArgs.map((a) => (a instanceof Variable ? a.data : a)), ...this.pendingArrays(args)], def.name, names);
     const intClosed = dtype === 'int32';
     const base = this.scalars.length;
@@ -85,18 +88,17 @@ class Trace {
     const record = config.enableBackprop && args.some((a) => a instanceof Variable && a.requiresGrad);
     const ops: string[] = [];
     for (const a of args) {
-      const p = a instanceof Variable ? this.pending.get(a) : undefined;
+      const p = this.pendingOf(a);
       if (p !== undefined) for (const o of p.ops) if (!ops.includes(o)) ops.push(o);
     }
     if (!ops.includes(def.name)) ops.push(def.name);
     const p: Pending = { ops, expr: full, shape, dtype, intClosed, record, variable: null!, data: null, node: null, trace: this };
     p.variable = new Placeholder(p);
-    this.pending.set(p.variable, p);
     return p.variable;
   }
 
   private info(a: Variable | NDArray): { shape: readonly number[]; dtype: DType } {
-    const p = a instanceof Variable ? this.pending.get(a) : undefined;
+    const p = this.pendingOf(a);
     return p ?? { shape: a.shape, dtype: a.dtype };
   }
 
@@ -104,7 +106,7 @@ class Trace {
   private pendingArrays(args: readonly (Variable | NDArray)[]): NDArray[] {
     const out: NDArray[] = [];
     for (const a of args) {
-      const p = a instanceof Variable ? this.pending.get(a) : undefined;
+      const p = this.pendingOf(a);
       if (p !== undefined && p.data === null) {
         const l = this.leaves.find((_, i) => usesInput(p.expr, i));
         if (l !== undefined) out.push(l instanceof Variable ? l.data : l);
@@ -155,7 +157,7 @@ class Trace {
     if (out === null || typeof out !== 'object' || seen.has(out)) return found;
     seen.add(out);
     if (out instanceof Variable) {
-      const p = this.pending.get(out);
+      const p = this.pendingOf(out);
       if (p !== undefined && p.data === null) found.push(p);
       return found;
     }

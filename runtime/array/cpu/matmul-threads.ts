@@ -131,7 +131,8 @@ function coresIdle(): boolean {
   return idle;
 }
 
-function builtin<T>(name: string): T | undefined {
+/** A Node built-in module, reached synchronously (undefined outside Node or before 20.16). */
+export function builtin<T>(name: string): T | undefined {
   const get = (globalThis.process as { getBuiltinModule?: (n: string) => unknown } | undefined)?.getBuiltinModule;
   try {
     return get?.(name) as T | undefined;

@@ -6,7 +6,7 @@
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
 import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
-import { PARAMS, Pool, chunkFn, threadsPossible, type Dot, type Gemm, type Pack } from './matmul-threads.js';
+import { PARAMS, Pool, builtin, chunkFn, threadsPossible, type Dot, type Gemm, type Pack } from './matmul-threads.js';
 
 /**
  * Cache blocking for an ordinary x86-64 core (32 KiB L1d, 512 KiB-1 MiB L2, a large L3):
@@ -65,16 +65,20 @@ export function wasmEnabled(): boolean {
   return enabled && getEngine() !== null;
 }
 
+/** Whether this engine validates `module` (an engine without the features it uses refuses it, or throws). */
+function validates(module: Uint8Array<ArrayBuffer>): boolean {
+  try {
+    return WebAssembly.validate(module);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether this engine validates a module using SIMD and bulk memory (Node >= 16.4, every current browser). */
 export function simdSupported(): boolean {
   if (typeof WebAssembly !== 'object') return false;
   // SIMD, and bulk memory's memory.fill, which the packers use
-  const probe = func([], [], (c) => void c.i32Const(0).v128Load32Splat().v128Const([1, 1, 1, 1]).f32x4Mul().drop().i32Const(0).i32Const(0).i32Const(0).memoryFill());
-  try {
-    return WebAssembly.validate(encodeModule([probe]));
-  } catch {
-    return false;
-  }
+  return validates(encodeModule([func([], [], (c) => void c.i32Const(0).v128Load32Splat().v128Const([1, 1, 1, 1]).f32x4Mul().drop().i32Const(0).i32Const(0).i32Const(0).memoryFill())]));
 }
 
 /**
@@ -86,21 +90,13 @@ export function simdSupported(): boolean {
 export function relaxedSimdSupported(): boolean {
   if (typeof WebAssembly !== 'object') return false;
   const probe = encodeModule([func([], [], (c) => void c.v128Const([1, 1, 1, 1]).v128Const([1, 1, 1, 1]).v128Const([1, 1, 1, 1]).f32x4RelaxedMadd().drop())]);
-  const valid = () => {
-    try {
-      return WebAssembly.validate(probe);
-    } catch {
-      return false;
-    }
-  };
-  if (valid()) return true;
+  if (validates(probe)) return true;
   try {
-    const v8 = (globalThis.process as { getBuiltinModule?: (m: string) => unknown } | undefined)?.getBuiltinModule?.('node:v8') as { setFlagsFromString(f: string): void } | undefined;
-    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    builtin<{ setFlagsFromString(f: string): void }>('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
   } catch {
     return false;
   }
-  return valid();
+  return validates(probe);
 }
 
 /** The tile products use unless a test asks for another: DEFAULT_TILE, with fused multiply-add where the engine has it. */

@@ -89,7 +89,7 @@ function elementwise(
 }
 
 /** The last polymorphic elementwise launch: its dispatch and its first output's storage (see replaceLast). */
-let last: { token: DispatchToken; first: unknown } | null = null;
+let last: { token: DispatchToken; first: NDArray['storage'] } | null = null;
 
 /** Backend.replaceLast: withdraw the held kernel whose first output is `out`, and record `roots` in its place. */
 function replaceLast(out: NDArray, roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[]): NDArray[] | null {

@@ -42,15 +42,14 @@ function currentEncoder(): GPUCommandEncoder {
   return encoder;
 }
 
-/** A recorded dispatch, as `dispatch` returns it: what `withdraw` takes. */
-export interface DispatchToken { readonly id: number }
+/** A recorded dispatch, as `dispatch` returns it: what `withdraw` takes (compared by identity). */
+export type DispatchToken = { readonly dispatch: true };
 
 // The last dispatch waits outside the encoder until the next queue operation, so that a kernel
 // doing its work and more may take its place (withdraw): a fused node's backward, coming right
 // after its forward, runs both as one kernel (runtime/ops/elementwise.ts). Holding one
 // closure back changes no order: every queue operation records it first.
 let held: { token: DispatchToken; op: () => void } | null = null;
-let tokens = 0;
 
 function release(): void {
   if (held === null) return;
@@ -75,7 +74,7 @@ export function dispatch(record: () => { pipeline: GPUComputePipeline; bindGroup
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     if (++recorded >= MAX_BATCH) submit();
   };
-  const token = { id: ++tokens };
+  const token: DispatchToken = { dispatch: true };
   if (backlog === null && pipeline === undefined && replayError === null) {
     release();
     held = { token, op };
