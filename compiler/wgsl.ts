@@ -3,6 +3,7 @@
 import { Expr, countScalars, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
 import { renderBody, type Dialect } from './render.js';
 import { collapse, type Layout, type ReduceOp } from './js.js';
+import { TANH_P, TANH_SMALL } from './wasm/transcendental.js';
 
 // Everything is f32: WebGPU has no f64, so a float64 array is not a WGSL operand.
 
@@ -14,10 +15,9 @@ const WGSL_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   sqrt: (x) => `sqrt(${x})`,
   abs: (x) => `abs(${x})`,
   sign: (x) => `sign(${x})`,
-  // Some backends build tanh from exp and return NaN once e^2x overflows; f32 tanh is
-  // already +-1 beyond |x| = 9.02, so clamping changes no result.
-  // clamp would turn a NaN into a bound: NaN passes through, as Math.tanh's does
-  tanh: (x) => `select(tanh(clamp(${x}, -10.0, 10.0)), ${x}, is_nan(${x}))`,
+  // not WGSL's tanh: lavapipe builds it from two exps and a division (and NaN once e^2x
+  // overflows, unless clamped); tanh_f below takes one exp and is the WebAssembly renderer's
+  tanh: (x) => `tanh_f(${x})`,
   // expr.ts's sigmoid(): e = exp(-|x|) <= 1 never overflows, and the negative tail is e / (1 + e);
   // NaN and +-Infinity need no guard (exp(NaN) is NaN, exp(-Infinity) is 0)
   sigmoid: (x) => `sigmoid_f(${x})`,
@@ -61,6 +61,20 @@ const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffff
 
 const SIGMOID = `// 1 / (1 + e^-x) without overflow: e = exp(-|x|) <= 1 (compiler/expr.ts's sigmoid)
 fn sigmoid_f(x: f32) -> f32 { let e = exp(-abs(x)); return select(e, 1.0, x >= 0.0) / (1.0 + e); }`;
+// The WebAssembly renderer's tanh (compiler/wasm/transcendental.ts): on a = |x|, Cephes' odd
+// polynomial below ${TANH_SMALL}, 1 - 2 / (e^2a + 1) above (1 once e^2a overflows, to infinity or
+// to the largest float), then x's sign copied on: tanh(-0) = -0, and NaN stays NaN (no clamp,
+// whose min/max may drop a NaN). The same text serves f32 and vec4<f32> (\`T\`, \`U\`).
+const tanhPolynomial = (z: string, T: (c: string) => string) =>
+  TANH_P.slice(1).reduce((acc, c) => `(${acc} * ${z} + ${T(literal(c, { nan: false, inf: false, pow: false }))})`, T(literal(TANH_P[0], { nan: false, inf: false, pow: false })));
+const tanhHelper = (name: string, F: string, U: string, T: (c: string) => string) => `fn ${name}(x: ${F}) -> ${F} {
+  let a = abs(x);
+  let z = a * a;
+  let t = select(${T('1.0')} - ${T('2.0')} / (exp(a + a) + ${T('1.0')}), a + a * z * ${tanhPolynomial('z', T)}, a < ${T(String(TANH_SMALL))});
+  return bitcast<${F}>((bitcast<${U}>(t) & ${U === 'u32' ? '0x7fffffffu' : `${U}(0x7fffffffu)`}) | (bitcast<${U}>(x) & ${U === 'u32' ? '0x80000000u' : `${U}(0x80000000u)`}));
+}`;
+const TANH = tanhHelper('tanh_f', 'f32', 'u32', (c) => c);
+const TANH4 = tanhHelper('tanh_f4', 'vec4<f32>', 'vec4<u32>', (c) => `vec4<f32>(${c})`);
 const SIGMOID4 = `fn sigmoid_f4(x: vec4<f32>) -> vec4<f32> { let e = exp(-abs(x)); return select(e, vec4<f32>(1.0), x >= vec4<f32>(0.0)) / (vec4<f32>(1.0) + e); }`;
 
 const MAX_NAN = `// numpy's maximum/minimum: a NaN operand wins (WGSL's max/min may return either)
@@ -83,7 +97,7 @@ fn to_i32(v: f32) -> i32 {
 }`;
 
 /** What a module needs besides its entry point: special values and helper functions. */
-interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean; vec4?: boolean; sigmoid?: boolean }
+interface Needs { nan: boolean; inf: boolean; pow: boolean; isNan?: boolean; maxNan?: boolean; div?: boolean; toI32?: boolean; vec4?: boolean; sigmoid?: boolean; tanh?: boolean }
 
 function literal(v: number, needs: Needs): string {
   if (Number.isNaN(v)) { needs.nan = true; return SPECIAL.nan.use; }
@@ -101,7 +115,7 @@ function wgsl(needs: Needs): Dialect {
     literal: (v) => literal(v, needs),
     unary: {
       ...WGSL_UNARY,
-      tanh: (x) => { needs.isNan = true; return WGSL_UNARY.tanh(x); },
+      tanh: (x) => { needs.tanh = true; return WGSL_UNARY.tanh(x); },
       sigmoid: (x) => { needs.sigmoid = true; return WGSL_UNARY.sigmoid(x); },
     },
     binary: {
@@ -127,7 +141,7 @@ function wgsl4(needs: Needs): Dialect {
     literal: (x) => v(literal(x, needs)),
     unary: {
       ...WGSL_UNARY,
-      tanh: (x) => { needs.isNan = needs.vec4 = true; return `select(tanh(clamp(${x}, vec4<f32>(-10.0), vec4<f32>(10.0))), ${x}, is_nan4(${x}))`; },
+      tanh: (x) => { needs.tanh = needs.vec4 = true; return `tanh_f4(${x})`; },
       sigmoid: (x) => { needs.sigmoid = needs.vec4 = true; return `sigmoid_f4(${x})`; },
     },
     binary: {
@@ -161,6 +175,7 @@ fn div_real4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
 }`, '');
   }
   if (needs.sigmoid) S.push(SIGMOID4, '');
+  if (needs.tanh) S.push(TANH4, '');
   if (needs.pow) S.push('fn pow_real4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> { return vec4<f32>(pow_real(a.x, b.x), pow_real(a.y, b.y), pow_real(a.z, b.z), pow_real(a.w, b.w)); }', '');
   return S;
 }
@@ -619,6 +634,7 @@ function assemble(
   if (needs.div) S.push(DIV_REAL, '');
   if (needs.toI32) S.push(TO_I32, '');
   if (needs.sigmoid) S.push(SIGMOID, '');
+  if (needs.tanh) S.push(TANH, '');
   if (needs.vec4) S.push(...helpers4(needs));
   S.push(
     ...(head ?? [

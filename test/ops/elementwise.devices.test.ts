@@ -234,6 +234,29 @@ devices.each('logSoftmax: forward and gradients over shapes and axes', async (t,
   t.pass();
 });
 
+devices.each('tanh: within 4e-7 relative of Math.tanh from 2^-40 to past its saturation, so tiny inputs keep their digits; -0, NaN and infinities exact', async (t, device) => {
+  // lavapipe's own WGSL tanh is (e^x - e^-x) / (e^x + e^-x): at x = 1e-12 it was off by a
+  // factor of 3e4; kusari's is the WebAssembly renderer's polynomial-then-exp tanh on both devices
+  const xs: number[] = [];
+  for (let e = -40; e <= 5; e += 1 / 64) xs.push(2 ** e, -(2 ** e));
+  const specials = [0, -0, NaN, Infinity, -Infinity, 44, -44, 100, 1e30, -1e30];
+  xs.push(...specials);
+  const y = F.tanh(on(device, array(xs, [xs.length])));
+  const got = Array.from(await y.data.data());
+  let maxRel = 0, at = 0;
+  xs.forEach((v, i) => {
+    const want = Math.fround(Math.tanh(Math.fround(v)));
+    if (specials.includes(v) || Number.isNaN(v)) {
+      t.true(Object.is(got[i], want), `tanh(${Object.is(v, -0) ? '-0' : v}) = ${got[i]}, want ${want}`);
+      return;
+    }
+    const rel = Math.abs(got[i] - want) / Math.abs(want);
+    if (rel > maxRel) { maxRel = rel; at = v; }
+  });
+  t.log(`${device}: max relative error ${maxRel.toExponential(2)} at ${at}`);
+  t.true(maxRel <= 4e-7, `tanh's max relative error ${maxRel} (at ${at}), want <= 4e-7`);
+});
+
 devices.each('sigmoid: the far-negative tail follows e^x in float32 with a finite gradient; NaN stays NaN, infinities give 1 and 0', async (t, device) => {
   // the old 0.5 tanh(x/2) + 0.5 form reached 0 by x = -17 (1 - 1 in float32), and a kernel
   // written as 1 / (1 + e^-x) overflows e^-x past x = -88
