@@ -331,17 +331,22 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     // from an offset on a vec4 boundary (the backend sends anything else to 'flat'), so each
     // input is one whole vec4 load: picking a broadcast input's lane as well cost every input
     // a lane pick and a select (lavapipe: ~7% of B3's forward+backward kernel)
+    // The uniforms are read once, before the loop: the compiler cannot tell that the stores
+    // leave the uniform buffer alone, and reloading them every iteration cost lavapipe time.
+    // b<k> is operand k's first vec4 (offsets are multiples of 4 here).
     const v = wgsl4(needs);
-    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
-    B.push('let q = (p.n + 3u) / 4u;', 'for (var c = i; c < q; c += p.lanes) {', '  let e = c * 4u;');
-    for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[(p.o${k} >> 2u) + c];`);
+    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`), v);
+    B.push('let n = p.n;', 'let lanes = p.lanes;', ...range(nOps).map((k) => `let b${k} = p.o${k} >> 2u;`));
+    B.push(...range(nScalars).map((i) => `let c${i} = vec4<f32>(p.c${i});`));
+    B.push('let q = (n + 3u) / 4u;', 'for (var c = i; c < q; c += lanes) {', '  let e = c * 4u;');
+    for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[b${k} + c];`);
     B.push(...body.lines.map((l) => `  ${l}`));
     const outs = body.results.map((r, j) => ({ k: nInputs + j, r }));
-    B.push('  if (e + 4u <= p.n) {', ...outs.map(({ k, r }) => `    A${k}[(p.o${k} + e) >> 2u] = ${r};`), '  } else {');
+    B.push('  if (e + 4u <= n) {', ...outs.map(({ k, r }) => `    A${k}[b${k} + c] = ${r};`), '  } else {');
     // the partial vec4 at the end: only the lanes below n belong to this array
     for (const { k, r } of outs) {
-      B.push(`    let w${k} = (p.o${k} + e) >> 2u;`, `    A${k}[w${k}][0u] = ${r}.x;`);
-      ['y', 'z'].forEach((lane, l) => B.push(`    if (e + ${l + 1}u < p.n) { A${k}[w${k}][${l + 1}u] = ${r}.${lane}; }`));
+      B.push(`    A${k}[b${k} + c][0u] = ${r}.x;`);
+      ['y', 'z'].forEach((lane, l) => B.push(`    if (e + ${l + 1}u < n) { A${k}[b${k} + c][${l + 1}u] = ${r}.${lane}; }`));
     }
     B.push('  }', '}');
   } else {
