@@ -37,7 +37,9 @@ export class Expr {
   /** @internal the only way nodes are made: look up, or create and remember. */
   static make(op: Op, args: readonly Expr[], value = 0): Expr {
     // String(-0) is '0': without the sign, constant(0) and constant(-0) would share a node
-    const key = `${op}:${Object.is(value, -0) ? '-0' : value}:${args.map((a) => a.id).join(',')}`;
+    // built by hand, not args.map().join(): fuse(fn) makes nodes for every traced op of every call
+    let key = `${op}:${Object.is(value, -0) ? '-0' : value}:`;
+    for (let i = 0; i < args.length; i++) key += i === 0 ? `${args[i].id}` : `,${args[i].id}`;
     let e = Expr.table.get(key);
     if (e === undefined) {
       e = new Expr(op, args, value, Expr.nextId++);
@@ -121,12 +123,13 @@ function unary(op: UnaryOp, x: Expr): Expr {
   return Expr.make(op, [x]);
 }
 
+const isC = (e: Expr, v: number): boolean => e.isConst && e.value === v;
+
 // Only the identities that derivatives produce all the time (g*1, g+0, 0*x); anything
 // cleverer belongs in a pass with a test of its own.
 function binary(op: BinaryOp, a: ExprLike, b: ExprLike): Expr {
   const x = lift(a), y = lift(b);
   if (x.isConst && y.isConst) return constant(EVAL_BINARY[op](x.value, y.value));
-  const isC = (e: Expr, v: number) => e.isConst && e.value === v;
   switch (op) {
     case 'add':
       if (isC(x, 0)) return y;
@@ -218,26 +221,24 @@ export function substitute(
   inputs: readonly (Expr | undefined)[],
   scalars: readonly (Expr | undefined)[] = [],
 ): Expr[] {
+  // children first (topoSort's order), so each node's arguments are in memo already; a loop,
+  // not a recursive closure: fuse(fn) substitutes once per traced op of every call
   const memo = new Map<Expr, Expr>();
-  // children first (topoSort's order), so go() never recurses deeper than one level
-  const go = (e: Expr): Expr => {
-    let r = memo.get(e);
-    if (r !== undefined) return r;
+  for (const e of topoSort(roots)) {
+    let r: Expr;
     switch (e.op) {
       case 'input': r = inputs[e.value] ?? e; break;
       case 'scalar': r = scalars[e.value] ?? e; break;
       case 'const': r = e; break;
-      case 'select': r = select(go(e.args[0]), go(e.args[1]), go(e.args[2])); break;
+      case 'select': r = select(memo.get(e.args[0])!, memo.get(e.args[1])!, memo.get(e.args[2])!); break;
       default:
         r = e.args.length === 1
-          ? unary(e.op as UnaryOp, go(e.args[0]))
-          : binary(e.op as BinaryOp, go(e.args[0]), go(e.args[1]));
+          ? unary(e.op as UnaryOp, memo.get(e.args[0])!)
+          : binary(e.op as BinaryOp, memo.get(e.args[0])!, memo.get(e.args[1])!);
     }
     memo.set(e, r);
-    return r;
-  };
-  for (const e of topoSort(roots)) go(e);
-  return roots.map(go);
+  }
+  return roots.map((e) => memo.get(e)!);
 }
 
 /** Evaluate with plain numbers: the reference that renderers are tested against. */

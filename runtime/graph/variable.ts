@@ -156,6 +156,9 @@ export function describe(x: unknown): string {
   return typeof x;
 }
 
+/** How an error names input i of node f. */
+const inputText = (f: FunctionNode, i: number): string => `${f.label}'s input ${f.inputs[i].name ?? i} ${shapeStr(f.inputs[i].shape)}`;
+
 /**
  * An operation in the graph. Subclasses implement `forward` on arrays and `backward` with
  * differentiable ops on Variables (so double backward works), and keep only what backward
@@ -244,13 +247,12 @@ export abstract class FunctionNode {
    */
   checkRetained(targets: readonly number[]): void {
     const hint = 'after forward retained it; call backward before optimizer.update (or any in-place write)';
+    // the message is built only when it is thrown (inputText): this runs for every node of every backward
     for (const i of this.inputsReadByBackward(targets)) {
       const x = this.inputs[i];
-      // the message only when it is thrown: this runs for every node of every backward
-      const what = () => `${this.label}'s input ${x.name ?? i} ${shapeStr(x.shape)}`;
-      if (x.data !== this.inputArrays[i]) throw new Error(`backward: ${what()} was replaced by another array ${hint}`);
+      if (x.data !== this.inputArrays[i]) throw new Error(`backward: ${inputText(this, i)} was replaced by another array ${hint}`);
       const then = this.inputVersions[i], now = x.data.version;
-      if (now !== then) throw new Error(`backward: ${what()} was modified in place (version ${then} -> ${now}) ${hint}`);
+      if (now !== then) throw new Error(`backward: ${inputText(this, i)} was modified in place (version ${then} -> ${now}) ${hint}`);
     }
     this.retained?.forEach((y, j) => {
       const [then, now] = [this.retainedVersions[j], y.version];
