@@ -195,14 +195,35 @@ export async function contendersOn<C>(device: Device, gpu: WebGpu | null, peers:
 }
 
 /**
- * `warmup` untimed rounds, then `reps` timed ones in which who goes first rotates, so no
- * library always inherits another's garbage or cache state.
+ * `warmup` untimed rounds, then `reps` timed ones, each in a fresh order (shuffled, seeded:
+ * every run of a bench sees the same orders), so no library always inherits the same other's
+ * garbage, queue state or cold caches. Rotating who goes first, as before, kept every
+ * library behind the same predecessor: in bench/fusion.ts's B3 the contender listed after
+ * kusari unfused (17 kernels a step) was 0.3-0.6 ms slower than it measured elsewhere in the list.
  */
 export async function rounds(names: readonly string[], warmup: number, reps: number, run: (name: string, timed: boolean) => Promise<void>): Promise<void> {
   for (let i = 0; i < warmup; i++) for (const name of names) await run(name, false);
+  const random = mulberry32(0x6b757361);
+  const order = names.slice();
   for (let r = 0; r < reps; r++) {
-    for (let j = 0; j < names.length; j++) await run(names[(r + j) % names.length], true);
+    for (let j = order.length - 1; j > 0; j--) {
+      const k = Math.floor(random() * (j + 1));
+      [order[j], order[k]] = [order[k], order[j]];
+    }
+    for (const name of order) await run(name, true);
   }
+}
+
+/** A small seeded generator of floats in [0, 1) (mulberry32): the benches' orders, reproducible. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** A contender's training step on fixed data: the loss of each step, then cleanup. */
