@@ -221,24 +221,28 @@ export function substitute(
   inputs: readonly (Expr | undefined)[],
   scalars: readonly (Expr | undefined)[] = [],
 ): Expr[] {
+  // one op over leaves (what each elementwise op's table row builds): no walk, no memo
+  if (roots.length === 1 && roots[0].args.every((a) => a.args.length === 0)) {
+    const e = roots[0];
+    return [e.args.length === 0 ? leafFor(e, inputs, scalars) : rebuild(e, e.args.map((a) => leafFor(a, inputs, scalars)))];
+  }
   // children first (topoSort's order), so each node's arguments are in memo already; a loop,
   // not a recursive closure: fuse(fn) substitutes once per traced op of every call
   const memo = new Map<Expr, Expr>();
-  for (const e of topoSort(roots)) {
-    let r: Expr;
-    switch (e.op) {
-      case 'input': r = inputs[e.value] ?? e; break;
-      case 'scalar': r = scalars[e.value] ?? e; break;
-      case 'const': r = e; break;
-      case 'select': r = select(memo.get(e.args[0])!, memo.get(e.args[1])!, memo.get(e.args[2])!); break;
-      default:
-        r = e.args.length === 1
-          ? unary(e.op as UnaryOp, memo.get(e.args[0])!)
-          : binary(e.op as BinaryOp, memo.get(e.args[0])!, memo.get(e.args[1])!);
-    }
-    memo.set(e, r);
-  }
+  for (const e of topoSort(roots)) memo.set(e, e.args.length === 0 ? leafFor(e, inputs, scalars) : rebuild(e, e.args.map((a) => memo.get(a)!)));
   return roots.map((e) => memo.get(e)!);
+}
+
+/** What substitute puts for the leaf `e`. */
+function leafFor(e: Expr, inputs: readonly (Expr | undefined)[], scalars: readonly (Expr | undefined)[]): Expr {
+  if (e.op === 'input') return inputs[e.value] ?? e;
+  return e.op === 'scalar' ? scalars[e.value] ?? e : e;
+}
+
+/** `e`'s op over new arguments (simplified as building it anew would). */
+function rebuild(e: Expr, args: readonly Expr[]): Expr {
+  if (e.op === 'select') return select(args[0], args[1], args[2]);
+  return args.length === 1 ? unary(e.op as UnaryOp, args[0]) : binary(e.op as BinaryOp, args[0], args[1]);
 }
 
 /** Evaluate with plain numbers: the reference that renderers are tested against. */

@@ -130,9 +130,14 @@ export function backendOf(device: Device): Backend {
 
 /** The one device all `arrays` live on; an error naming the op and each device otherwise. */
 export function deviceOf(arrays: readonly NDArray[], op: string, names?: readonly string[]): Device {
-  const first = arrays[0]?.device ?? 'cpu';
-  if (arrays.some((a) => a.device !== first)) {
-    const seen = arrays.map((a, i) => `${names?.[i] ?? `x${i}`} on ${a.device}`).join(', ');
+  return sameDevice(arrays.map((a) => a.device), op, names);
+}
+
+/** deviceOf for inputs known by their devices alone (fuse(fn)'s values not computed yet). */
+export function sameDevice(devices: readonly Device[], op: string, names?: readonly string[]): Device {
+  const first = devices[0] ?? 'cpu';
+  if (devices.some((d) => d !== first)) {
+    const seen = devices.map((d, i) => `${names?.[i] ?? `x${i}`} on ${d}`).join(', ');
     throw new Error(`${op}: inputs are on different devices (${seen}); move them with toGpu() or toCpu() first`);
   }
   return first;

@@ -1,8 +1,8 @@
 // fuse(fn): elementwise op calls inside fn are deferred and run as one fused Elementwise node per region.
 
 import { Expr, input, scalar, substitute } from '../../compiler/expr.js';
-import { deviceOf } from '../array/backend.js';
-import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
+import { sameDevice } from '../array/backend.js';
+import { NDArray, broadcastShapes, type DType, type Device } from '../array/ndarray.js';
 import { array } from '../array/xp.js';
 import { config, usingConfig } from '../graph/config.js';
 import { Variable, type VariableNode } from '../graph/variable.js';
@@ -10,12 +10,14 @@ import { Elementwise, TRACE, elementwiseDtype, type ElementwiseDef } from '../op
 
 /** One deferred op application: its expression over the trace's leaves, and its Variable. */
 interface Pending {
-  /** the ops this value is made of, for the fused node's label */
-  readonly ops: readonly string[];
+  /** the op that made this value, and the deferred values it read: the fused node's label */
+  readonly op: string;
+  readonly from: readonly Pending[];
   /** the value as an expression over input(leaf index) and scalar(trace scalar index) */
   readonly expr: Expr;
   readonly shape: readonly number[];
   readonly dtype: DType;
+  readonly device: Device;
   readonly intClosed: boolean;
   readonly record: boolean;
   variable: Variable;
@@ -75,44 +77,42 @@ class Trace {
   }
 
   record(def: ElementwiseDef, expr: Expr, args: (Variable | NDArray)[], names: string[], scalars: number[]): Variable {
-    const info = args.map((a) => this.info(a));
-    // the checks each op makes unfused, with its own name and argument names
-    const shape = broadcastShapes(info.map((i) => i.shape), def.name, names);
-    const dtype = elementwiseDtype(def.name, names, info.map((i) => i.dtype), def.intClosed === true, scalars);
-    const leafArgs = args.filter((a) => this.pendingOf(a)?.data !== null);
-    deviceOf([...leafArgs.map((a) => (a instanceof Variable ? a.data : a)), ...this.pendingArrays(args)], def.name, names);
-    const intClosed = dtype === 'int32';
-    const base = this.scalars.length;
-    this.scalars.push(...scalars);
-    const full = substitute([expr], args.map((a) => this.exprOf(a)), scalars.map((_, j) => scalar(base + j)))[0];
-    const record = config.enableBackprop && args.some((a) => a instanceof Variable && a.requiresGrad);
-    const ops: string[] = [];
+    // one pass over the arguments: what each is (a deferred value, or a leaf of the trace),
+    // for the checks each op makes unfused, with its own name and argument names
+    const shapes: (readonly number[])[] = [], dtypes: DType[] = [], devices: Device[] = [], exprs: Expr[] = [], from: Pending[] = [];
+    let record = false;
     for (const a of args) {
       const p = this.pendingOf(a);
-      if (p !== undefined) for (const o of p.ops) if (!ops.includes(o)) ops.push(o);
+      if (p !== undefined) from.push(p);
+      if (p !== undefined && p.data === null) {
+        shapes.push(p.shape);
+        dtypes.push(p.dtype);
+        devices.push(p.device);
+        exprs.push(p.expr);
+      } else {
+        shapes.push(a.shape);
+        dtypes.push(a.dtype);
+        devices.push(a instanceof Variable ? a.data.device : a.device);
+        exprs.push(input(this.leafIndex(a)));
+      }
+      if (a instanceof Variable && a.requiresGrad) record = true;
     }
-    if (!ops.includes(def.name)) ops.push(def.name);
-    const p: Pending = { ops, expr: full, shape, dtype, intClosed, record, variable: null!, data: null, node: null, trace: this };
+    const shape = broadcastShapes(shapes, def.name, names);
+    const dtype = elementwiseDtype(def.name, names, dtypes, def.intClosed === true, scalars);
+    const device = sameDevice(devices, def.name, names);
+    const base = this.scalars.length;
+    const scalarExprs: Expr[] = [];
+    for (let j = 0; j < scalars.length; j++) {
+      this.scalars.push(scalars[j]);
+      scalarExprs.push(scalar(base + j));
+    }
+    const full = substitute([expr], exprs, scalarExprs)[0];
+    const p: Pending = {
+      op: def.name, from, expr: full, shape, dtype, device, intClosed: dtype === 'int32',
+      record: record && config.enableBackprop, variable: null!, data: null, node: null, trace: this,
+    };
     p.variable = new Placeholder(p);
     return p.variable;
-  }
-
-  private info(a: Variable | NDArray): { shape: readonly number[]; dtype: DType } {
-    const p = this.pendingOf(a);
-    return p ?? { shape: a.shape, dtype: a.dtype };
-  }
-
-  /** the device of pending arguments, through the leaves they were built from */
-  private pendingArrays(args: readonly (Variable | NDArray)[]): NDArray[] {
-    const out: NDArray[] = [];
-    for (const a of args) {
-      const p = this.pendingOf(a);
-      if (p !== undefined && p.data === null) {
-        const l = this.leaves.find((_, i) => usesInput(p.expr, i));
-        if (l !== undefined) out.push(l instanceof Variable ? l.data : l);
-      }
-    }
-    return out;
   }
 
   /**
@@ -138,7 +138,7 @@ class Trace {
     leafIds.forEach((k, j) => (remapIn[k] = input(j)));
     scalarIds.forEach((k, j) => (remapS[k] = scalar(j)));
     const compact = substitute(roots, remapIn, remapS);
-    const label = `fused(${[...new Set(todo.flatMap((p) => p.ops))].join(',')})`;
+    const label = `fused(${opsOf(todo).join(',')})`;
     const args = leafIds.map((i) => this.leaves[i]);
     const dtypes = todo.map((p) => p.dtype);
     const record = todo.some((p) => p.record);
@@ -165,6 +165,31 @@ class Trace {
     for (const v of Array.isArray(out) ? out : Object.values(out)) this.collect(v, found, seen);
     return found;
   }
+}
+
+/** The ops the values `todo` are made of, each once, in the order the trace met them. */
+function opsOf(todo: readonly Pending[]): string[] {
+  const names: string[] = [];
+  const seen = new Set<Pending>();
+  // post-order with an explicit stack: a trace may chain thousands of ops
+  for (const root of todo) {
+    const stack: { p: Pending; next: number }[] = seen.has(root) ? [] : [{ p: root, next: 0 }];
+    seen.add(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.p.from.length) {
+        const q = top.p.from[top.next++];
+        if (!seen.has(q)) {
+          seen.add(q);
+          stack.push({ p: q, next: 0 });
+        }
+      } else {
+        if (!names.includes(top.p.op)) names.push(top.p.op);
+        stack.pop();
+      }
+    }
+  }
+  return names;
 }
 
 const stubs = new Map<DType, NDArray>();

@@ -158,12 +158,17 @@ const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 *
  * argument is an int32, else float32.
  */
 export function elementwiseDtype(label: string, names: readonly string[], dtypes: readonly DType[], intClosed: boolean, scalars: readonly number[]): DType {
-  const floats = new Set(dtypes.filter((d) => d !== 'int32'));
-  if (floats.size > 1) {
-    const seen = dtypes.map((d, i) => `${names[i]} ${d}`).join(', ');
-    throw new Error(`${label}: inputs mix float dtypes (${seen}); cast one of them first`);
+  // a loop, no Set: every op of every traced or eager call asks
+  let float: DType | null = null;
+  for (const d of dtypes) {
+    if (d === 'int32' || d === float) continue;
+    if (float !== null) {
+      const seen = dtypes.map((t, i) => `${names[i]} ${t}`).join(', ');
+      throw new Error(`${label}: inputs mix float dtypes (${seen}); cast one of them first`);
+    }
+    float = d;
   }
-  return [...floats][0] ?? (intClosed && scalars.every(isInt32) ? 'int32' : 'float32');
+  return float ?? (intClosed && scalars.every(isInt32) ? 'int32' : 'float32');
 }
 
 const gradCache = new Map<string, Expr>();
@@ -302,36 +307,38 @@ export function elementwise<const A extends readonly string[]>(def: ElementwiseD
   const { name, args: argNames } = def;
   if (ELEMENTWISE_OPS.has(name)) throw new Error(`elementwise: op ${name} is declared twice`);
   const build = def.build as (...a: Expr[]) => Expr;
-  const exprs = new Map<string, Expr>(); // per pattern of array/number arguments
+  // the expression per pattern of array/number arguments: bit i set when argument i is a number
+  const exprs = new Map<number, Expr>();
   const op = (...given: VariableLike[]): Variable => {
-    const args = argNames.map((a, i) => (i < given.length ? given[i] : def.defaults?.[a as A[number]]));
+    const args = given.length === argNames.length ? given : argNames.map((a, i) => (i < given.length ? given[i] : def.defaults?.[a as A[number]]));
     if (given.length > argNames.length || args.some((a) => a === undefined)) {
       throw new Error(`${name}: expected ${argNames.length} argument(s) (${argNames.join(', ')}), got ${given.length}`);
     }
-    let pattern = '';
+    // a loop, no closures or strings: every op of every eager or traced call comes through here
+    let pattern = 0;
     const arrays: (Variable | NDArray)[] = [];
     const scalars: number[] = [];
     const names: string[] = [];
-    args.forEach((a, i) => {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
       const kind = def.kinds?.[argNames[i] as A[number]] ?? 'either';
       if (typeof a === 'number' && kind !== 'array') {
-        pattern += 's';
+        pattern |= 1 << i;
         scalars.push(a);
       } else if ((a instanceof Variable || a instanceof NDArray) && kind !== 'number') {
-        pattern += 'v';
         arrays.push(a);
         names.push(argNames[i]);
       } else {
         const want = kind === 'array' ? 'a Variable or NDArray' : kind === 'number' ? 'a number' : 'a Variable, NDArray or number';
         throw new Error(`${name}: argument ${argNames[i]} must be ${want}, got ${describe(a)}`);
       }
-    });
+    }
     if (arrays.length === 0) throw new Error(`${name}: at least one argument must be a Variable or NDArray`);
     def.check?.(...(args as Args<A>));
     let expr = exprs.get(pattern);
     if (expr === undefined) {
       let k = 0, m = 0;
-      expr = build(...[...pattern].map((c) => (c === 'v' ? input(k++) : scalar(m++))));
+      expr = build(...argNames.map((_, i) => ((pattern >> i) & 1 ? scalar(m++) : input(k++))));
       exprs.set(pattern, expr);
     }
     if (TRACE.hook !== null) return TRACE.hook(def as unknown as ElementwiseDef, expr, arrays, names, scalars);
