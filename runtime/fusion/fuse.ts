@@ -8,11 +8,16 @@ import { config, usingConfig } from '../graph/config.js';
 import { Variable, type VariableNode } from '../graph/variable.js';
 import { Elementwise, TRACE, elementwiseDtype, type ElementwiseDef } from '../ops/elementwise.js';
 
+/**
+ * An op and the ops that made its deferred arguments: a value's history for the fused node's
+ * label. Apart from Pending, so a value keeps no other value's data alive through it.
+ */
+interface OpTree { readonly op: string; readonly from: readonly OpTree[] }
+
 /** One deferred op application: its expression over the trace's leaves, and its Variable. */
 interface Pending {
-  /** the op that made this value, and the deferred values it read: the fused node's label */
-  readonly op: string;
-  readonly from: readonly Pending[];
+  /** the op that made this value and what it read, for the fused node's label */
+  readonly ops: OpTree;
   /** the value as an expression over input(leaf index) and scalar(trace scalar index) */
   readonly expr: Expr;
   readonly shape: readonly number[];
@@ -79,11 +84,11 @@ class Trace {
   record(def: ElementwiseDef, expr: Expr, args: (Variable | NDArray)[], names: string[], scalars: number[]): Variable {
     // one pass over the arguments: what each is (a deferred value, or a leaf of the trace),
     // for the checks each op makes unfused, with its own name and argument names
-    const shapes: (readonly number[])[] = [], dtypes: DType[] = [], devices: Device[] = [], exprs: Expr[] = [], from: Pending[] = [];
+    const shapes: (readonly number[])[] = [], dtypes: DType[] = [], devices: Device[] = [], exprs: Expr[] = [], from: OpTree[] = [];
     let record = false;
     for (const a of args) {
       const p = this.pendingOf(a);
-      if (p !== undefined) from.push(p);
+      if (p !== undefined) from.push(p.ops);
       if (p !== undefined && p.data === null) {
         shapes.push(p.shape);
         dtypes.push(p.dtype);
@@ -108,7 +113,7 @@ class Trace {
     }
     const full = substitute([expr], exprs, scalarExprs)[0];
     const p: Pending = {
-      op: def.name, from, expr: full, shape, dtype, device, intClosed: dtype === 'int32',
+      ops: { op: def.name, from }, expr: full, shape, dtype, device, intClosed: dtype === 'int32',
       record: record && config.enableBackprop, variable: null!, data: null, node: null, trace: this,
     };
     p.variable = new Placeholder(p);
@@ -170,21 +175,21 @@ class Trace {
 /** The ops the values `todo` are made of, each once, in the order the trace met them. */
 function opsOf(todo: readonly Pending[]): string[] {
   const names: string[] = [];
-  const seen = new Set<Pending>();
+  const seen = new Set<OpTree>();
   // post-order with an explicit stack: a trace may chain thousands of ops
-  for (const root of todo) {
-    const stack: { p: Pending; next: number }[] = seen.has(root) ? [] : [{ p: root, next: 0 }];
+  for (const { ops: root } of todo) {
+    const stack: { t: OpTree; next: number }[] = seen.has(root) ? [] : [{ t: root, next: 0 }];
     seen.add(root);
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
-      if (top.next < top.p.from.length) {
-        const q = top.p.from[top.next++];
+      if (top.next < top.t.from.length) {
+        const q = top.t.from[top.next++];
         if (!seen.has(q)) {
           seen.add(q);
-          stack.push({ p: q, next: 0 });
+          stack.push({ t: q, next: 0 });
         }
       } else {
-        if (!names.includes(top.p.op)) names.push(top.p.op);
+        if (!names.includes(top.t.op)) names.push(top.t.op);
         stack.pop();
       }
     }
