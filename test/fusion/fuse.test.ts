@@ -46,6 +46,14 @@ test('fuse: a shape error names the original op and argument, as unfused code wo
   t.is(unfused, 'mul: shapes do not broadcast: x (2, 3), y (4,)');
 });
 
+devices.gpu('fuse: a device mismatch names the original op and each argument\'s device, a deferred value by its leaves\' device', (t) => {
+  const x = on('webgpu', uniform([2, 3], 6)), y = on('cpu', uniform([2, 3], 7));
+  const f = fuse((p: Variable, q: Variable) => F.mul(F.exp(p), F.tanh(q)));
+  const unfused = t.throws(() => F.mul(F.exp(x), F.tanh(y)))!.message;
+  t.is(t.throws(() => f(x, y))!.message, unfused);
+  t.regex(unfused, /^mul: inputs are on different devices \(x on webgpu, y on cpu\)/);
+});
+
 devices.each('fuse: B3 runs as one dispatch forward and one backward, equal to unfused', async (t, device) => {
   const mk = () => [on(device, uniform([4, 5], 6)), on(device, uniform([4, 5], 7)), on(device, uniform([4, 5], 8))];
   const [x0, a0, b0] = mk(), [x1, a1, b1] = mk();
