@@ -257,20 +257,44 @@ export function resetQueue(): void {
 
 /** Copy `bytes` at `offset` of `buffer` to the host once all recorded work has run. */
 export async function readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-  const { device } = currentDevice();
   const size = Math.ceil(bytes / 4) * 4;
-  const staging = device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const { device } = currentDevice();
+  const staging = takeStaging(device, Math.max(size, 4));
   copyBuffer(buffer, offset, staging, 0, size);
   flush();
   await settled();
   try {
     await staging.mapAsync(GPUMapMode.READ);
-    return staging.getMappedRange(0, size).slice(0, bytes);
+    const data = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    giveStaging(device, staging, Math.max(size, 4));
+    return data;
   } catch (e) {
-    throw new Error(tryLost() ?? `webgpu: reading back ${bytes} bytes failed: ${(e as Error).message}`);
-  } finally {
     staging.destroy();
+    throw new Error(tryLost() ?? `webgpu: reading back ${bytes} bytes failed: ${(e as Error).message}`);
   }
+}
+
+// Staging buffers of finished reads, by device and size, for the next read of that size: a
+// training loop reads its loss (item()) every step, and a fresh buffer per read cost a
+// createBuffer and a destroy. Small ones only, a few per size: a large read is rare and its
+// buffer large. By device (weakly): a read that ends after releaseWebGpu() must not hand its
+// buffer to the next device.
+const STAGING_KEPT_BYTES = 1 << 20, STAGING_PER_SIZE = 4;
+const stagingFree = new WeakMap<GPUDevice, Map<number, GPUBuffer[]>>();
+
+function takeStaging(device: GPUDevice, size: number): GPUBuffer {
+  return stagingFree.get(device)?.get(size)?.pop()
+    ?? device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+}
+
+function giveStaging(device: GPUDevice, staging: GPUBuffer, size: number): void {
+  let sizes = stagingFree.get(device);
+  if (sizes === undefined) stagingFree.set(device, (sizes = new Map()));
+  let list = sizes.get(size);
+  if (list === undefined && size <= STAGING_KEPT_BYTES) sizes.set(size, (list = []));
+  if (list !== undefined && list.length < STAGING_PER_SIZE) list.push(staging);
+  else staging.destroy();
 }
 
 function tryLost(): string | null {
