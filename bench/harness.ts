@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { RandomState } from '../runtime/array/random.js';
 import { releaseWebGpu, useDevice } from '../runtime/array/webgpu/index.js';
 
 export type Device = 'cpu' | 'webgpu';
@@ -203,28 +204,17 @@ export async function contendersOn<C>(device: Device, gpu: WebGpu | null, peers:
  */
 export async function rounds(names: readonly string[], warmup: number, reps: number, run: (name: string, timed: boolean) => Promise<void>): Promise<void> {
   for (let i = 0; i < warmup; i++) for (const name of names) await run(name, false);
-  const random = mulberry32(0x6b757361);
+  const random = new RandomState(0x6b757361);
   const order = names.slice();
   for (let r = 0; r < reps; r++) {
     for (let j = order.length - 1; j > 0; j--) {
-      const k = Math.floor(random() * (j + 1));
+      const k = Math.floor(random.uniform() * (j + 1));
       [order[j], order[k]] = [order[k], order[j]];
     }
     for (const name of order) await run(name, true);
   }
 }
 
-/** A small seeded generator of floats in [0, 1) (mulberry32): the benches' orders, reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A contender's training step on fixed data: the loss of each step, then cleanup. */
 export interface StepTrainer { step(): Promise<number>; dispose(): void }
