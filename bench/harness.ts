@@ -215,7 +215,6 @@ export async function rounds(names: readonly string[], warmup: number, reps: num
   }
 }
 
-
 /** A contender's training step on fixed data: the loss of each step, then cleanup. */
 export interface StepTrainer { step(): Promise<number>; dispose(): void }
 

@@ -64,17 +64,22 @@ fn sigmoid_f(x: f32) -> f32 { let e = exp(-abs(x)); return select(e, 1.0, x >= 0
 // The WebAssembly renderer's tanh (compiler/wasm/transcendental.ts): on a = |x|, Cephes' odd
 // polynomial below ${TANH_SMALL}, 1 - 2 / (e^2a + 1) above (1 once e^2a overflows, to infinity or
 // to the largest float), then x's sign copied on: tanh(-0) = -0, and NaN stays NaN (no clamp,
-// whose min/max may drop a NaN). The same text serves f32 and vec4<f32> (\`T\`, \`U\`).
-const tanhPolynomial = (z: string, T: (c: string) => string) =>
-  TANH_P.slice(1).reduce((acc, c) => `(${acc} * ${z} + ${T(literal(c, { nan: false, inf: false, pow: false }))})`, T(literal(TANH_P[0], { nan: false, inf: false, pow: false })));
-const tanhHelper = (name: string, F: string, U: string, T: (c: string) => string) => `fn ${name}(x: ${F}) -> ${F} {
+// whose min/max may drop a NaN). One text for f32 and vec4<f32>: `F` the float type, `U` the
+// unsigned one of the same shape; a constant is splat to vec4 by naming its type.
+const tanhHelper = (name: string, F: string, U: string) => {
+  const f = (c: string) => (F === 'f32' ? c : `${F}(${c})`), u = (c: string) => (U === 'u32' ? c : `${U}(${c})`);
+  // the coefficients are finite: literal() needs no helper for them
+  const lit = (c: number) => f(literal(c, { nan: false, inf: false, pow: false }));
+  const poly = TANH_P.slice(1).reduce((acc, c) => `(${acc} * z + ${lit(c)})`, lit(TANH_P[0]));
+  return `fn ${name}(x: ${F}) -> ${F} {
   let a = abs(x);
   let z = a * a;
-  let t = select(${T('1.0')} - ${T('2.0')} / (exp(a + a) + ${T('1.0')}), a + a * z * ${tanhPolynomial('z', T)}, a < ${T(String(TANH_SMALL))});
-  return bitcast<${F}>((bitcast<${U}>(t) & ${U === 'u32' ? '0x7fffffffu' : `${U}(0x7fffffffu)`}) | (bitcast<${U}>(x) & ${U === 'u32' ? '0x80000000u' : `${U}(0x80000000u)`}));
+  let t = select(${f('1.0')} - ${f('2.0')} / (exp(a + a) + ${f('1.0')}), a + a * z * ${poly}, a < ${lit(TANH_SMALL)});
+  return bitcast<${F}>((bitcast<${U}>(t) & ${u('0x7fffffffu')}) | (bitcast<${U}>(x) & ${u('0x80000000u')}));
 }`;
-const TANH = tanhHelper('tanh_f', 'f32', 'u32', (c) => c);
-const TANH4 = tanhHelper('tanh_f4', 'vec4<f32>', 'vec4<u32>', (c) => `vec4<f32>(${c})`);
+};
+const TANH = tanhHelper('tanh_f', 'f32', 'u32');
+const TANH4 = tanhHelper('tanh_f4', 'vec4<f32>', 'vec4<u32>');
 const SIGMOID4 = `fn sigmoid_f4(x: vec4<f32>) -> vec4<f32> { let e = exp(-abs(x)); return select(e, vec4<f32>(1.0), x >= vec4<f32>(0.0)) / (vec4<f32>(1.0) + e); }`;
 
 const MAX_NAN = `// numpy's maximum/minimum: a NaN operand wins (WGSL's max/min may return either)

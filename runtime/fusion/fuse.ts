@@ -74,16 +74,9 @@ class Trace {
     return this.leaves.length - 1;
   }
 
-  /** The value of an argument as an expression: a pending op's own, or a new leaf. */
-  exprOf(x: Variable | NDArray): Expr {
-    const p = this.pendingOf(x);
-    if (p !== undefined && p.data === null) return p.expr;
-    return input(this.leafIndex(x));
-  }
-
   record(def: ElementwiseDef, expr: Expr, args: (Variable | NDArray)[], names: string[], scalars: number[]): Variable {
-    // one pass over the arguments: what each is (a deferred value, or a leaf of the trace),
-    // for the checks each op makes unfused, with its own name and argument names
+    // one pass over the arguments: what each is (a deferred value, as its expression, or else a
+    // leaf of the trace), for the checks each op makes unfused, with its own name and argument names
     const shapes: (readonly number[])[] = [], dtypes: DType[] = [], devices: Device[] = [], exprs: Expr[] = [], from: OpTree[] = [];
     let record = false;
     for (const a of args) {

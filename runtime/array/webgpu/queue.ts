@@ -257,9 +257,9 @@ export function resetQueue(): void {
 
 /** Copy `bytes` at `offset` of `buffer` to the host once all recorded work has run. */
 export async function readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-  const size = Math.ceil(bytes / 4) * 4;
+  const size = Math.ceil(bytes / 4) * 4, stagingSize = Math.max(size, 4);
   const { device } = currentDevice();
-  const staging = takeStaging(device, Math.max(size, 4));
+  const staging = takeStaging(device, stagingSize);
   copyBuffer(buffer, offset, staging, 0, size);
   flush();
   await settled();
@@ -267,7 +267,7 @@ export async function readBuffer(buffer: GPUBuffer, offset: number, bytes: numbe
     await staging.mapAsync(GPUMapMode.READ);
     const data = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
-    giveStaging(device, staging, Math.max(size, 4));
+    giveStaging(device, staging, stagingSize);
     return data;
   } catch (e) {
     staging.destroy();
