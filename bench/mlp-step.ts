@@ -15,9 +15,17 @@ const BENCH = 'mlp-step';
 const BATCH = 100;
 const CLASSES = 10;
 const LR = 0.01;
+/**
+ * `warmup`: untimed steps first, enough for every library to reach its steady speed. The small
+ * model's step is a millisecond of work behind a few hundred short JS functions, which V8
+ * optimizes only after hundreds of calls: kusari's CPU step, alone, took a median 1.76 ms over
+ * steps 0-24, 1.52 over 25-49, 1.21 over 50-74, and 1.10-1.18 in most windows from step 150 on (2000 steps:
+ * 1.13 ms); with 10 warm-up steps the bench timed the tail of that climb. The large model's
+ * step is its matrix products, tens of milliseconds in every library.
+ */
 const MODELS = [
-  { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 15 },
-  { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 7 },
+  { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 15, warmup: 200 },
+  { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 7, warmup: 10 },
 ];
 
 /** The same batch for every library: inputs (BATCH, sizes[0]) and labels (BATCH,). */
@@ -245,8 +253,8 @@ const { values } = parseArgs({
     devices: { type: 'string', default: 'cpu,webgpu' },
     models: { type: 'string', default: MODELS.map((m) => m.name).join(',') },
     reps: { type: 'string' },
-    // 3 warm-up steps left V8 compiling a library's JS (and workers asleep) in the first timed ones
-    warmup: { type: 'string', default: '10' },
+    // default: each model's own (MODELS)
+    warmup: { type: 'string' },
     timeout: { type: 'string', default: '1800' },
   },
 });
@@ -256,7 +264,6 @@ const models = values.models.split(',').map((name) => {
   if (model === undefined) throw new Error(`${BENCH}: unknown model '${name}' in --models; expected some of ${MODELS.map((m) => m.name).join(', ')}`);
   return model;
 });
-const warmup = positiveInt(BENCH, 'warmup', values.warmup);
 guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
 
 const loadBefore = machineLoad();
@@ -267,6 +274,7 @@ for (const device of devices) {
   try {
     for (const model of models) {
       const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
+      const warmup = values.warmup === undefined ? model.warmup : positiveInt(BENCH, 'warmup', values.warmup);
       rows.push(await measure(device, model, contenders, reps, warmup));
     }
   } finally {
@@ -293,7 +301,8 @@ const versions = {
   jaxJs: installedVersion('@jax-js/jax'),
   webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
 };
-console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step after ${warmup} warm-up steps`);
+const warmups = [...new Set(rows.map((r) => `${r.warmup} (${r.model})`))].join(', ');
+console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step after warm-up steps: ${warmups}`);
 console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', '));
 for (const device of devices) {
   const mine = rows.filter((r) => r.device === device);
