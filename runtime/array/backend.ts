@@ -54,6 +54,14 @@ export interface Backend {
    * that kernel wrote into `out`. null, having done nothing, when it is too late.
    */
   replaceLast?(out: NDArray, roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[]): NDArray[] | null;
+  /**
+   * (Optional) ys[i] += alpha xs[i] for every pair, in place, as few kernels as the device
+   * allows (one on the CPU, one per group of up to 8 pairs on WebGPU): SGD's update of a whole
+   * model, where a kernel per parameter paid a launch even for a bias of 10 floats. Pairs are
+   * contiguous float32 arrays of equal size. false, having written nothing, where this device
+   * cannot take these pairs together (the caller then updates them one by one).
+   */
+  axpy?(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean;
   /** How this device gives memory back before the garbage collector would. */
   readonly memory: MemoryHooks;
 }

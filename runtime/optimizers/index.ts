@@ -1,9 +1,8 @@
-// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter (SGD: one for all CPU float32 ones).
+// Optimizers: SGD, MomentumSGD and Adam here, AdaGrad, RMSprop, AdaDelta, NesterovAG beside; each one in-place update kernel per parameter (SGD: one for a device's float32 ones).
 
 import { input, scalar } from '../../compiler/expr.js';
-import { bumpVersion, type NDArray } from '../array/ndarray.js';
-import { dispatchStats } from '../array/backend.js';
-import { wasmAxpy, wasmEnabled } from '../array/cpu/wasm-matmul.js';
+import { bumpVersion, type Device, type NDArray } from '../array/ndarray.js';
+import { backendOf } from '../array/backend.js';
 import type { Parameter } from '../links/link.js';
 import { libraryKernels } from '../array/library-kernels.js';
 import { Optimizer, POSITIVE, UNIT, checkSetting, updateInPlace } from './optimizer.js';
@@ -46,34 +45,38 @@ export class SGD extends Optimizer {
   protected override checkSettings(): void { checkSetting('SGD', 'lr', this.lr, ...POSITIVE); }
 
   /**
-   * The CPU's float32 parameters in ONE kernel (wasm's axpy over all of them, the same float32
-   * arithmetic as SGD_UPDATE's wasm kernel), where one kernel a parameter paid its staging and
-   * dispatch even for a bias of 10 floats; anything else one kernel each.
+   * Each device's float32 parameters together (backend.axpy: one wasm loop over all of them on
+   * the CPU, one kernel per group of up to 8 on WebGPU; W + (-lr) g is W - lr g to the bit),
+   * where a kernel per parameter paid its launch even for a bias of 10 floats. Anything else,
+   * and a parameter whose gradient lives in some parameter's array (it must see the updates in
+   * order), one kernel each.
    */
   protected override updateAll(params: readonly Parameter[]): void {
-    const together = wasmEnabled() ? params.filter((p) => groupable(p.data, p.grad!)) : [];
-    // a gradient that is (a view of) some parameter's array must see the updates in order
-    const buffers = new Set(together.map((p) => p.data.buffer));
-    const group = together.filter((p) => !buffers.has(p.grad!.buffer));
-    const distinct = new Set(group.map((p) => p.data.buffer)).size === group.length;
-    if (group.length > 1 && distinct && wasmAxpy(-this.lr, group.map((p) => p.grad!), group.map((p) => p.data))) {
-      dispatchStats.count++;
-      for (const p of group) bumpVersion(p.data);
-      for (const p of params) if (!group.includes(p)) this.updateOne(p, p.grad!);
-      return;
+    const storages = new Set(params.map((p) => p.data.storage));
+    const byDevice = new Map<Device, Parameter[]>();
+    for (const p of params) {
+      const [w, g] = [p.data, p.grad!];
+      const pairs = w.dtype === 'float32' && g.dtype === 'float32' && w.device === g.device && w.isContiguous && g.isContiguous && w.size === g.size;
+      if (!pairs || storages.has(g.storage)) continue;
+      const group = byDevice.get(p.data.device);
+      if (group === undefined) byDevice.set(p.data.device, [p]);
+      else group.push(p);
     }
-    super.updateAll(params);
+    const done = new Set<Parameter>();
+    for (const [device, group] of byDevice) {
+      if (group.length < 2 || backendOf(device).axpy?.(-this.lr, group.map((p) => p.grad!), group.map((p) => p.data)) !== true) continue;
+      for (const p of group) {
+        bumpVersion(p.data);
+        done.add(p);
+      }
+    }
+    for (const p of params) if (!done.has(p)) this.updateOne(p, p.grad!);
   }
 
   protected updateOne(p: Parameter, g: NDArray): void {
     updateInPlace(SGD_UPDATE, [p.data, g], [this.lr], [p.data]);
   }
 }
-
-/** A CPU float32 parameter whose array and gradient are both contiguous, of the same size: what wasmAxpy takes. */
-const groupable = (w: NDArray, g: NDArray): boolean =>
-  w.device === 'cpu' && g.device === 'cpu' && w.dtype === 'float32' && g.dtype === 'float32' && w.buffer instanceof Float32Array && g.buffer instanceof Float32Array &&
-  w.isContiguous && g.isContiguous && w.size === g.size;
 
 /** v = momentum v - lr g; W += v */
 export class MomentumSGD extends Optimizer {

@@ -1,8 +1,23 @@
 // The CPU backend: typed arrays in this process, generated loops from cpu/kernels.ts.
 
-import { BACKENDS, elementwiseReduced, type Backend } from '../backend.js';
+import { BACKENDS, dispatchStats, elementwiseReduced, type Backend } from '../backend.js';
 import { NDArray, TYPED, sizeOf } from '../ndarray.js';
 import * as kernels from './kernels.js';
+import { wasmAxpy, wasmEnabled } from './wasm-matmul.js';
+
+/** A contiguous float32 CPU array in a Float32Array: what wasmAxpy reads and writes. */
+const axpyable = (a: NDArray): boolean => a.device === 'cpu' && a.buffer instanceof Float32Array && a.isContiguous;
+
+/**
+ * Every pair in ONE wasm loop (each y staged before any is written, so an x may alias a y),
+ * but no two ys in one buffer: the loop would write back one's stale copy over the other's update.
+ */
+function axpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean {
+  if (!wasmEnabled() || !xs.every((x, i) => axpyable(x) && axpyable(ys[i]) && x.size === ys[i].size)) return false;
+  if (new Set(ys.map((y) => y.buffer)).size !== ys.length || !wasmAxpy(alpha, xs, ys)) return false;
+  dispatchStats.count++;
+  return true;
+}
 
 const NOTHING_RECORDED: ReadonlySet<never> = new Set();
 const STOP = (): ReadonlySet<never> => NOTHING_RECORDED;
@@ -18,6 +33,7 @@ export const cpu: Backend = {
   reduce: kernels.reduce,
   // generated JS loops and wasm modules compile at first use in well under a millisecond
   precompile: async () => 0,
+  axpy,
   memory: {
     // typed arrays are ordinary JS memory: the collector frees them, and needs no help
     record: () => STOP,

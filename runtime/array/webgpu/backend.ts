@@ -9,6 +9,7 @@ import {
 import { BACKENDS, elementwiseReduced, intArithmetic, type Backend } from '../backend.js';
 import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
+import { axpy } from './axpy.js';
 import { elementType } from './kernel.js';
 import { cached, empty, launch, launchGrid, storageOf } from './launch.js';
 import { gpuMemory } from './memory.js';
@@ -289,6 +290,7 @@ export const webgpu: Backend = {
   reduce,
   precompile,
   replaceLast,
+  axpy,
   memory: gpuMemory,
   precompileReduce,
 };
