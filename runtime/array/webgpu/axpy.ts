@@ -10,8 +10,11 @@ import { MAX_GROUPS, f32, kernel, range, u32, type Operand } from './kernel.js';
 import { cached, empty, launchGrid } from './launch.js';
 
 const WG = 64;
-/** Elements per invocation, as the elementwise kernels stride (PER_LANE in backend.ts). */
-const PER_LANE = 4;
+/**
+ * Elements per invocation. A pair gets ceil(n / (WG * PER_LANE)) workgroups: 16 scalar
+ * elements a lane is the 4 vec4s a lane of the elementwise kernels does (backend.ts's PER_LANE).
+ */
+const PER_LANE = 16;
 
 /**
  * Pairs one dispatch updates: as many as the device's storage buffers allow, up to 8 (a
@@ -22,26 +25,34 @@ const pairsOn = (ctx: GpuContext): number => Math.min(8, Math.floor(ctx.limits.m
 
 /**
  * One kernel for every group size: a pair the group does not fill binds two spare one-element
- * arrays and has length 0, so a model of any size compiles this kernel alone, and a built
- * app can create it ahead (below). Workgroup row y takes pair y; each invocation strides over
- * that pair's elements, reading its lengths and offsets once, before the loop.
+ * arrays and gets no workgroups, so a model of any size compiles this kernel alone, and a
+ * built app can create it ahead (below). The workgroups are laid end to end, pair j's from
+ * p.g<j> up to p.g<j+1>, each pair's in proportion to its length: a grid with a row per pair
+ * sized for the longest spent most of its workgroups on a bias's row doing nothing. Lavapipe's
+ * timestamps (in ~65 us ticks), a 784-100-100-10 model's update: that grid 852 us, the six
+ * kernels it replaced 527 us, laid end to end 328 us.
  */
 function axpyKernel(pairs: number): WgslKernel {
   const operands: Operand[] = range(pairs).flatMap((j): Operand[] => [
     { name: `Y${j}`, type: 'f32', role: 'output' },
     { name: `X${j}`, type: 'f32', role: 'input' },
   ]);
-  const params = [...range(pairs).flatMap((j) => [u32(`n${j}`), u32(`yo${j}`), u32(`xo${j}`)]), f32('alpha')];
+  const params = [...range(pairs).flatMap((j) => [u32(`n${j}`), u32(`yo${j}`), u32(`xo${j}`), u32(`g${j}`)]), u32(`g${pairs}`), f32('alpha')];
+  // which pair this workgroup serves: the last whose first workgroup it is at or past
+  const find = range(pairs - 1).map((j) => `  if (w >= p.g${j + 1}) { j = ${j + 1}u; }`);
   const cases = range(pairs).map((j) => `    case ${j}u: {
       let n = p.n${j}; let yo = p.yo${j}; let xo = p.xo${j};
-      for (var i = gid.x; i < n; i += stride) { Y${j}[yo + i] = Y${j}[yo + i] + a * X${j}[xo + i]; }
+      let stride = (p.g${j + 1} - p.g${j}) * ${WG}u;
+      for (var i = (w - p.g${j}) * ${WG}u + lane; i < n; i += stride) { Y${j}[yo + i] = Y${j}[yo + i] + a * X${j}[xo + i]; }
     }`);
   return kernel('axpy', operands, params, WG, `
 @compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let stride = nwg.x * ${WG}u;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let w = wid.x;
   let a = p.alpha;
-  switch gid.y {
+  var j = 0u;
+${find.join('\n')}
+  switch j {
 ${cases.join('\n')}
     default: {}
   }
@@ -79,16 +90,18 @@ export function axpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray
     const group = range(Math.min(pairs, ys.length - start)).map((j) => start + j);
     const pad = sparesOn(ctx, 2 * pairs).slice(2 * group.length);
     const values: Record<string, number> = { alpha };
-    let longest = 0;
+    let groups = 0;
     range(pairs).forEach((j) => {
       const i = group[j];
-      values[`n${j}`] = i === undefined ? 0 : ys[i].size;
-      values[`yo${j}`] = i === undefined ? 0 : ys[i].offset;
-      values[`xo${j}`] = i === undefined ? 0 : xs[i].offset;
-      if (i !== undefined) longest = Math.max(longest, ys[i].size);
+      const n = i === undefined ? 0 : ys[i].size;
+      Object.assign(values, { [`n${j}`]: n, [`yo${j}`]: i === undefined ? 0 : ys[i].offset, [`xo${j}`]: i === undefined ? 0 : xs[i].offset, [`g${j}`]: groups });
+      // a pair past 67M elements strides over its share of the 65535 workgroups a dispatch may have
+      groups += Math.min(Math.ceil(n / (WG * PER_LANE)), Math.floor(MAX_GROUPS / pairs));
     });
+    values[`g${pairs}`] = groups;
+    if (groups === 0) continue;
     const operands = [...group.flatMap((i) => [ys[i], xs[i]]), ...pad];
-    launchGrid(kern, operands, packParams(kern, values), [Math.min(MAX_GROUPS, Math.max(1, Math.ceil(longest / (WG * PER_LANE)))), pairs, 1]);
+    launchGrid(kern, operands, packParams(kern, values), [groups, 1, 1]);
   }
   return true;
 }
