@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { matmulPool, wasmLinearBackward, wasmMatmul } from '../../runtime/array/cpu/wasm-matmul.js';
-import { matmulThreads, setMatmulThreads, threadsPossible } from '../../runtime/array/cpu/matmul-threads.js';
+import { matmulThreads, othersBusy, setMatmulThreads, sharingPays, threadsPossible } from '../../runtime/array/cpu/matmul-threads.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
 
 /** Deterministic values in [-1, 1) (a small LCG), so a failure reproduces. */
@@ -128,4 +128,19 @@ test.serial("linear's one-kernel backward (relu mask, bias sums, gW = g^T x, gx 
     t.deepEqual(runs[1][1], [...wasmMatmul(masked.transpose([1, 0]), x)!.toFlat()], 'gW');
   }
   matmulPool()!.resize(defaultThreads);
+});
+
+test('adaptive sharing: other processes\' load is the machine\'s busy CPU time less this process\'s, over the window', (t) => {
+  // 2 cores, a 500 ms window: this process alone kept 1.5 cores busy (main thread and a worker)
+  t.is(othersBusy(750, 750, 500), 0);
+  t.true(sharingPays(othersBusy(750, 750, 500), 2), 'a machine busy only with this process shares');
+  // another process kept a core busy besides ours: no room for a worker on 2 cores, room on 4
+  t.is(othersBusy(1250, 750, 500), 1);
+  t.false(sharingPays(othersBusy(1250, 750, 500), 2));
+  t.true(sharingPays(othersBusy(1250, 750, 500), 4));
+  // half a core of others on 2 cores is the limit; a coarse clock that reads ours above the machine's is 0, not negative
+  t.true(sharingPays(othersBusy(500, 250, 500), 2));
+  t.false(sharingPays(othersBusy(510, 250, 500), 2));
+  t.is(othersBusy(100, 130, 500), 0);
+  t.is(othersBusy(100, 0, 0), 0, 'an empty window says nothing');
 });

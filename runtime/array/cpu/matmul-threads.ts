@@ -95,7 +95,9 @@ interface WorkerThreads { Worker: new (src: string, opts: { eval: true; workerDa
  */
 let threadCount = defaultThreads();
 
-interface Os { availableParallelism?: () => number; cpus(): unknown[]; loadavg(): number[] }
+/** A core's CPU time since boot, in ms, as os.cpus() reports it. */
+interface CoreTimes { times: { user: number; nice: number; sys: number; idle: number; irq: number } }
+interface Os { availableParallelism?: () => number; cpus(): CoreTimes[] }
 
 function defaultThreads(): number {
   const env = globalThis.process?.env?.KUSARI_THREADS;
@@ -106,30 +108,43 @@ function defaultThreads(): number {
 
 /**
  * Whether workers are worth waking now (OpenMP's OMP_DYNAMIC idea): not when other processes
- * keep the cores busy (the 1-minute load average less this process's own recent CPU use,
- * checked at most twice a second). A worker that takes a chunk and is then preempted makes
- * the main thread wait for it: on a saturated machine sharing makes a product slower, not
- * faster (measured on 2 cores at load 15: 100x100x100 took 85 us shared against 62 us
- * alone). KUSARI_THREADS or setMatmulThreads: always share.
+ * keep the cores busy, i.e. the machine's busy CPU time less this process's own (all its
+ * threads), over the last half second (checked at most twice a second). A worker that takes
+ * a chunk and is then preempted makes the main thread wait for it: on a saturated machine
+ * sharing makes a product slower, not faster (measured on 2 cores at load 15: 100x100x100
+ * took 85 us shared against 62 us alone). KUSARI_THREADS or setMatmulThreads: always share.
+ *
+ * The 1-minute load average, used before, lagged by a minute: a run started within a minute
+ * of another (a benchmark after a benchmark) saw that one's load and multiplied on one
+ * thread. In bench/mlp-step.ts, whose peers run on the main thread between kusari's steps,
+ * the CPU step then measured 0.66-0.76x jax-js jit's time, against 0.59-0.62x when sharing.
  */
 let adaptive = globalThis.process?.env?.KUSARI_THREADS === undefined;
 const os = builtin<Os>('node:os');
 const cores = os === undefined ? 1 : os.availableParallelism?.() ?? os.cpus().length;
-let checkedAt = -Infinity, cpuThen = 0, idle = true;
+/** The last check: when, this process's CPU ms and the machine's busy CPU ms by then. */
+let checked: { at: number; ours: number; busy: number } | null = null, idle = true;
 function coresIdle(): boolean {
   const proc = globalThis.process;
   if (!adaptive || os === undefined || proc?.cpuUsage === undefined) return true;
-  const now = performance.now();
-  if (now - checkedAt > 500) {
-    const { user, system } = proc.cpuUsage(), cpu = (user + system) / 1000;
-    // cores this process kept busy since the last check (all its threads), 0 the first time
-    const ours = checkedAt === -Infinity ? 0 : (cpu - cpuThen) / (now - checkedAt);
-    [checkedAt, cpuThen] = [now, cpu];
-    // room for the main thread and at least one worker, with half a core to spare
-    idle = os.loadavg()[0] - ours <= cores - 1.5;
+  const at = performance.now();
+  if (checked === null || at - checked.at > 500) {
+    const { user, system } = proc.cpuUsage(), ours = (user + system) / 1000;
+    let busy = 0;
+    for (const { times: t } of os.cpus()) busy += t.user + t.nice + t.sys + t.irq;
+    // the first check only starts the window: share until it has one
+    if (checked !== null) idle = sharingPays(othersBusy(busy - checked.busy, ours - checked.ours, at - checked.at), cores);
+    checked = { at, ours, busy };
   }
   return idle;
 }
+
+/** Cores that other processes kept busy over a window of `wallMs`: the machine's busy CPU ms less this process's. */
+export const othersBusy = (machineBusyMs: number, oursMs: number, wallMs: number): number =>
+  wallMs > 0 ? Math.max(0, machineBusyMs - oursMs) / wallMs : 0;
+
+/** Room for the main thread and at least one worker, with half a core to spare. */
+export const sharingPays = (others: number, cores: number): boolean => others <= cores - 1.5;
 
 /** A Node built-in module, reached synchronously (undefined outside Node or before 20.16). */
 export function builtin<T>(name: string): T | undefined {
