@@ -27,6 +27,10 @@ const CALLS: { what: string; shapes: [number[], number[], number[]] }[] = [
   { what: 'rank 3, a scalar-shaped a', shapes: [[3, 5, 9], [], [5, 1]] },
   { what: 'rank 6, broadcast on alternating axes', shapes: [[2, 3, 1, 4, 2, 5], [1, 3, 1, 4, 1, 5], [2, 1, 1, 1, 2, 1]] },
   { what: 'rank 0', shapes: [[], [], []] },
+  // the strided kernel works in runs of STRIDED_RUN (64) along the innermost dim: one run and a bit, two runs exactly, many rows of a short one
+  { what: 'rank 2, an innermost dim of 65 (a run and one element), a bias row', shapes: [[5, 65], [65], [5, 1]] },
+  { what: 'rank 3, an innermost dim of two whole runs, broadcast in the middle', shapes: [[3, 4, 128], [3, 1, 128], [4, 1]] },
+  { what: 'rank 2, 300 rows of 3, a per-row scale', shapes: [[300, 3], [300, 1], [3]] },
   { what: 'contiguous with a broadcast scalar (stride 0 on the flat path)', shapes: [[4096], [1], [4096]] },
 ];
 

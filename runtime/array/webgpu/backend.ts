@@ -83,7 +83,7 @@ function elementwise(
   const vec4 = polyIsVec4({ types, intMath });
   const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
-  const groups = polyGroups(n, variant, POLY_WG, PER_LANE);
+  const groups = polyGroups(n, variant, POLY_WG, PER_LANE, flat.shape[flat.shape.length - 1]);
   const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
   last = { token, first: results[0].storage };
   return results.slice();
