@@ -406,7 +406,6 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
   return assemble(params, nInputs, roots.length, roots, needs, B, { ...opts, types, workgroupSize: wg }, head);
 }
 
-
 /**
  * Workgroups for a polymorphic kernel over `n` elements: about `perLane` iterations per
  * invocation, capped at 65535. 'strided' gives each invocation one run of up to STRIDED_RUN

@@ -57,9 +57,10 @@ export interface Backend {
   /**
    * (Optional) ys[i] += alpha xs[i] for every pair, in place, as few kernels as the device
    * allows (one on the CPU, one per group of up to 8 pairs on WebGPU): SGD's update of a whole
-   * model, where a kernel per parameter paid a launch even for a bias of 10 floats. Pairs are
-   * contiguous float32 arrays of equal size. false, having written nothing, where this device
-   * cannot take these pairs together (the caller then updates them one by one).
+   * model, where a kernel per parameter paid a launch even for a bias of 10 floats. The caller
+   * passes contiguous float32 arrays of this device, each x the size of its y. false, having
+   * written nothing, where this device cannot take these pairs together (the caller then
+   * updates them one by one).
    */
   axpy?(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean;
   /** How this device gives memory back before the garbage collector would. */

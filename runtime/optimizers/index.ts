@@ -58,8 +58,8 @@ export class SGD extends Optimizer {
       const [w, g] = [p.data, p.grad!];
       const pairs = w.dtype === 'float32' && g.dtype === 'float32' && w.device === g.device && w.isContiguous && g.isContiguous && w.size === g.size;
       if (!pairs || storages.has(g.storage)) continue;
-      const group = byDevice.get(p.data.device);
-      if (group === undefined) byDevice.set(p.data.device, [p]);
+      const group = byDevice.get(w.device);
+      if (group === undefined) byDevice.set(w.device, [p]);
       else group.push(p);
     }
     const done = new Set<Parameter>();

@@ -74,14 +74,12 @@ function sparesOn(ctx: GpuContext, count: number): NDArray[] {
 }
 
 /**
- * ys[i] += alpha xs[i] for every pair of contiguous float32 arrays of equal size, a dispatch
- * per group of up to 8 pairs. false, having done nothing, where a pair does not qualify or a
- * y's buffer is bound again elsewhere in the call (WebGPU forbids a writable binding that
- * aliases another; an x may share its buffer with other xs).
+ * Backend.axpy on WebGPU: ys[i] += alpha xs[i] for pairs of contiguous float32 arrays of equal
+ * size (the caller's part), a dispatch per group of up to 8 pairs. false, having done nothing,
+ * where a y's buffer is bound again elsewhere in the call (WebGPU forbids a writable binding
+ * that aliases another; an x may share its buffer with other xs).
  */
 export function axpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean {
-  const ok = (a: NDArray) => a.device === 'webgpu' && a.dtype === 'float32' && a.isContiguous;
-  if (!xs.every((x, i) => ok(x) && ok(ys[i]) && x.size === ys[i].size)) return false;
   const written = new Set(ys.map((y) => y.storage));
   if (written.size !== ys.length || xs.some((x) => written.has(x.storage))) return false;
   const ctx = currentDevice();
@@ -91,13 +89,16 @@ export function axpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray
     const pad = sparesOn(ctx, 2 * pairs).slice(2 * group.length);
     const values: Record<string, number> = { alpha };
     let groups = 0;
-    range(pairs).forEach((j) => {
-      const i = group[j];
-      const n = i === undefined ? 0 : ys[i].size;
-      Object.assign(values, { [`n${j}`]: n, [`yo${j}`]: i === undefined ? 0 : ys[i].offset, [`xo${j}`]: i === undefined ? 0 : xs[i].offset, [`g${j}`]: groups });
+    for (let j = 0; j < pairs; j++) {
+      // a pair the group does not fill: length 0, no workgroups
+      const i = group[j], n = i === undefined ? 0 : ys[i].size;
+      values[`n${j}`] = n;
+      values[`yo${j}`] = i === undefined ? 0 : ys[i].offset;
+      values[`xo${j}`] = i === undefined ? 0 : xs[i].offset;
+      values[`g${j}`] = groups;
       // a pair past 67M elements strides over its share of the 65535 workgroups a dispatch may have
       groups += Math.min(Math.ceil(n / (WG * PER_LANE)), Math.floor(MAX_GROUPS / pairs));
-    });
+    }
     values[`g${pairs}`] = groups;
     if (groups === 0) continue;
     const operands = [...group.flatMap((i) => [ys[i], xs[i]]), ...pad];
