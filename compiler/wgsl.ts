@@ -3,7 +3,6 @@
 import { Expr, countScalars, topoSort, type BinaryOp, type UnaryOp } from './expr.js';
 import { renderBody, type Dialect } from './render.js';
 import { collapse, type Layout, type ReduceOp } from './js.js';
-import { TANH_P, TANH_SMALL } from './wasm/transcendental.js';
 
 // Everything is f32: WebGPU has no f64, so a float64 array is not a WGSL operand.
 
@@ -16,7 +15,7 @@ const WGSL_UNARY: { [O in UnaryOp]: (x: string) => string } = {
   abs: (x) => `abs(${x})`,
   sign: (x) => `sign(${x})`,
   // not WGSL's tanh: lavapipe builds it from two exps and a division (and NaN once e^2x
-  // overflows, unless clamped); tanh_f below takes one exp and is the WebAssembly renderer's
+  // overflows, unless clamped), off by a factor of 3e4 at x = 1e-12; tanh_f below is a rational
   tanh: (x) => `tanh_f(${x})`,
   // expr.ts's sigmoid(): e = exp(-|x|) <= 1 never overflows, and the negative tail is e / (1 + e);
   // NaN and +-Infinity need no guard (exp(NaN) is NaN, exp(-Infinity) is 0)
@@ -61,21 +60,27 @@ const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffff
 
 const SIGMOID = `// 1 / (1 + e^-x) without overflow: e = exp(-|x|) <= 1 (compiler/expr.ts's sigmoid)
 fn sigmoid_f(x: f32) -> f32 { let e = exp(-abs(x)); return select(e, 1.0, x >= 0.0) / (1.0 + e); }`;
-// The WebAssembly renderer's tanh (compiler/wasm/transcendental.ts): on a = |x|, Cephes' odd
-// polynomial below ${TANH_SMALL}, 1 - 2 / (e^2a + 1) above (1 once e^2a overflows, to infinity or
-// to the largest float), then x's sign copied on: tanh(-0) = -0, and NaN stays NaN (no clamp,
-// whose min/max may drop a NaN). One text for f32 and vec4<f32>: `F` the float type, `U` the
-// unsigned one of the same shape; a constant is splat to vec4 by naming its type.
+// tanh on a = min(|x|, 9) as a P(a^2) / Q(a^2), capped at 1, x's sign copied on (tanh(-0) = -0)
+// and a NaN passed through (min may drop it). The coefficients come from scripts/fit-tanh.py: a
+// least-squares fit of tanh(a)/a on [0, 9] by relative error, degree 4 over 4 in a^2, then nudged
+// in float32 to the smallest maximum error: 3.0e-7 relative on lavapipe over 2^-40..10 (its test
+// allows 4e-7). Beyond 9, tanh is 1 in float32. No exp: the exp form (1 - 2 / (e^2a + 1), the WebAssembly renderer's,
+// with a polynomial below 0.625 beside it) was within 1.1e-7 but took half again the time, and
+// B3's fused kernel spent a sixth of its time there. One text for f32 and vec4<f32>: `F` the
+// float type, `U` the unsigned one of the same shape; a constant is splat to vec4 by naming its type.
+const TANH_NUM = [1, 0.13380999863147736, 0.0034955525770783424, 2.0608313207048923e-5, 1.33532402912806e-8];
+const TANH_DEN = [1, 0.46714314818382263, 0.025876859202980995, 0.00032855686731636524, 7.776052370900288e-7];
 const tanhHelper = (name: string, F: string, U: string) => {
   const f = (c: string) => (F === 'f32' ? c : `${F}(${c})`), u = (c: string) => (U === 'u32' ? c : `${U}(${c})`);
   // the coefficients are finite: literal() needs no helper for them
   const lit = (c: number) => f(literal(c, { nan: false, inf: false, pow: false }));
-  const poly = TANH_P.slice(1).reduce((acc, c) => `(${acc} * z + ${lit(c)})`, lit(TANH_P[0]));
+  const poly = (c: readonly number[]) => c.slice(0, -1).reduceRight((acc, k) => `(${acc} * z + ${lit(k)})`, lit(c[c.length - 1]));
   return `fn ${name}(x: ${F}) -> ${F} {
-  let a = abs(x);
+  let a = min(abs(x), ${f('9.0')});
   let z = a * a;
-  let t = select(${f('1.0')} - ${f('2.0')} / (exp(a + a) + ${f('1.0')}), a + a * z * ${poly}, a < ${lit(TANH_SMALL)});
-  return bitcast<${F}>((bitcast<${U}>(t) & ${u('0x7fffffffu')}) | (bitcast<${U}>(x) & ${u('0x80000000u')}));
+  let t = min(a * ${poly(TANH_NUM)} / ${poly(TANH_DEN)}, ${f('1.0')});
+  let bits = bitcast<${U}>(x);
+  return select(bitcast<${F}>(bitcast<${U}>(t) | (bits & ${u('0x80000000u')})), x, (bits & ${u('0x7fffffffu')}) > ${u('0x7f800000u')});
 }`;
 };
 const TANH = tanhHelper('tanh_f', 'f32', 'u32');

@@ -29,8 +29,8 @@ const LOG_P = [
 ];
 const SQRT_HALF = 0.707106781186547524;
 // tanh(a) ~ a + a^3 P(a^2) below 0.625 (Cephes tanhf); above, 1 - 2 / (exp(2a) + 1)
-export const TANH_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
-export const TANH_SMALL = 0.625;
+const TANH_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+const TANH_SMALL = 0.625;
 
 /** Horner: leaves ((p0 t + p1) t + ...) + p_last on the stack. */
 function horner(c: Code, k: Consts, coeffs: readonly number[], t: Local<'v128'>): void {
