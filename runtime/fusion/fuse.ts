@@ -32,6 +32,23 @@ interface Pending {
   readonly trace: Trace;
 }
 
+/** One fused node as a trace ran it: everything but its arguments, so a replay can run it again. */
+interface Region {
+  readonly label: string;
+  /** the outputs over input(k) (the node's k-th argument) and scalar(j) (scalars[j]) */
+  readonly exprs: readonly Expr[];
+  readonly scalars: readonly number[];
+  readonly dtypes: readonly DType[];
+  /** the node's argument names, as the trace numbered its leaves (x0, x2, ...) */
+  readonly names: readonly string[];
+  /** whether the node records a graph (an output requires grad, and backprop is on) */
+  readonly record: boolean;
+}
+
+const runRegion = (r: Region, args: (Variable | NDArray)[]): Variable[] =>
+  usingConfig({ enableBackprop: r.record }, () =>
+    new Elementwise(r.label, r.exprs, r.scalars, r.names, r.dtypes).apply(args));
+
 /**
  * A Variable standing for a value not computed yet: shape and dtype are known; reading `data`
  * or its graph `node` runs the deferred region that produces it, then it is a plain Variable,
@@ -64,8 +81,8 @@ class Trace {
   pendingOf(x: Variable | NDArray): Pending | undefined {
     return x instanceof Placeholder && x.p.trace === this ? x.p : undefined;
   }
-  /** fused nodes run (kernel launches forward), for tests and the report */
-  regions = 0;
+  /** the fused nodes run so far, in order: what a replay of this trace needs */
+  readonly ran: { region: Region; args: (Variable | NDArray)[]; outputs: readonly Pending[] }[] = [];
 
   leafIndex(x: Variable | NDArray): number {
     const i = this.leaves.indexOf(x);
@@ -135,14 +152,17 @@ class Trace {
     const remapIn: Expr[] = [], remapS: Expr[] = [];
     leafIds.forEach((k, j) => (remapIn[k] = input(j)));
     scalarIds.forEach((k, j) => (remapS[k] = scalar(j)));
-    const compact = substitute(roots, remapIn, remapS);
-    const label = `fused(${opsOf(todo).join(',')})`;
+    const region: Region = {
+      label: `fused(${opsOf(todo).join(',')})`,
+      exprs: substitute(roots, remapIn, remapS),
+      scalars: scalarIds.map((i) => this.scalars[i]),
+      dtypes: todo.map((p) => p.dtype),
+      names: leafIds.map((i) => `x${i}`),
+      record: todo.some((p) => p.record),
+    };
     const args = leafIds.map((i) => this.leaves[i]);
-    const dtypes = todo.map((p) => p.dtype);
-    const record = todo.some((p) => p.record);
-    const ys = usingConfig({ enableBackprop: record }, () =>
-      new Elementwise(label, compact, scalarIds.map((i) => this.scalars[i]), leafIds.map((i) => `x${i}`), dtypes).apply(args));
-    this.regions++;
+    const ys = runRegion(region, args);
+    this.ran.push({ region, args, outputs: todo });
     todo.forEach((p, j) => {
       p.data = ys[j].data;
       p.node = ys[j].node;
@@ -262,8 +282,59 @@ function guarded<T>(fn: () => T): T {
   }
 }
 
+/**
+ * A traced call that can stand for every later call of its signature: fn's elementwise ops made
+ * ONE fused node over fn's own arguments, and fn returned that node's outputs.
+ */
+interface Replay {
+  readonly region: Region;
+  /** the argument each of the node's arguments is */
+  readonly argOf: readonly number[];
+  /** fn returned one Variable (output 0), or an array of the node's outputs in this order */
+  readonly returned: number | readonly number[];
+}
+
+/** Traced signatures kept per fused function; past this the oldest is forgotten. */
+const MAX_SIGNATURES = 16;
+
+/**
+ * What a call's trace depends on besides fn's code: each argument's kind, shape, dtype,
+ * device and requiresGrad, a number's value, which arguments are one and the same array (f(x, x)
+ * traces one leaf), and the train and backprop modes. Null for an argument of another kind (an
+ * object, a string), which is traced at every call.
+ */
+function signatureOf(args: readonly unknown[]): string | null {
+  let key = `${config.train ? 'T' : 't'}${config.enableBackprop ? 'B' : 'b'}`;
+  for (const [i, a] of args.entries()) {
+    const first = args.indexOf(a);
+    if (first !== i && typeof a === 'object') key += `|=${first}`;
+    else if (a instanceof Variable) key += `|v${a.shape.join('x')}:${a.dtype}:${a.data.device}:${a.requiresGrad ? 1 : 0}`;
+    else if (a instanceof NDArray) key += `|a${a.shape.join('x')}:${a.dtype}:${a.device}`;
+    else if (typeof a === 'number') key += `|n${Object.is(a, -0) ? '-0' : String(a)}`;
+    else return null;
+  }
+  return key;
+}
+
+/** The replay a finished trace allows, or null when fn must run at every call of this signature. */
+function replayOf(trace: Trace, args: readonly unknown[], out: unknown): Replay | null {
+  if (trace.ran.length !== 1) return null;
+  const { region, args: leaves, outputs } = trace.ran[0];
+  // a leaf fn did not take as an argument (a closure's Variable, an eager op's result) may be
+  // another array at the next call: only fn's own arguments can be bound again
+  const argOf = leaves.map((leaf) => args.indexOf(leaf));
+  if (argOf.includes(-1)) return null;
+  const outputOf = (v: unknown) => (v instanceof Placeholder ? outputs.indexOf(v.p) : -1);
+  if (!Array.isArray(out)) {
+    const k = outputOf(out);
+    return k === -1 ? null : { region, argOf, returned: k };
+  }
+  const returned = out.map(outputOf);
+  return returned.includes(-1) ? null : { region, argOf, returned };
+}
+
 /** What fuse(fn) returns: fn with its elementwise regions fused; `stats` for tests. */
-export type Fused<A extends unknown[], R> = ((...args: A) => R) & { readonly stats: { calls: number; regions: number } };
+export type Fused<A extends unknown[], R> = ((...args: A) => R) & { readonly stats: { calls: number; traces: number; regions: number } };
 
 /**
  * `fuse(fn)` (cupy.fuse, jax.jit for code that is not built): every elementwise op `fn`
@@ -275,6 +346,15 @@ export type Fused<A extends unknown[], R> = ((...args: A) => R) & { readonly sta
  * `fn` must not read array values or branch on them (item(), toArray(), `if (x > 0)`):
  * that throws an error naming fuse, never a silently wrong result.
  *
+ * As jax.jit, fn is traced at its first call per signature (each argument's shape, dtype,
+ * device and requiresGrad, the numbers passed, the train and backprop modes): when that trace
+ * ran one fused node over fn's own arguments and fn returned its outputs, later calls of the
+ * signature run that node on the new arguments without running fn again. So fn's other side
+ * effects happen at tracing only, and a number fn reads from outside its arguments (a closure's
+ * `let`) is the one it read then: pass what varies as an argument. A trace that read a Variable
+ * fn was not given (a closure's, or a matmul's result) or ran several nodes is not replayed:
+ * fn runs at every call, as do calls with an argument that is not an array or a number.
+ *
  * ```ts
  * const f = fuse((x: Variable, a: Variable, b: Variable) =>
  *   F.add(F.mul(F.tanh(F.add(F.mul(x, a), b)), F.sigmoid(x)), F.mul(F.mul(x, x), 0.5)));
@@ -282,9 +362,18 @@ export type Fused<A extends unknown[], R> = ((...args: A) => R) & { readonly sta
  * ```
  */
 export function fuse<A extends unknown[], R>(fn: (...args: A) => R): Fused<A, R> {
-  const stats = { calls: 0, regions: 0 };
+  const stats = { calls: 0, traces: 0, regions: 0 };
+  const replays = new Map<string, Replay | null>();
   const fused = (...args: A): R => {
     if (TRACE.hook !== null) return fn(...args); // nested: the outer trace already defers
+    const key = signatureOf(args);
+    const replay = key === null ? undefined : replays.get(key);
+    if (replay) {
+      stats.calls++;
+      stats.regions++;
+      const ys = runRegion(replay.region, replay.argOf.map((k) => args[k] as Variable | NDArray));
+      return (typeof replay.returned === 'number' ? ys[replay.returned] : replay.returned.map((k) => ys[k])) as R;
+    }
     const trace = new Trace();
     TRACE.hook = (def, expr, arrays, names, scalars) => trace.record(def, expr, arrays, names, scalars);
     let out: R;
@@ -299,7 +388,12 @@ export function fuse<A extends unknown[], R>(fn: (...args: A) => R): Fused<A, R>
     } finally {
       TRACE.hook = null;
       stats.calls++;
-      stats.regions += trace.regions;
+      stats.traces++;
+      stats.regions += trace.ran.length;
+    }
+    if (key !== null && replay === undefined) {
+      if (replays.size >= MAX_SIGNATURES) replays.delete(replays.keys().next().value!);
+      replays.set(key, replayOf(trace, args, out));
     }
     return out;
   };

@@ -122,3 +122,52 @@ test('fuse: noBackprop builds no graph, retainGrad keeps the outputs\' gradients
   const [, z] = f(y);
   t.is(z.generation, y.generation + 1);
 });
+
+devices.each('fuse: traced once per signature; later calls run the traced node on their own arguments, values and gradients equal to unfused', async (t, device) => {
+  let runs = 0;
+  const f = fuse((x: Variable, a: Variable, b: Variable) => { runs++; return b3(x, a, b); });
+  for (const [k, shape] of [[0, [4, 5]], [1, [4, 5]], [2, [4, 5]], [3, [7]], [4, [7]]] as const) {
+    const mk = () => [on(device, uniform([...shape], 40 + 3 * k)), on(device, uniform([...shape], 41 + 3 * k)), on(device, uniform([...shape], 42 + 3 * k))];
+    const [x0, a0, b0] = mk(), [x1, a1, b1] = mk();
+    const y0 = b3(x0, a0, b0);
+    let y1!: Variable;
+    t.is(countKernels(() => { y1 = f(x1, a1, b1); }), 1, `call ${k}`);
+    allclose(t, await host(y1.data), await host(y0.data), { atol: 1e-6, rtol: 1e-5 });
+    F.sum(y0).backward();
+    F.sum(y1).backward();
+    for (const [p, q] of [[x1, x0], [a1, a0], [b1, b0]]) allclose(t, await host(p.grad!), await host(q.grad!), { atol: 1e-5, rtol: 1e-4 });
+  }
+  t.is(runs, 2, 'fn ran once for [4, 5] and once for [7]');
+  t.deepEqual(f.stats, { calls: 5, traces: 2, regions: 5 });
+  // the backprop mode is part of the signature: no graph under noBackprop, one after
+  const x = on(device, uniform([7], 60));
+  t.is(noBackprop(() => f(x, x, x)).creator, null);
+  t.not(f(x, x, x).creator, null);
+  t.is(runs, 4);
+});
+
+test('fuse: a number argument\'s value, aliased arguments and a closure\'s Variable each give the result of running fn again', (t) => {
+  const x = on('cpu', uniform([6], 70)), y = on('cpu', uniform([6], 71));
+  const xs = Array.from(x.data.toFlat()), ys = Array.from(y.data.toFlat());
+  const scaled = fuse((v: Variable, s: number) => F.mul(F.tanh(v), s));
+  allclose(t, scaled(x, 2).data, xs.map((v) => 2 * Math.tanh(v)), { atol: 1e-6 });
+  allclose(t, scaled(x, 3).data, xs.map((v) => 3 * Math.tanh(v)), { atol: 1e-6 });
+  // f(x, x) traces one leaf read twice; f(x, y) must not reuse that trace
+  const axpy = fuse((p: Variable, q: Variable) => F.add(p, F.mul(q, 2)));
+  allclose(t, axpy(x, x).data, xs.map((v) => 3 * v), { atol: 1e-6 });
+  allclose(t, axpy(x, y).data, xs.map((v, i) => v + 2 * ys[i]), { atol: 1e-6 });
+  t.is(axpy.stats.traces, 2);
+  // a Variable read from a closure may be another one at the next call: fn runs again
+  let h = y;
+  const withH = fuse((v: Variable) => F.add(v, h));
+  allclose(t, withH(x).data, xs.map((v, i) => v + ys[i]), { atol: 1e-6 });
+  h = x;
+  allclose(t, withH(x).data, xs.map((v) => 2 * v), { atol: 1e-6 });
+  t.is(withH.stats.traces, 2);
+  // several nodes (a matmul between two regions) are not replayed either
+  const w = on('cpu', uniform([6, 6], 72));
+  const split = fuse((v: Variable, m: Variable) => F.tanh(F.matmul(F.reshape(F.exp(v), [1, 6]), m)));
+  split(x, w);
+  split(x, w);
+  t.deepEqual(split.stats, { calls: 2, traces: 2, regions: 4 });
+});
