@@ -2,6 +2,7 @@
 
 import { dispatchStats } from '../backend.js';
 import { currentDevice } from './device.js';
+import { quietly } from './wait.js';
 
 // Submitting every few dispatches lets the GPU (on lavapipe: the other core) start on a step
 // while JS is still recording the rest of it; a whole step per submit left it idle for the
@@ -264,7 +265,7 @@ export async function readBuffer(buffer: GPUBuffer, offset: number, bytes: numbe
   flush();
   await settled();
   try {
-    await staging.mapAsync(GPUMapMode.READ);
+    await quietly(staging.mapAsync(GPUMapMode.READ));
     const data = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
     giveStaging(device, staging, stagingSize);
