@@ -17,10 +17,7 @@
  */
 export function quietly<T>(p: Promise<T>): Promise<T> {
   if (sleeper === null) return p;
-  const done = () => {
-    quietWaits.pending--;
-  };
-  p.then(done, done);
+  p.then(settled, settled);
   quietWaits.pending++;
   if (quietWaits.chains === 0) {
     quietWaits.chains = 1;
@@ -38,6 +35,11 @@ const SLICE_MS = 0.2;
 /** What sleeps: Node's main thread may block in Atomics.wait; null where GPU waits do not spin. */
 const sleeper = typeof setImmediate === 'function' && (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu === undefined
   ? new Int32Array(new SharedArrayBuffer(4)) : null;
+
+/** A quiet wait's promise has settled: one closure for all of them, not one per read. */
+function settled(): void {
+  quietWaits.pending--;
+}
 
 /** One turn's sleep, then the next turn's, until no quiet wait is pending. */
 function nap(): void {
