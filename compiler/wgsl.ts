@@ -320,17 +320,18 @@ export const STRIDED_RUN = 64;
 
 /**
  * A shape-polymorphic elementwise kernel: sizes, strides and offsets are all uniforms, so one
- * pipeline serves every shape, rank and broadcast pattern of its variant. Invocations walk
- * the elements in a grid-stride loop, so the launch picks a workgroup count suited to the size
- * (dispatch at most 65535 groups in x, nothing in y). 'flat4' computes four elements per
+ * pipeline serves every shape, rank and broadcast pattern of its variant. Workgroup w works
+ * on the contiguous block of items [w * span, (w + 1) * span), its invocations a workgroup
+ * apart (one coalesced access per iteration), so the launch picks the workgroup count that
+ * suits the size and the device (polyLaunch). 'flat4' computes four elements per
  * iteration in vec4<f32>, the chain written once: the last, partial vec4 is loaded whole (a
  * buffer is whole vec4s long) and stored lane by lane. 'flat' and 'strided' compute one
  * element per iteration in scalars: on lavapipe, which compiles every shader on the CPU, a
  * vec4 body costs ~3x a scalar one to compile, and only the aligned contiguous case earns it
  * back. 'strided' works on runs of up to STRIDED_RUN elements along the innermost dim,
  * splitting a run's outer index over the other dims once (n0..n5; leading dims of size 1 pad
- * a lower rank). Operands and params as renderElementwise's, plus `lanes` (invocations
- * launched).
+ * a lower rank). Operands and params as renderElementwise's, plus `span` (items per
+ * workgroup, a multiple of the workgroup size: polyLaunch's).
  */
 export function renderPolymorphic(roots: readonly Expr[], nInputs: number, variant: PolyVariant, opts: WgslOptions = {}): WgslKernel {
   const nOps = nInputs + roots.length;
@@ -341,7 +342,7 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
   const wg = opts.workgroupSize ?? 64;
   if (variant === 'flat4' && !polyIsVec4(opts)) throw new Error('renderPolymorphic: the flat4 variant takes f32 operands and float arithmetic only');
   const params: WgslKernel['params'] = [
-    u32('n'), u32('lanes'), ...(flat ? [] : range(rank).map((d) => u32(`n${d}`))),
+    u32('n'), u32('span'), ...(flat ? [] : range(rank).map((d) => u32(`n${d}`))),
     ...range(nOps).flatMap((k) => [u32(`o${k}`), ...range(rank).map((d) => u32(`s${k}_${d}`))]),
     ...range(nScalars).map((i) => ({ name: `c${i}`, type: intMath ? 'i32' as const : 'f32' as const })),
   ];
@@ -357,9 +358,9 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     // b<k> is operand k's first vec4 (offsets are multiples of 4 here).
     const v = wgsl4(needs);
     const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`), v);
-    B.push('let n = p.n;', 'let lanes = p.lanes;', ...range(nOps).map((k) => `let b${k} = p.o${k} >> 2u;`));
+    B.push('let n = p.n;', ...range(nOps).map((k) => `let b${k} = p.o${k} >> 2u;`));
     B.push(...range(nScalars).map((i) => `let c${i} = vec4<f32>(p.c${i});`));
-    B.push('let q = (n + 3u) / 4u;', 'for (var c = i; c < q; c += lanes) {', '  let e = c * 4u;');
+    B.push('let end = min(first + p.span, (n + 3u) / 4u);', `for (var c = first + lid.x; c < end; c += ${wg}u) {`, '  let e = c * 4u;');
     for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[b${k} + c];`);
     B.push(...body.lines.map((l) => `  ${l}`));
     const outs = body.results.map((r, j) => ({ k: nInputs + j, r }));
@@ -378,7 +379,7 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
       ...body.results.map((r, j) => (intMath ? `A${nInputs + j}[${index(nInputs + j)}] = ${r};` : store(nInputs + j, index(nInputs + j), r, opts, needs))),
     ];
     if (flat) {
-      B.push('for (var e = i; e < p.n; e += p.lanes) {', ...element((k) => `p.o${k} + e * p.s${k}_0`).map((l) => `  ${l}`), '}');
+      B.push('let end = min(first + p.span, p.n);', `for (var e = first + lid.x; e < end; e += ${wg}u) {`, ...element((k) => `p.o${k} + e * p.s${k}_0`).map((l) => `  ${l}`), '}');
     } else {
       // Work items are runs of up to STRIDED_RUN elements along the innermost dim: the outer
       // index is split over dims 0..rank-2 once per run, and each element adds the inner
@@ -386,11 +387,11 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
       // vector integer division, ~10 scalar divisions an element (see STRIDED_RUN).
       const inner = rank - 1;
       B.push(
-        `let inner = p.n${inner};`, 'let lanes = p.lanes;',
+        `let inner = p.n${inner};`,
         ...range(nOps).map((k) => `let d${k} = p.s${k}_${inner};`),
         `let runs = (inner + ${STRIDED_RUN - 1}u) / ${STRIDED_RUN}u;`,
-        'let items = p.n / inner * runs;',
-        'for (var t = i; t < items; t += lanes) {',
+        'let end = min(first + p.span, p.n / inner * runs);',
+        `for (var t = first + lid.x; t < end; t += ${wg}u) {`,
         '  let row = t / runs;',
         `  let j0 = (t - row * runs) * ${STRIDED_RUN}u;`,
         ...decompose('row', inner, (d) => `p.n${d}`).map((l) => `  ${l}`),
@@ -404,29 +405,39 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
   }
   const head = [
     `@compute @workgroup_size(${wg})`,
-    'fn main(@builtin(global_invocation_id) gid: vec3<u32>) {',
-    '  let i = gid.x;',
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {',
+    '  let first = wid.x * p.span;',
   ];
   const types = variant === 'flat4' ? range(nOps).map(() => 'vec4<f32>' as const) : opts.types;
   return assemble(params, nInputs, roots.length, roots, needs, B, { ...opts, types, workgroupSize: wg }, head);
 }
 
 /**
- * Workgroups for a polymorphic kernel over `n` elements: about `perLane` iterations per
- * invocation, capped at 65535. 'strided' gives each invocation one run of up to STRIDED_RUN
- * elements of the innermost dim (`inner` long), about that much work.
+ * The work items of a polymorphic kernel over `n` elements: vec4s for 'flat4', elements for
+ * 'flat', runs of up to STRIDED_RUN elements of the innermost dim (`inner` long) for 'strided'.
  */
-export function polyGroups(n: number, variant: PolyVariant, workgroupSize = 64, perLane = 4, inner = 1): number {
-  const lanes = variant === 'strided' ? (n / Math.max(inner, 1)) * Math.ceil(inner / STRIDED_RUN)
-    : (variant === 'flat4' ? Math.max(Math.ceil(n / 4), 4) : n) / perLane;
-  return Math.max(1, Math.min(65535, Math.ceil(lanes / workgroupSize)));
+export function polyItems(n: number, variant: PolyVariant, inner = 1): number {
+  if (variant === 'strided') return (n / Math.max(inner, 1)) * Math.ceil(inner / STRIDED_RUN);
+  return variant === 'flat4' ? Math.ceil(n / 4) : n;
+}
+
+/**
+ * How to launch a polymorphic kernel over `items` work items: workgroups of `workgroupSize`,
+ * each taking a block of `span` items (a multiple of the size). `perLane` is the iterations
+ * an invocation should make; `maxGroups` caps the count (a device that runs workgroups on CPU
+ * threads wants few, large blocks). At most 65535 workgroups, at least one.
+ */
+export function polyLaunch(items: number, workgroupSize: number, perLane: number, maxGroups = 65535): { groups: number; span: number } {
+  const wanted = Math.min(maxGroups, 65535, Math.ceil(items / (workgroupSize * perLane)));
+  const span = Math.max(1, Math.ceil(items / Math.max(1, wanted) / workgroupSize)) * workgroupSize;
+  return { groups: Math.max(1, Math.ceil(items / span)), span };
 }
 
 /** Whether a chain with these options may run on the flat4 (vec4) kernel. */
 export const polyIsVec4 = (opts: WgslOptions): boolean => opts.intMath !== true && (opts.types ?? []).every((t) => t === 'f32');
 
 /** The Params block for renderPolymorphic (layout already collapsed; padded here for 'strided'). */
-export function packPolyParams(kernel: WgslKernel, variant: PolyVariant, layout: Layout, scalars: readonly number[], lanes: number): ArrayBuffer {
+export function packPolyParams(kernel: WgslKernel, variant: PolyVariant, layout: Layout, scalars: readonly number[], span: number): ArrayBuffer {
   const buf = new ArrayBuffer(Math.ceil((kernel.params.length * 4) / 16) * 16 || 16);
   const u = new Uint32Array(buf), f = new Float32Array(buf), s32 = new Int32Array(buf);
   const rank = variant === 'strided' ? POLY_RANK : 1;
@@ -434,7 +445,7 @@ export function packPolyParams(kernel: WgslKernel, variant: PolyVariant, layout:
   if (pad < 0) throw new Error(`packPolyParams: ${kernel.name} takes rank <= ${rank}, got ${layout.shape.length}`);
   let i = 0;
   u[i++] = layout.shape.reduce((a, b) => a * b, 1);
-  u[i++] = lanes;
+  u[i++] = span;
   if (variant === 'strided') {
     for (let d = 0; d < pad; d++) u[i++] = 1;
     for (const n of layout.shape) u[i++] = n;

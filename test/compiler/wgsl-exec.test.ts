@@ -5,7 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { input } from '../../compiler/expr.js';
 import { collapse } from '../../compiler/js.js';
 import {
-  dispatchSize, packElementwiseParams, packReduceParams, renderElementwise, renderReduce, splitReduce, type WgslKernel,
+  dispatchSize, packElementwiseParams, packPolyParams, packReduceParams, polyItems, polyLaunch, renderElementwise, renderPolymorphic,
+  renderReduce, splitReduce, type PolyVariant, type WgslKernel,
 } from '../../compiler/wgsl.js';
 import { array, elementwise, reduce } from '../../runtime/array/xp.js';
 import { allclose } from '../helpers.js';
@@ -24,13 +25,13 @@ const lib = (await import('wgsl_reflect/wgsl_reflect.module.js' as string)) as W
 // wgsl_reflect 1.6 reads a multi-digit @workgroup_size(64) as (6, 4): kernels run here use 8.
 const WG = 8;
 
-/** Run `kernel` over `buffers` (operands in binding order) and the packed params. */
-function exec(kernel: WgslKernel, buffers: Float32Array[], params: ArrayBuffer, n: number): void {
+/** Run `kernel` over `buffers` (operands in binding order) and the packed params, on `n` invocations or `groups` workgroups. */
+function exec(kernel: WgslKernel, buffers: Float32Array[], params: ArrayBuffer, n: number, groups = dispatchSize(n, WG)): void {
   const { WgslParser, WgslExec } = lib;
   const group: Record<number, unknown> = {};
   buffers.forEach((b, k) => (group[k] = b));
   group[buffers.length] = { uniform: new Uint8Array(params) };
-  new WgslExec(new WgslParser().parse(kernel.source)).dispatchWorkgroups(kernel.entryPoint, dispatchSize(n, WG), { 0: group });
+  new WgslExec(new WgslParser().parse(kernel.source)).dispatchWorkgroups(kernel.entryPoint, [...groups], { 0: group });
 }
 
 test(`the golden shaders parse`, (t) => {
@@ -62,6 +63,32 @@ test(`WGSL ${REDUCE_CASE.name} computes what the CPU reduction computes`, (t) =>
   exec(kernel, [a.buffer as Float32Array, out], packReduceParams(kernel, kept, reduced, []), out.length);
   allclose(t, out, reduce(op, a, axes, false, map));
 });
+
+// Each workgroup of a polymorphic kernel takes one block of `span` items: every element must be
+// written whatever the count, including a count that splits unevenly and a single workgroup
+// doing everything (a software adapter's cap). flat4 lengths are whole vec4s here: the
+// interpreter cannot store one lane of a vec4 (the partial last vec4 runs on the GPU, in
+// test/webgpu).
+for (const variant of ['flat', 'flat4'] as PolyVariant[]) {
+  const sizes = variant === 'flat' ? [37, 150] : [36, 152];
+  for (const [n, maxGroups] of [[sizes[0], undefined], [sizes[0], 1], [sizes[1], 3], [sizes[1], undefined]] as const) {
+    test(`WGSL polymorphic ${variant} kernel covers ${n} elements in blocks (at most ${maxGroups ?? 'any number of'} workgroups)`, (t) => {
+      const e = input(0).mul(input(1)).add(input(0));
+      const kernel = renderPolymorphic([e], 2, variant, { workgroupSize: WG });
+      const a = array(Float32Array.from({ length: n }, (_, i) => i * 0.25 - 3), [n]);
+      const b = array(Float32Array.from({ length: n }, (_, i) => Math.cos(i)), [n]);
+      // buffers whole vec4s long, as the pool's are; the output's padding must stay untouched
+      const padded = (x: Float32Array) => { const p = new Float32Array(Math.ceil(n / 4) * 4).fill(NaN); p.set(x); return p; };
+      const out = padded(new Float32Array(n).fill(NaN));
+      const { groups, span } = polyLaunch(polyItems(n, variant), WG, 2, maxGroups);
+      if (maxGroups !== undefined) t.true(groups <= maxGroups);
+      const layout = { shape: [n], strides: [[1], [1], [1]], offsets: [0, 0, 0] };
+      exec(kernel, [padded(a.buffer as Float32Array), padded(b.buffer as Float32Array), out], packPolyParams(kernel, variant, layout, [], span), 0, [groups, 1, 1]);
+      allclose(t, out.subarray(0, n), elementwise([e], [a, b])[0].toFlat());
+      for (let i = n; i < out.length; i++) t.true(Number.isNaN(out[i]), `padding element ${i} was written`);
+    });
+  }
+}
 
 test(`WGSL reads transposed and offset views through their strides`, (t) => {
   const base = array(Float32Array.from({ length: 30 }, (_, i) => i * 0.1 - 1), [5, 6]);

@@ -1,10 +1,11 @@
 // The WGSL renderer: golden shaders (UPDATE_GOLDEN=1 rewrites them), names, literals, params.
 
 import test from 'ava';
+import fc from 'fast-check';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { constant, input, isIntegerExpr, scalar, select } from '../../compiler/expr.js';
 import {
-  dispatchSize, hash64, packElementwiseParams, packParams, renderElementwise, renderPolymorphic, renderReduce, splitReduce,
+  dispatchSize, hash64, packElementwiseParams, packParams, polyLaunch, renderElementwise, renderPolymorphic, renderReduce, splitReduce,
 } from '../../compiler/wgsl.js';
 import { CHAIN, ELEMENTWISE_CASES, REDUCE_CASE, layoutOf } from './cases.js';
 
@@ -171,4 +172,16 @@ test('hash64 is 64-bit FNV-1a (the published test vectors)', (t) => {
   t.is(hash64(''), 'cbf29ce484222325');
   t.is(hash64('a'), 'af63dc4c8601ec8c');
   t.is(hash64('foobar'), '85944171f73967e8');
+});
+
+test('polyLaunch: blocks a whole number of workgroups wide cover every item, no workgroup idle, within the cap', (t) => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 1 << 28 }), fc.constantFrom(8, 64, 256), fc.integer({ min: 1, max: 16 }), fc.option(fc.integer({ min: 1, max: 4096 }), { nil: undefined }),
+    (items, wg, perLane, maxGroups) => {
+      const { groups, span } = polyLaunch(items, wg, perLane, maxGroups);
+      return span % wg === 0 && groups * span >= items && (groups - 1) * span < items
+        && groups >= 1 && groups <= Math.min(maxGroups ?? 65535, 65535);
+    },
+  ), { seed: 7, numRuns: 2000 });
+  t.pass();
 });

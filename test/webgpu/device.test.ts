@@ -35,6 +35,11 @@ devices.each('getArrayModule: the slide-34 softmax runs unchanged and matches a 
   t.is(getArrayModule(x).zeros([2]).device, device);
 });
 
+devices.gpu('a software adapter (lavapipe, SwiftShader) is known as one: elementwise kernels then launch few, large blocks', (t) => {
+  const ctx = currentDevice();
+  t.is(ctx.software, /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName), ctx.adapterName);
+});
+
 devices.gpu('bad input: an array larger than the device allows names its size and the limit', (t) => {
   const limit = currentDevice().limits.maxStorageBufferBindingSize;
   t.throws(() => allocate(limit, 'float32'), { message: /webgpu: an array of \d+ elements \(\d+ bytes\) exceeds the device's largest buffer \(\d+ bytes\)/ });

@@ -32,6 +32,11 @@ const CALLS: { what: string; shapes: [number[], number[], number[]] }[] = [
   { what: 'rank 3, an innermost dim of two whole runs, broadcast in the middle', shapes: [[3, 4, 128], [3, 1, 128], [4, 1]] },
   { what: 'rank 2, 300 rows of 3, a per-row scale', shapes: [[300, 3], [300, 1], [3]] },
   { what: 'contiguous with a broadcast scalar (stride 0 on the flat path)', shapes: [[4096], [1], [4096]] },
+  // long enough that the launch splits the items into blocks over the most workgroups it uses
+  // (on a software adapter, a few; on a GPU, many), and uneven, so the last block is partial
+  { what: 'contiguous, 300,001 elements (vec4 blocks, a partial last vec4)', shapes: [[300001], [300001], [300001]] },
+  { what: 'contiguous, 200,003 elements with a broadcast scalar (scalar blocks)', shapes: [[200003], [1], [200003]] },
+  { what: 'rank 2, 1000 rows of 301, a bias row (blocks of runs)', shapes: [[1000, 301], [301], [1000, 1]] },
 ];
 
 devices.gpu('a chain\'s pipelines, precompiled once, serve calls of every shape, rank and broadcast pattern with no further creation', async (t) => {

@@ -3,7 +3,7 @@
 import { countScalars, input, isIntegerExpr, scalar, substitute, topoSort, type Expr } from '../../../compiler/expr.js';
 import { collapse, type ReduceOp } from '../../../compiler/js.js';
 import {
-  POLY_RANK, dispatchSize, packElementwiseParams, packPolyParams, packReduceParams, polyGroups, polyIsVec4, renderElementwise,
+  POLY_RANK, dispatchSize, packElementwiseParams, packPolyParams, packReduceParams, polyIsVec4, polyItems, polyLaunch, renderElementwise,
   renderPolymorphic, renderReduce, renderReduceTree, splitReduce, type ElementType, type PolyVariant, type WgslKernel,
 } from '../../../compiler/wgsl.js';
 import { BACKENDS, elementwiseReduced, intArithmetic, type Backend } from '../backend.js';
@@ -20,11 +20,20 @@ import { clearBuffer, readBuffer, withdraw, writeBuffer, type DispatchToken } fr
 /** Invocations per workgroup of the polymorphic elementwise kernels. */
 const POLY_WG = 64;
 /**
- * Grid-stride iterations per invocation. Measured on lavapipe for a 1M-float chain (bench/
- * fusion.ts's B3): one invocation per element is 2-4x slower than a few hundred to a few
- * thousand workgroups, which is what 4 vec4 iterations per invocation give.
+ * Iterations per invocation, where the count is not capped (a GPU, or a small array). Measured
+ * on lavapipe for a 1M-float chain (bench/fusion.ts's B3): one invocation per element is 2-4x
+ * slower than a few hundred to a few thousand workgroups, which is what 4 vec4 iterations per
+ * invocation give.
  */
 const PER_LANE = 4;
+/**
+ * Workgroups at most on a software adapter, which runs them on CPU threads. B3's forward and
+ * backward kernel over 1M floats on lavapipe (2 threads): 8 to 128 workgroups, each a
+ * contiguous block, took 3.35-3.7 ms, 1024 of them 3.9 ms as a grid-stride loop and 4.7 ms as
+ * blocks (each workgroup costs a call into the shader, and a long block streams through
+ * memory in order). 64 leaves room for machines with many more threads.
+ */
+const SOFTWARE_GROUPS = 64;
 /**
  * Elements from which an aligned flat chain runs on the vec4 kernel. Below it a launch costs
  * the same either way (a few workgroups), while on lavapipe, which compiles shaders on the
@@ -83,8 +92,9 @@ function elementwise(
   const vec4 = polyIsVec4({ types, intMath });
   const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
-  const groups = polyGroups(n, variant, POLY_WG, PER_LANE, flat.shape[flat.shape.length - 1]);
-  const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, groups * POLY_WG), [groups, 1, 1]);
+  const items = polyItems(n, variant, flat.shape[flat.shape.length - 1]);
+  const { groups, span } = polyLaunch(items, POLY_WG, PER_LANE, currentDevice().software ? SOFTWARE_GROUPS : undefined);
+  const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, span), [groups, 1, 1]);
   last = { token, first: results[0].storage };
   return results.slice();
 }

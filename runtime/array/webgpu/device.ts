@@ -5,6 +5,11 @@ export interface GpuContext {
   readonly device: GPUDevice;
   readonly adapterName: string;
   readonly limits: GPUSupportedLimits;
+  /**
+   * A fallback adapter (lavapipe, SwiftShader): it runs workgroups on CPU threads, where a
+   * few large blocks of work beat many small ones (see the elementwise launch in backend.ts).
+   */
+  readonly software: boolean;
   /** Set when the device is lost: every later use throws this reason. */
   lost: string | null;
   /**
@@ -46,10 +51,10 @@ function adopt(ctx: GpuContext): GpuContext {
 export async function useDevice(gpu: GPU | GPUAdapter | GPUDevice): Promise<GpuContext> {
   let ctx: GpuContext;
   if ('queue' in gpu) {
-    ctx = wrap(gpu, 'injected device', [gpu]);
+    ctx = wrap(gpu, 'injected device', isFallback(gpu.adapterInfo), [gpu]);
   } else {
     const adapter = 'requestAdapter' in gpu ? await adapterOf(gpu) : gpu;
-    ctx = wrap(await requestDevice(adapter), describeAdapter(adapter), [gpu, adapter]);
+    ctx = wrap(await requestDevice(adapter), describeAdapter(adapter), isFallback(adapter.info), [gpu, adapter]);
   }
   pending = Promise.resolve(ctx);
   return adopt(ctx);
@@ -59,6 +64,9 @@ function describeAdapter(adapter: GPUAdapter): string {
   const info = adapter.info;
   return [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ');
 }
+
+// GPUAdapterInfo.isFallbackAdapter is recent: older bindings lack it (then: not software)
+const isFallback = (info: GPUAdapterInfo | undefined): boolean => (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
 
 async function adapterOf(gpu: GPU): Promise<GPUAdapter> {
   const adapter = await gpu.requestAdapter();
@@ -83,8 +91,8 @@ async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   });
 }
 
-function wrap(device: GPUDevice, adapterName: string, owners: readonly object[]): GpuContext {
-  const ctx: GpuContext = { device, adapterName, limits: device.limits, lost: null, owners };
+function wrap(device: GPUDevice, adapterName: string, software: boolean, owners: readonly object[]): GpuContext {
+  const ctx: GpuContext = { device, adapterName, limits: device.limits, software, lost: null, owners };
   device.lost.then((info) => {
     ctx.lost = `webgpu: the device was lost (${info.reason}): ${info.message || 'no message'}`;
   });
@@ -106,7 +114,7 @@ async function discover(): Promise<GpuContext> {
     gpu = mod.create([]);
   }
   const adapter = await adapterOf(gpu);
-  return wrap(await requestDevice(adapter), describeAdapter(adapter), [gpu, adapter]);
+  return wrap(await requestDevice(adapter), describeAdapter(adapter), isFallback(adapter.info), [gpu, adapter]);
 }
 
 /** The device, found on first use. */
