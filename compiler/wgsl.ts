@@ -353,13 +353,15 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     // from an offset on a vec4 boundary (the backend sends anything else to 'flat'), so each
     // input is one whole vec4 load: picking a broadcast input's lane as well cost every input
     // a lane pick and a select (lavapipe: ~7% of B3's forward+backward kernel)
-    // The uniforms are read once, before the loop: the compiler cannot tell that the stores
-    // leave the uniform buffer alone, and reloading them every iteration cost lavapipe time.
-    // b<k> is operand k's first vec4 (offsets are multiples of 4 here).
+    // The size and offsets are read once, before the loop: the compiler cannot tell that the
+    // stores leave the uniform buffer alone, and reloading them every iteration cost lavapipe
+    // time. b<k> is operand k's first vec4 (offsets are multiples of 4 here). Runtime scalars,
+    // though, are read where they are used: hoisted as vec4 splats held across the loop, B3's
+    // forward+backward kernel on lavapipe ran at twice its time in about one process in three
+    // (the same kernel with literals, or reading p.c<i> in place, never did in 16 processes).
     const v = wgsl4(needs);
-    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `c${leaf.value}`), v);
+    const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
     B.push('let n = p.n;', ...range(nOps).map((k) => `let b${k} = p.o${k} >> 2u;`));
-    B.push(...range(nScalars).map((i) => `let c${i} = vec4<f32>(p.c${i});`));
     B.push('let end = min(first + p.span, (n + 3u) / 4u);', `for (var c = first + lid.x; c < end; c += ${wg}u) {`, '  let e = c * 4u;');
     for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[b${k} + c];`);
     B.push(...body.lines.map((l) => `  ${l}`));
