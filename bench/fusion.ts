@@ -6,6 +6,7 @@ import { F, L, RandomState, array, optimizers, scope, type NDArray, type Variabl
 import { parseArgs } from 'node:util';
 import { input, scalar } from '../compiler/expr.js';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
+import { elementwiseLaunch } from '../runtime/array/webgpu/backend.js';
 import { currentDevice } from '../runtime/array/webgpu/device.js';
 import { storageOf } from '../runtime/array/webgpu/launch.js';
 import { flush, queueStats, settled } from '../runtime/array/webgpu/queue.js';
@@ -126,14 +127,25 @@ function b3Loop(x: Float32Array, y: Float32Array, dx: Float32Array | null): void
   }
 }
 
-const B3_WGSL = (backward: boolean) => /* wgsl */ `
+/**
+ * How a hand kernel's workgroups split the array: 'grid' strides over it (1024 workgroups, 4
+ * vec4s an invocation: what lavapipe liked best for this loop), 'blocks' gives workgroup w the
+ * w-th contiguous block and is launched as kusari launches its own elementwise kernels
+ * (backend.ts's elementwiseLaunch: 64 blocks on a software adapter). Both are ceilings: which
+ * is faster depends on the device.
+ */
+type HandLayout = 'grid' | 'blocks';
+
+const B3_WGSL = (backward: boolean, layout: HandLayout) => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
 ${backward ? '@group(0) @binding(2) var<storage, read> gy: array<vec4<f32>>;\n@group(0) @binding(3) var<storage, read_write> dx: array<vec4<f32>>;' : ''}
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let stride = nw.x * 64u;
-  for (var i = id.x; i < arrayLength(&x); i += stride) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let q = arrayLength(&x);
+${layout === 'grid' ? `  for (var i = wid.x * 64u + lid.x; i < q; i += nw.x * 64u) {` : `  let span = (q + nw.x * 64u - 1u) / (nw.x * 64u) * 64u;
+  let first = wid.x * span;
+  for (var i = first + lid.x; i < min(first + span, q); i += 64u) {`}
     let v = x[i];
     let t = tanh(v * ${A} + ${B});
     let s = 1.0 / (1.0 + exp(-v));
@@ -142,8 +154,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) n
   }
 }`;
 
-/** The hand-written vec4 WGSL ceiling on kusari's device: one dispatch, forward (and backward) in one pass, reading kusari's x. */
-function b3Wgsl(backward: boolean, x: NDArray): Contender {
+/** A hand-written vec4 WGSL ceiling on kusari's device: one dispatch, forward (and backward) in one pass, reading kusari's x. */
+function b3Wgsl(backward: boolean, x: NDArray, layout: HandLayout): Contender {
   const { device } = currentDevice();
   const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const make = (data?: Float32Array<ArrayBuffer>) => {
@@ -153,12 +165,11 @@ function b3Wgsl(backward: boolean, x: NDArray): Contender {
   };
   const own = backward ? [make(), make(new Float32Array(N).fill(1)), make()] : [make()];
   const input = { buffer: storageOf(x).use(), offset: 0, size: N * 4 };
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: B3_WGSL(backward) }), entryPoint: 'main' } });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: B3_WGSL(backward, layout) }), entryPoint: 'main' } });
   const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [input, ...own.map((buffer) => ({ buffer }))].map((resource, binding) => ({ binding, resource })) });
-  // 1024 workgroups of 64, each invocation striding over 4 vec4s: the size lavapipe liked best
-  const groups = Math.min(1024, Math.ceil(N / 4 / 64));
+  const groups = layout === 'grid' ? Math.min(1024, Math.ceil(N / 4 / 64)) : elementwiseLaunch(N / 4).groups;
   return {
-    name: 'hand-written vec4 WGSL',
+    name: `hand-written vec4 WGSL (${layout === 'grid' ? 'grid-stride' : 'blocks'})`,
     counted: false,
     async step() {
       const enc = device.createCommandEncoder();
@@ -192,7 +203,7 @@ const b3Workload = (mode: Mode): Workload => ({
       const y = new Float32Array(N), dx = mode === 'forward' ? null : new Float32Array(N);
       out.push({ name: 'hand-written JS loop', counted: false, async step() { b3Loop(xs, y, dx); } });
     } else {
-      out.push(b3Wgsl(mode !== 'forward', data[0]));
+      out.push(b3Wgsl(mode !== 'forward', data[0], 'grid'), b3Wgsl(mode !== 'forward', data[0], 'blocks'));
     }
     return out;
   },

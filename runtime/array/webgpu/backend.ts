@@ -59,6 +59,10 @@ function polyKernel(roots: readonly Expr[], nInputs: number, variant: PolyVarian
     : renderPolymorphic(roots, nInputs, variant, opts)));
 }
 
+/** Workgroups and block span for a polymorphic kernel over `items` on the current device (bench/fusion.ts launches its hand kernel so too). */
+export const elementwiseLaunch = (items: number): { groups: number; span: number } =>
+  polyLaunch(items, POLY_WG, PER_LANE, currentDevice().software ? SOFTWARE_GROUPS : undefined);
+
 function elementwise(
   roots: readonly Expr[], inputs: readonly NDArray[], scalars: readonly number[],
   shape: readonly number[], dtype: DType, outs?: readonly NDArray[],
@@ -92,8 +96,7 @@ function elementwise(
   const vec4 = polyIsVec4({ types, intMath });
   const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
   const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
-  const items = polyItems(n, variant, flat.shape[flat.shape.length - 1]);
-  const { groups, span } = polyLaunch(items, POLY_WG, PER_LANE, currentDevice().software ? SOFTWARE_GROUPS : undefined);
+  const { groups, span } = elementwiseLaunch(polyItems(n, variant, flat.shape[flat.shape.length - 1]));
   const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, span), [groups, 1, 1]);
   last = { token, first: results[0].storage };
   return results.slice();
