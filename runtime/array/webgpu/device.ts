@@ -53,8 +53,7 @@ export async function useDevice(gpu: GPU | GPUAdapter | GPUDevice): Promise<GpuC
   if ('queue' in gpu) {
     ctx = wrap(gpu, 'injected device', isFallback(gpu.adapterInfo), [gpu]);
   } else {
-    const adapter = 'requestAdapter' in gpu ? await adapterOf(gpu) : gpu;
-    ctx = wrap(await requestDevice(adapter), describeAdapter(adapter), isFallback(adapter.info), [gpu, adapter]);
+    ctx = await fromAdapter('requestAdapter' in gpu ? await adapterOf(gpu) : gpu, gpu);
   }
   pending = Promise.resolve(ctx);
   return adopt(ctx);
@@ -91,6 +90,11 @@ async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   });
 }
 
+/** A device from `adapter` (itself from `gpu`), described and held as wrap wants. */
+async function fromAdapter(adapter: GPUAdapter, gpu: GPU | GPUAdapter): Promise<GpuContext> {
+  return wrap(await requestDevice(adapter), describeAdapter(adapter), isFallback(adapter.info), [gpu, adapter]);
+}
+
 function wrap(device: GPUDevice, adapterName: string, software: boolean, owners: readonly object[]): GpuContext {
   const ctx: GpuContext = { device, adapterName, limits: device.limits, software, lost: null, owners };
   device.lost.then((info) => {
@@ -113,8 +117,7 @@ async function discover(): Promise<GpuContext> {
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     gpu = mod.create([]);
   }
-  const adapter = await adapterOf(gpu);
-  return wrap(await requestDevice(adapter), describeAdapter(adapter), isFallback(adapter.info), [gpu, adapter]);
+  return fromAdapter(await adapterOf(gpu), gpu);
 }
 
 /** The device, found on first use. */
