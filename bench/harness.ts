@@ -201,8 +201,12 @@ export async function contendersOn<C>(device: Device, gpu: WebGpu | null, peers:
  * garbage, queue state or cold caches. Rotating who goes first, as before, kept every
  * library behind the same predecessor: in bench/fusion.ts's B3 the contender listed after
  * kusari unfused (17 kernels a step) was 0.3-0.6 ms slower than it measured elsewhere in the list.
+ *
+ * `burst` > 1: in a timed round each library runs that many samples in a row and only the
+ * first is untimed, so the figures are of back-to-back samples, as in a training loop, rather
+ * than of one sample after the other libraries have evicted its code and data from the caches.
  */
-export async function rounds(names: readonly string[], warmup: number, reps: number, run: (name: string, timed: boolean) => Promise<void>): Promise<void> {
+export async function rounds(names: readonly string[], warmup: number, reps: number, run: (name: string, timed: boolean) => Promise<void>, burst = 1): Promise<void> {
   for (let i = 0; i < warmup; i++) for (const name of names) await run(name, false);
   const random = new RandomState(0x6b757361);
   const order = names.slice();
@@ -211,7 +215,7 @@ export async function rounds(names: readonly string[], warmup: number, reps: num
       const k = Math.floor(random.uniform() * (j + 1));
       [order[j], order[k]] = [order[k], order[j]];
     }
-    for (const name of order) await run(name, true);
+    for (const name of order) for (let b = 0; b < burst; b++) await run(name, burst === 1 || b > 0);
   }
 }
 
@@ -234,11 +238,13 @@ export interface Race {
 /**
  * Build each contender's trainer, warm up, then time steps in rotating order (`rounds`); a
  * library that throws or returns a non-finite loss leaves the race with its error recorded.
- * `beforeDispose` sees the surviving trainers last (mlp-step reads kusari's dispatch count).
+ * `beforeDispose` sees the surviving trainers last (mlp-step reads kusari's dispatch count);
+ * `burst` as in `rounds`.
  */
 export async function race<T extends StepTrainer>(
   contenders: readonly { name: string; setup(): Promise<T> }[], warmup: number, reps: number,
   beforeDispose?: (trainers: ReadonlyMap<string, T>, errors: Record<string, string>) => Promise<void>,
+  burst = 1,
 ): Promise<Race> {
   const errors: Record<string, string> = {};
   const trainers = new Map<string, T>();
@@ -272,7 +278,7 @@ export async function race<T extends StepTrainer>(
     }
   };
   const names = contenders.map((c) => c.name);
-  await rounds(names, warmup, reps, timeStep);
+  await rounds(names, warmup, reps, timeStep, burst);
   await beforeDispose?.(trainers, errors);
   for (const trainer of trainers.values()) safely(() => trainer.dispose());
   const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};

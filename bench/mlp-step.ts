@@ -1,5 +1,5 @@
 // Benchmark: median ms per MLP training step (forward, backward, SGD), kusari against TensorFlow.js and jax-js, on the CPU and WebGPU.
-// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--models 784-100-100-10,...] [--reps N] [--warmup N] [--timeout S]
+// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--models 784-100-100-10,...] [--reps N] [--warmup N] [--burst N] [--timeout S]
 
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
@@ -207,6 +207,8 @@ interface Row {
   batch: number;
   reps: number;
   warmup: number;
+  /** steps in a row per library and round, the first untimed (1: one step each, all timed) */
+  burst: number;
   /** median ms per step, by library; absent where the library failed */
   medianMs: Record<string, number>;
   /**
@@ -228,7 +230,7 @@ interface Row {
 }
 
 /** Build every contender's trainer, warm up, then time steps in rotating order. */
-async function measure(device: Device, model: (typeof MODELS)[number], contenders: readonly Contender[], reps: number, warmup: number): Promise<Row> {
+async function measure(device: Device, model: (typeof MODELS)[number], contenders: readonly Contender[], reps: number, warmup: number, burst: number): Promise<Row> {
   const rng = new RandomState(0);
   const data = {
     x: Float32Array.from({ length: BATCH * model.sizes[0] }, () => rng.normal()),
@@ -241,8 +243,8 @@ async function measure(device: Device, model: (typeof MODELS)[number], contender
     } catch (e) {
       errors.kusari ??= `dispatch count: ${errorText(e)}`;
     }
-  });
-  return { device, model: model.name, batch: BATCH, reps, warmup, ...result, kusariDispatches };
+  }, burst);
+  return { device, model: model.name, batch: BATCH, reps, warmup, burst, ...result, kusariDispatches };
 }
 
 /** Peers that could not start on a device, with the first line of their error. */
@@ -255,6 +257,7 @@ const { values } = parseArgs({
     reps: { type: 'string' },
     // default: each model's own (MODELS)
     warmup: { type: 'string' },
+    burst: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '1800' },
   },
 });
@@ -265,6 +268,7 @@ const models = values.models.split(',').map((name) => {
   return model;
 });
 guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
+const burst = positiveInt(BENCH, 'burst', values.burst);
 
 const loadBefore = machineLoad();
 const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
@@ -275,7 +279,7 @@ for (const device of devices) {
     for (const model of models) {
       const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
       const warmup = values.warmup === undefined ? model.warmup : positiveInt(BENCH, 'warmup', values.warmup);
-      rows.push(await measure(device, model, contenders, reps, warmup));
+      rows.push(await measure(device, model, contenders, reps, warmup, burst));
     }
   } finally {
     stop();
@@ -302,7 +306,8 @@ const versions = {
   webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
 };
 const warmups = [...new Set(rows.map((r) => `${r.warmup} (${r.model})`))].join(', ');
-console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step after warm-up steps: ${warmups}`);
+const bursts = burst === 1 ? 'one step per library in turn' : `${burst} steps in a row per library in turn, the first untimed`;
+console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step (${bursts}) after warm-up steps: ${warmups}`);
 console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', '));
 for (const device of devices) {
   const mine = rows.filter((r) => r.device === device);
