@@ -21,6 +21,23 @@ export interface Convolution2DOptions {
 }
 
 /**
+ * What convolution2d and deconvolution2d check alike once the shapes agree: x, W and b (if
+ * given) are float arrays of one dtype on one device. Returns the window's stride, pad and
+ * dilation, each given as a number or an (h, w) pair.
+ */
+export function floatArgsAndWindow(op: string, xv: Variable, Wv: Variable, bv: Variable | undefined, opts: Pick<Convolution2DOptions, 'stride' | 'pad' | 'dilate'>): Omit<Geometry, 'kh' | 'kw' | 'groups'> {
+  const all = bv === undefined ? [xv, Wv] : [xv, Wv, bv];
+  const dtypes = () => all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ');
+  if (all.some((v) => v.dtype === 'int32')) throw new Error(`${op}: expected float arrays, got ${dtypes()}`);
+  if (all.some((v) => v.dtype !== xv.dtype)) throw new Error(`${op}: dtypes differ: ${dtypes()}`);
+  deviceOf(all.map((v) => v.data), op, ['x', 'W', 'b']);
+  const [sy, sx] = pair(op, 'stride', opts.stride ?? 1, 1);
+  const [ph, pw] = pair(op, 'pad', opts.pad ?? 0, 0);
+  const [dy, dx] = pair(op, 'dilate', opts.dilate ?? 1, 1);
+  return { sy, sx, ph, pw, dy, dx };
+}
+
+/**
  * y[n, o, i, j] = b[o] + sum over c in o's group, p, q of
  * W[o, c, p, q] x[n, g(o) C/G + c, i sy - ph + p dy, j sx - pw + q dx] (zero outside x),
  * for x (N, C, H, W), W (O, C/G, kh, kw), b (O,) or omitted; output size
@@ -51,13 +68,7 @@ export function convolution2d(x: VariableLike, W: VariableLike, b?: VariableLike
   if (bv !== undefined && (bv.ndim !== 1 || bv.shape[0] !== o)) {
     throw new Error(`${op}: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)}: expected b (${o},)`);
   }
-  const all = bv === undefined ? [xv, Wv] : [xv, Wv, bv];
-  if (all.some((v) => v.dtype === 'int32')) throw new Error(`${op}: expected float arrays, got ${all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ')}`);
-  if (all.some((v) => v.dtype !== xv.dtype)) throw new Error(`${op}: dtypes differ: ${all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ')}`);
-  deviceOf(all.map((v) => v.data), op, ['x', 'W', 'b']);
-  const [sy, sx] = pair(op, 'stride', opts.stride ?? 1, 1);
-  const [ph, pw] = pair(op, 'pad', opts.pad ?? 0, 0);
-  const [dy, dx] = pair(op, 'dilate', opts.dilate ?? 1, 1);
+  const { sy, sx, ph, pw, dy, dx } = floatArgsAndWindow(op, xv, Wv, bv, opts);
   const ho = outSize(h, kh, sy, ph, dy), wo = outSize(w, kw, sx, pw, dx);
   if (ho < 1 || wo < 1 || n === 0) {
     throw new Error(`${op}: x ${shapeStr(xv.shape)} with W ${shapeStr(Wv.shape)}, stride (${sy}, ${sx}), pad (${ph}, ${pw}), dilate (${dy}, ${dx}) gives an empty output (${n}, ${o}, ${Math.max(0, ho)}, ${Math.max(0, wo)})`);

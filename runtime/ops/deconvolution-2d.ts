@@ -1,11 +1,11 @@
 // deconvolution2d: Chainer's transposed 2-D convolution (stride, pad, outsize, dilate, groups), the adjoint of convolution2d.
 
-import { deviceOf } from '../array/backend.js';
 import { shapeStr } from '../array/ndarray.js';
 import { argVariable, type Variable, type VariableLike } from '../graph/variable.js';
 import { add } from './arithmetic.js';
 import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
 import { Deconvolution2DNode } from './convolution-2d/nodes.js';
+import { floatArgsAndWindow } from './convolution-2d.js';
 import { reshape } from './shape.js';
 import { CHECKED_BELOW, checkOptions } from './options.js';
 
@@ -54,13 +54,7 @@ export function deconvolution2d(x: VariableLike, W: VariableLike, b?: VariableLi
   if (bv !== undefined && (bv.ndim !== 1 || bv.shape[0] !== o)) {
     throw new Error(`${op}: b ${shapeStr(bv.shape)} does not match W ${shapeStr(Wv.shape)} with groups ${groups}: expected b (${o},)`);
   }
-  const all = bv === undefined ? [xv, Wv] : [xv, Wv, bv];
-  if (all.some((v) => v.dtype === 'int32')) throw new Error(`${op}: expected float arrays, got ${all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ')}`);
-  if (all.some((v) => v.dtype !== xv.dtype)) throw new Error(`${op}: dtypes differ: ${all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ')}`);
-  deviceOf(all.map((v) => v.data), op, ['x', 'W', 'b']);
-  const [sy, sx] = pair(op, 'stride', opts.stride ?? 1, 1);
-  const [ph, pw] = pair(op, 'pad', opts.pad ?? 0, 0);
-  const [dy, dx] = pair(op, 'dilate', opts.dilate ?? 1, 1);
+  const { sy, sx, ph, pw, dy, dx } = floatArgsAndWindow(op, xv, Wv, bv, opts);
   const smallest = (len: number, k: number, s: number, p: number, d: number) => s * (len - 1) + (k - 1) * d + 1 - 2 * p;
   const [H, Wd] = opts.outsize === undefined
     ? [smallest(h, kh, sy, ph, dy), smallest(w, kw, sx, pw, dx)]

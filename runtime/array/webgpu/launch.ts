@@ -1,8 +1,9 @@
 // Launching a kernel: fresh arrays, the kernel cache, and binding operands into a recorded dispatch.
 
-import { dispatchSize, type WgslKernel } from '../../../compiler/wgsl.js';
+import { dispatchSize, packParams, type WgslKernel } from '../../../compiler/wgsl.js';
 import { NDArray, sizeOf, type DType } from '../ndarray.js';
 import { currentDevice } from './device.js';
+import { MAX_GROUPS } from './kernel.js';
 import { GpuStorage, allocate } from './memory.js';
 import { layoutOf, pipeline, pipelineInFlight } from './pipelines.js';
 import { dispatch, uniform, type DispatchToken } from './queue.js';
@@ -73,4 +74,21 @@ export function clearBindGroups(): void { bindGroups.clear(); }
 /** launchGrid for a 1-D kernel of `invocations` invocations. */
 export function launch(kernel: WgslKernel, operands: readonly NDArray[], params: ArrayBuffer, invocations: number): void {
   launchGrid(kernel, operands, params, dispatchSize(invocations, kernel.workgroupSize));
+}
+
+/**
+ * Launch a kernel over (cells of an image plane, channels, images): the grid's x runs over
+ * `cells` in workgroups, y over `ys` channels and z over `zs` images, sliced where y or z
+ * passes the per-dimension limit (each slice told its first y0, z0 in the params). The
+ * convolution and pooling kernels index this way: a flat index would cost several u32
+ * divisions per cell, and on lavapipe a vector division is a scalar division per lane.
+ */
+export function launchPlanes(op: string, kernel: WgslKernel, operands: readonly NDArray[], values: Record<string, number>, cells: number, ys: number, zs: number): void {
+  const wg = kernel.workgroupSize, gx = Math.ceil(cells / wg);
+  if (gx > MAX_GROUPS) throw new Error(`${op}: ${cells} cells per image plane exceed WebGPU's grid (${MAX_GROUPS * wg})`);
+  for (let z0 = 0; z0 < zs; z0 += MAX_GROUPS) {
+    for (let y0 = 0; y0 < ys; y0 += MAX_GROUPS) {
+      launchGrid(kernel, operands, packParams(kernel, { ...values, y0, z0 }), [gx, Math.min(MAX_GROUPS, ys - y0), Math.min(MAX_GROUPS, zs - z0)]);
+    }
+  }
 }

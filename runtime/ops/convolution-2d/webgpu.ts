@@ -1,9 +1,8 @@
 // Convolution on WebGPU: per-image patch matrices (N, G, K, ho wo) and batched GEMMs, so no product is transposed or copied into channel-major order.
 
-import { packParams, type WgslKernel } from '../../../compiler/wgsl.js';
 import { NDArray, contiguous } from '../../array/ndarray.js';
-import { MAX_GROUPS, elementType, kernel, u32 } from '../../array/webgpu/kernel.js';
-import { cached, empty, launchGrid } from '../../array/webgpu/launch.js';
+import { elementType, kernel, u32 } from '../../array/webgpu/kernel.js';
+import { cached, empty, launchPlanes } from '../../array/webgpu/launch.js';
 import { matmulArray, matmulSumArray } from '../matmul/kernels.js';
 import { pack } from '../matmul/webgpu.js';
 import { outSize, type Geometry } from './im2col.js';
@@ -24,17 +23,6 @@ const ceil4 = (v: number) => Math.ceil(v / 4) * 4;
 const dense = (x: NDArray): NDArray => (x.isContiguous ? x : contiguous(x));
 const GEOMETRY = ['kh', 'kw', 'sy', 'sx', 'ph', 'pw', 'dy', 'dx'] as const;
 const pick = (g: Geometry): Record<string, number> => Object.fromEntries(GEOMETRY.map((k) => [k, g[k]]));
-
-/** Launch a (cells, channels, images) grid, in slices when channels or images pass the per-dimension limit. */
-function launch3(kern: WgslKernel, operands: readonly NDArray[], v: Record<string, number>, cells: number, ys: number, zs: number): void {
-  const gx = Math.ceil(cells / WG);
-  if (gx > MAX_GROUPS) throw new Error(`convolution2d: ${cells} cells per image plane exceed WebGPU's grid (${MAX_GROUPS * WG})`);
-  for (let z0 = 0; z0 < zs; z0 += MAX_GROUPS) {
-    for (let y0 = 0; y0 < ys; y0 += MAX_GROUPS) {
-      launchGrid(kern, operands, packParams(kern, { ...v, y0, z0 }), [gx, Math.min(MAX_GROUPS, ys - y0), Math.min(MAX_GROUPS, zs - z0)]);
-    }
-  }
-}
 
 const HEAD = `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -94,7 +82,7 @@ export function im2colBatched(x: NDArray, g: Geometry, ho: number, wo: number, o
     }
   }
 }`));
-    launch3(kern, [x, col], v, ho * (wo / 4), c + (ones ? 1 : 0), n);
+    launchPlanes('convolution2d', kern, [x, col], v, ho * (wo / 4), c + (ones ? 1 : 0), n);
     return view;
   }
   // invocation (r, ci, b) writes one row of wo cells: tap r / ho of channel ci at output row
@@ -124,7 +112,7 @@ export function im2colBatched(x: NDArray, g: Geometry, ho: number, wo: number, o
     Y[at + ox] = v;
   }
 }`));
-  launch3(kern, [x, col], v, Math.max(taps * ho, ones ? G * ho : 0), c + (ones ? 1 : 0), n);
+  launchPlanes('convolution2d', kern, [x, col], v, Math.max(taps * ho, ones ? G * ho : 0), c + (ones ? 1 : 0), n);
   return view;
 }
 
@@ -184,7 +172,7 @@ export function col2imBatched(gcol: NDArray, shape: readonly number[], g: Geomet
   var acc = ${type}();${loops}
   Y[plane * p.h * p.w + r] = acc;
 }`));
-  launch3(kern, [src, out], { c, h, w, ho, wo, ...pick(g), co: src.offset }, h * w, c, n);
+  launchPlanes('convolution2d', kern, [src, out], { c, h, w, ho, wo, ...pick(g), co: src.offset }, h * w, c, n);
   return out;
 }
 
@@ -207,7 +195,7 @@ function weightRows(W: NDArray, b: NDArray | undefined, G: number): NDArray {
   if (r < p.k) { v = W[p.wo + ci * p.k + r]; } else if (r == p.k) { v = B[p.bo + ci]; }
   Y[ci * p.k1p + r] = v;
 }`));
-  launch3(kern, [Wd, bd, out], { k, k1p, o, wo: Wd.offset, bo: bd.offset }, k1p, o, 1);
+  launchPlanes('convolution2d', kern, [Wd, bd, out], { k, k1p, o, wo: Wd.offset, bo: bd.offset }, k1p, o, 1);
   return out.view([G, og, k + 1], [og * k1p, k1p, 1], 0);
 }
 

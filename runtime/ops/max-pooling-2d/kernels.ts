@@ -1,10 +1,10 @@
 // max pooling's kernels on arrays, CPU loops and WGSL side by side: the pooled max with where it came from, and moving values along those indices.
 
-import { packParams, type WgslKernel } from '../../../compiler/wgsl.js';
+import { packParams } from '../../../compiler/wgsl.js';
 import { kernelFor, type DeviceKernels } from '../../array/backend.js';
 import { NDArray, TYPED, contiguous, sizeOf } from '../../array/ndarray.js';
-import { MAX_GROUPS, WG, elementType, flatMain, kernel, u32 } from '../../array/webgpu/kernel.js';
-import { cached, empty, launch, launchGrid } from '../../array/webgpu/launch.js';
+import { WG, elementType, flatMain, kernel, u32 } from '../../array/webgpu/kernel.js';
+import { cached, empty, launch, launchPlanes } from '../../array/webgpu/launch.js';
 
 /** A pooling window: size, stride and padding along (h, w), and the output size. */
 export interface Window { kh: number; kw: number; sy: number; sx: number; ph: number; pw: number; ho: number; wo: number }
@@ -45,20 +45,7 @@ function poolCpu(x: NDArray, win: Window): [NDArray, NDArray] {
   return [new NDArray(y, [n, c, ho, wo]), new NDArray(idx, [n, c, ho, wo])];
 }
 
-/** Launch a (cells, channels, images) grid of 64-wide workgroups, sliced past the per-dimension limit. */
-function launch3(kern: WgslKernel, operands: readonly NDArray[], v: Record<string, number>, cells: number, ys: number, zs: number): void {
-  const gx = Math.ceil(cells / WG);
-  if (gx > MAX_GROUPS) throw new Error(`maxPooling2d: ${cells} cells per image plane exceed WebGPU's grid (${MAX_GROUPS * WG})`);
-  for (let z0 = 0; z0 < zs; z0 += MAX_GROUPS) {
-    for (let y0 = 0; y0 < ys; y0 += MAX_GROUPS) {
-      launchGrid(kern, operands, packParams(kern, { ...v, y0, z0 }), [gx, Math.min(MAX_GROUPS, ys - y0), Math.min(MAX_GROUPS, zs - z0)]);
-    }
-  }
-}
-
-// The grids are (cell of a plane, channel, image): a flat index would cost several u32
-// divisions per cell, and on lavapipe (a CPU implementation) a vector division is a scalar
-// division per lane.
+// The grids are (cell of a plane, channel, image), launched by launchPlanes.
 const HEAD = `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gid.x;
@@ -94,7 +81,7 @@ function poolWebgpu(x: NDArray, win: Window): [NDArray, NDArray] {
   I[o] = i32(at);
 }`));
   const [s0, s1, s2, s3] = src.strides;
-  launch3(kern, [src, y, idx], { c, h, w, ...params(win), xo: src.offset, s0, s1, s2, s3 }, win.ho * win.wo, c, n);
+  launchPlanes('maxPooling2d', kern, [src, y, idx], { c, h, w, ...params(win), xo: src.offset, s0, s1, s2, s3 }, win.ho * win.wo, c, n);
   return [y, idx];
 }
 
@@ -181,7 +168,7 @@ function scatterDisjoint(gy: NDArray, idx: NDArray, shape: readonly number[], wi
     }
   }
 }`));
-  launch3(kern, [src, idx, out], { c, h, w, ...params(win), go: src.offset }, win.ho * win.wo, c, n);
+  launchPlanes('maxPooling2d', kern, [src, idx, out], { c, h, w, ...params(win), go: src.offset }, win.ho * win.wo, c, n);
   return out;
 }
 
