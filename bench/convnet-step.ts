@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type NDArray, type Variable } from 'kusari';
 import {
-  adapterLabel, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, race, startWebGpu, warnIfBusy, writeReport, type Device, type Jax,
+  deviceHeading, eachDevice, finishBench, lossDrifts, peerVersions, positiveInt, printHeading, race, startBench,
+  type Device, type Jax,
 } from './harness.js';
 
 const BENCH = 'convnet-step';
@@ -219,44 +219,19 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '1800' },
   },
 });
-const devices = parseDevices(BENCH, values.devices);
 const reps = positiveInt(BENCH, 'reps', values.reps), warmup = positiveInt(BENCH, 'warmup', values.warmup);
-guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
-
-const loadBefore = machineLoad();
-const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
+const { devices, gpu, loadBefore } = await startBench(BENCH, values);
 const rows: Row[] = [];
-for (const device of devices) {
-  const { contenders, stop } = await contendersOn(device, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false), jaxJs(jax, true)] }, unavailable);
-  try {
-    rows.push(await measure(device, contenders, reps, warmup));
-  } finally {
-    stop();
-  }
-}
+await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false), jaxJs(jax, true)] }, unavailable, async (device, contenders) => {
+  rows.push(await measure(device, contenders, reps, warmup));
+});
 
-function lossDrifts(r: Row): string[] {
-  const mine = r.lossFirstLast.kusari;
-  if (mine === undefined) return [];
-  const show = (ls: readonly number[]) => ls.map((l) => l.toFixed(5)).join(', ');
-  return Object.entries(r.lossFirstLast)
-    .filter(([n, theirs]) => n !== 'kusari' && theirs.some((l, i) => Math.abs(l - mine[i]) > 1e-3 * Math.abs(l)))
-    .map(([n, theirs]) => `${r.device}: kusari's first and last losses (${show(mine)}) differ from ${n}'s (${show(theirs)})`);
-}
-
-const versions = {
-  node: process.version,
-  tfjs: tf.version.tfjs,
-  tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
-  jaxJs: installedVersion('@jax-js/jax'),
-  webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
-};
-console.log(`LeNet-style training step (${MODEL}, Adam), batch ${BATCH}: median ms per step over ${reps} steps after ${warmup} warm-up steps`);
-console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', '));
+const versions = peerVersions(devices);
+printHeading(`LeNet-style training step (${MODEL}, Adam), batch ${BATCH}: median ms per step over ${reps} steps after ${warmup} warm-up steps`, versions);
 for (const device of devices) {
   const mine = rows.filter((r) => r.device === device);
   const names = [...new Set(mine.flatMap((r) => [...Object.keys(r.medianMs), ...Object.keys(r.errors)]))];
-  console.log(`\n${device}${device === 'webgpu' ? ` (${adapterLabel(gpu!.name)})` : ''}`);
+  console.log(deviceHeading(device, gpu));
   console.log(['model'.padEnd(22), ...names.map((n) => `${n} ms`.padStart(14)), 'kusari/fastest peer'.padStart(28)].join(''));
   for (const r of mine) {
     const cells = names.map((n) => (r.medianMs[n] !== undefined ? r.medianMs[n].toFixed(2) : 'failed').padStart(14));
@@ -265,11 +240,5 @@ for (const device of devices) {
   }
 }
 const failures = rows.flatMap((r) => Object.entries(r.errors).map(([n, e]) => `${r.device} ${n}: ${e}`));
-for (const line of [...unavailable, ...failures, ...rows.flatMap(lossDrifts)]) console.log(`! ${line}`);
-const loadAfter = machineLoad();
-warnIfBusy(BENCH, loadBefore);
-writeReport(BENCH, {
-  bench: BENCH, date: new Date().toISOString(), ...versions, tfjsCpuBackend: 'cpu', adapter: gpu?.name,
-  machine: { before: loadBefore, after: loadAfter }, unavailable, results: rows,
-});
-expectExit(BENCH);
+const drifts = rows.flatMap((r) => lossDrifts(r.device, r.lossFirstLast));
+finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: [...failures, ...drifts], results: rows, extra: { tfjsCpuBackend: 'cpu' } });

@@ -15,8 +15,8 @@ import { elementwise, ones, zeros } from '../runtime/array/xp.js';
 import { defineFusedKernel } from '../runtime/fusion/declared.js';
 import { fuse as fuseFromModule } from '../runtime/fusion/fuse.js';
 import {
-  adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
+  deviceHeading, errorText, finishBench, median, peerVersions, positiveInt, printHeading, rounds, safely, startBench,
+  type Device, type Jax, type WebGpu,
 } from './harness.js';
 
 const BENCH = 'fusion';
@@ -412,10 +412,8 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '1800' },
   },
 });
-const devices = parseDevices(BENCH, values.devices);
 const reps = positiveInt(BENCH, 'reps', values.reps);
 const warmup = positiveInt(BENCH, 'warmup', values.warmup);
-guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
 
 const ALL_WORKLOADS: Record<string, Workload[]> = {
   b3: [b3Workload('forward'), b3Workload('forward+backward')],
@@ -429,8 +427,7 @@ const WORKLOADS: Workload[] = values.workloads.split(',').map((w) => w.trim()).f
   return found;
 });
 
-const loadBefore = machineLoad();
-const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
+const { devices, gpu, loadBefore } = await startBench(BENCH, values);
 const unavailable: string[] = [];
 const rows: Row[] = [];
 for (const device of devices) {
@@ -501,16 +498,11 @@ for (const device of devices) {
 
 // ---- the report -------------------------------------------------------------------------------
 
-const versions = {
-  node: process.version,
-  jaxJs: installedVersion('@jax-js/jax'),
-  webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
-};
-console.log(`Fusion benchmark: median ms per step after ${warmup} warm-up steps, ${reps} timed; GPU work finished before the clock stops`);
-console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', '));
+const versions = peerVersions(devices, { tfjs: false });
+printHeading(`Fusion benchmark: median ms per step after ${warmup} warm-up steps, ${reps} timed; GPU work finished before the clock stops`, versions);
 if (fuse === null) console.log("! kusari's fuse(fn) is not exported yet: no 'kusari fused' rows except the optimizer's own");
 for (const device of devices) {
-  console.log(`\n${device}${device === 'webgpu' ? ` (${adapterLabel(gpu!.name)})` : ''}`);
+  console.log(deviceHeading(device, gpu));
   console.log(['workload'.padEnd(34), 'mode'.padEnd(18), 'contender'.padEnd(32), 'ms'.padStart(10), 'dispatches'.padStart(12), '/unfused'.padStart(10)].join(''));
   for (const r of rows.filter((x) => x.device === device)) {
     const ms = r.medianMs === null ? `failed: ${r.error ?? ''}` : r.medianMs.toFixed(2);
@@ -520,16 +512,4 @@ for (const device of devices) {
     ].join(''));
   }
 }
-for (const line of unavailable) console.log(`! ${line}`);
-warnIfBusy(BENCH, loadBefore);
-writeReport(BENCH, {
-  bench: BENCH,
-  date: new Date().toISOString(),
-  ...versions,
-  adapter: gpu?.name,
-  fuseAvailable: fuse !== null,
-  machine: { before: loadBefore, after: machineLoad() },
-  unavailable,
-  results: rows,
-});
-expectExit(BENCH);
+finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: [], results: rows, extra: { fuseAvailable: fuse !== null } });

@@ -143,6 +143,79 @@ export function warnIfBusy(bench: string, before: { load1: number; cores: number
   }
 }
 
+/** The machine's state a report records before and after its run. */
+export type Load = ReturnType<typeof machineLoad>;
+
+/**
+ * What every benchmark does first, from its --devices and --timeout flags: the devices
+ * parsed, the hang guard started, the machine's load noted, and Dawn started where a device
+ * is webgpu.
+ */
+export async function startBench(bench: string, flags: { devices: string; timeout: string }): Promise<{ devices: Device[]; gpu: WebGpu | null; loadBefore: Load }> {
+  const devices = parseDevices(bench, flags.devices);
+  guardAgainstHangs(bench, positiveInt(bench, 'timeout', flags.timeout));
+  const loadBefore = machineLoad();
+  const gpu = devices.includes('webgpu') ? await startWebGpu(bench) : null;
+  return { devices, gpu, loadBefore };
+}
+
+/** The versions a report names: Node's and each peer package's (the WebGPU ones only where a device is webgpu). */
+export function peerVersions(devices: readonly Device[], { tfjs = true } = {}): Record<string, string> {
+  const gpu = devices.includes('webgpu');
+  const versions: Record<string, string | false> = {
+    node: process.version,
+    tfjs: tfjs && tf.version.tfjs,
+    tfjsBackendWebgpu: tfjs && gpu && installedVersion('@tensorflow/tfjs-backend-webgpu'),
+    jaxJs: installedVersion('@jax-js/jax'),
+    webgpu: gpu && installedVersion('webgpu'),
+  };
+  return Object.fromEntries(Object.entries(versions).filter((e): e is [string, string] => e[1] !== false));
+}
+
+/**
+ * Training benches start every library from the same weights and data, so kusari's first and
+ * last losses should match each peer's to 1e-3: a line for each peer whose do not.
+ */
+export function lossDrifts(label: string, lossFirstLast: Record<string, readonly number[]>): string[] {
+  const mine = lossFirstLast.kusari;
+  if (mine === undefined) return [];
+  const show = (ls: readonly number[]) => ls.map((l) => l.toFixed(5)).join(', ');
+  return Object.entries(lossFirstLast)
+    .filter(([n, theirs]) => n !== 'kusari' && theirs.some((l, i) => Math.abs(l - mine[i]) > 1e-3 * Math.abs(l)))
+    .map(([n, theirs]) => `${label}: kusari's first and last losses (${show(mine)}) differ from ${n}'s (${show(theirs)})`);
+}
+
+/** A report's first two lines: what it measures, then the versions. */
+export function printHeading(title: string, versions: Record<string, string>): void {
+  console.log(title);
+  console.log(Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', '));
+}
+
+/** A device's heading over its table, naming the adapter on webgpu. */
+export const deviceHeading = (device: Device, gpu: WebGpu | null): string => `\n${device}${device === 'webgpu' && gpu !== null ? ` (${adapterLabel(gpu.name)})` : ''}`;
+
+/**
+ * What every benchmark does last: a `!` line for each problem (a library that could not start,
+ * a failure, a mismatch), a warning if the machine was busy as it started, the JSON report
+ * (`extra` beside the versions), and the guard against a process that will not exit.
+ */
+export function finishBench(bench: string, run: { loadBefore: Load; versions: Record<string, string>; gpu: WebGpu | null; unavailable: readonly string[]; problems: readonly string[]; results: unknown; extra?: Record<string, unknown> }): void {
+  for (const line of [...run.unavailable, ...run.problems]) console.log(`! ${line}`);
+  const loadAfter = machineLoad();
+  warnIfBusy(bench, run.loadBefore);
+  writeReport(bench, {
+    bench,
+    date: new Date().toISOString(),
+    ...run.versions,
+    ...run.extra,
+    adapter: run.gpu?.name,
+    machine: { before: run.loadBefore, after: loadAfter },
+    unavailable: run.unavailable,
+    results: run.results,
+  });
+  expectExit(bench);
+}
+
 export type Jax = typeof import('@jax-js/jax');
 
 /** How a benchmark makes its contender for each library. */
@@ -193,6 +266,33 @@ export async function contendersOn<C>(device: Device, gpu: WebGpu | null, peers:
     if (jaxDevice === 'webgpu') stops.push(() => jax.getWebGPUDevice().destroy());
   });
   return { contenders, stop() { for (const s of stops) safely(s); } };
+}
+
+/**
+ * The best peer by a figure each library measured (absent where it failed) and kusari's figure
+ * over that peer's; `better` says which way is faster: 'lower' for times, 'higher' for rates.
+ */
+export function againstFastestPeer(figures: Record<string, number>, better: 'lower' | 'higher'): { fastestPeer: string | null; ratio: number | null } {
+  const peers = Object.keys(figures).filter((n) => n !== 'kusari');
+  const beats = (a: string, b: string) => (better === 'lower' ? figures[a] <= figures[b] : figures[a] >= figures[b]);
+  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (beats(a, b) ? a : b));
+  const ratio = fastestPeer === null || figures.kusari === undefined ? null : figures.kusari / figures[fastestPeer];
+  return { fastestPeer, ratio };
+}
+
+/**
+ * `body` on each device in turn with the libraries that started there (contendersOn), which
+ * are stopped after it, whether it returns or throws.
+ */
+export async function eachDevice<C>(devices: readonly Device[], gpu: WebGpu | null, peers: Peers<C>, unavailable: string[], body: (device: Device, contenders: C[]) => Promise<void>): Promise<void> {
+  for (const device of devices) {
+    const { contenders, stop } = await contendersOn(device, gpu, peers, unavailable);
+    try {
+      await body(device, contenders);
+    } finally {
+      stop();
+    }
+  }
 }
 
 /**
@@ -289,8 +389,5 @@ export async function race<T extends StepTrainer>(
     medianCpuMs[name] = median(cpuSamples[name]);
     lossFirstLast[name] = [losses[name][0], losses[name].at(-1)!];
   }
-  const peers = names.filter((n) => n !== 'kusari' && medianMs[n] !== undefined);
-  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (medianMs[a] <= medianMs[b] ? a : b));
-  const ratio = fastestPeer === null || medianMs.kusari === undefined ? null : medianMs.kusari / medianMs[fastestPeer];
-  return { medianMs, medianCpuMs, ratio, fastestPeer, errors, samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast };
+  return { medianMs, medianCpuMs, ...againstFastestPeer(medianMs, 'lower'), errors, samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast };
 }

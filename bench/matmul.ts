@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { RandomState, array, type NDArray } from 'kusari';
 import { matmulArray as matmul } from '../runtime/ops/matmul/kernels.js';
 import {
-  adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
+  againstFastestPeer, deviceHeading, eachDevice, errorText, finishBench, median, peerVersions, positiveInt, printHeading, rounds, safely,
+  startBench, type Device, type Jax,
 } from './harness.js';
 
 const BENCH = 'matmul';
@@ -152,10 +152,7 @@ async function measure(device: Device, [m, k, n]: readonly [number, number, numb
     msPerProduct[name] = median(samples[name]) / batch;
     gflops[name] = (2 * m * k * n) / (msPerProduct[name] * 1e6);
   }
-  const peers = names.filter((x) => x !== 'kusari' && gflops[x] !== undefined);
-  const fastestPeer = peers.length === 0 ? null : peers.reduce((x, y) => (gflops[x] >= gflops[y] ? x : y));
-  const ratio = fastestPeer === null || gflops.kusari === undefined ? null : gflops.kusari / gflops[fastestPeer];
-  return { device, shape: { m, k, n }, reps, warmup, batch, gflops, msPerProduct, ratio, fastestPeer, maxRelError, errors, samplesMs: samples };
+  return { device, shape: { m, k, n }, reps, warmup, batch, gflops, msPerProduct, ...againstFastestPeer(gflops, 'higher'), maxRelError, errors, samplesMs: samples };
 }
 
 /** Peers that could not start on a device, with the first line of their error. */
@@ -170,36 +167,20 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '900' },
   },
 });
-const devices = parseDevices(BENCH, values.devices);
 const reps = positiveInt(BENCH, 'reps', values.reps), warmup = positiveInt(BENCH, 'warmup', values.warmup);
-guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
-
-const loadBefore = machineLoad();
-const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
+const { devices, gpu, loadBefore } = await startBench(BENCH, values);
 const rows: Row[] = [];
-for (const device of devices) {
+await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax)] }, unavailable, async (device, contenders) => {
   const batch = values.batch === undefined ? BATCH[device] : positiveInt(BENCH, 'batch', values.batch);
-  const { contenders, stop } = await contendersOn(device, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax)] }, unavailable);
-  try {
-    for (const shape of SHAPES) rows.push(await measure(device, shape, contenders, reps, warmup, batch));
-  } finally {
-    stop();
-  }
-}
+  for (const shape of SHAPES) rows.push(await measure(device, shape, contenders, reps, warmup, batch));
+});
 
-const versions = {
-  node: process.version,
-  tfjs: tf.version.tfjs,
-  tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
-  jaxJs: installedVersion('@jax-js/jax'),
-  webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
-};
-console.log(`float32 matmul C = A @ B: median GFLOP/s (2mnk per product) over ${reps} samples after ${warmup} warm-up samples`);
-console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([key, v]) => `${key} ${v}`).join(', '));
+const versions = peerVersions(devices);
+printHeading(`float32 matmul C = A @ B: median GFLOP/s (2mnk per product) over ${reps} samples after ${warmup} warm-up samples`, versions);
 for (const device of devices) {
   const mine = rows.filter((r) => r.device === device);
   const names = [...new Set(mine.flatMap((r) => [...Object.keys(r.gflops), ...Object.keys(r.errors)]))];
-  console.log(`\n${device}${device === 'webgpu' ? ` (${adapterLabel(gpu!.name)})` : ''}, ${mine[0]?.batch} products per sample`);
+  console.log(`${deviceHeading(device, gpu)}, ${mine[0]?.batch} products per sample`);
   console.log(['m x k x n'.padEnd(16), ...names.map((x) => `${x} GFLOP/s`.padStart(18)), 'kusari/fastest peer'.padStart(24)].join(''));
   for (const r of mine) {
     const cells = names.map((x) => (r.gflops[x] !== undefined ? r.gflops[x].toFixed(2) : 'failed').padStart(18));
@@ -208,17 +189,4 @@ for (const device of devices) {
   }
 }
 const failures = rows.flatMap((r) => Object.entries(r.errors).map(([x, e]) => `${r.device} ${r.shape.m}x${r.shape.k}x${r.shape.n} ${x}: ${e}`));
-for (const line of [...unavailable, ...failures]) console.log(`! ${line}`);
-const loadAfter = machineLoad();
-warnIfBusy(BENCH, loadBefore);
-
-writeReport(BENCH, {
-  bench: BENCH,
-  date: new Date().toISOString(),
-  ...versions,
-  adapter: gpu?.name,
-  machine: { before: loadBefore, after: loadAfter },
-  unavailable,
-  results: rows,
-});
-expectExit(BENCH);
+finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: failures, results: rows });

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type Variable, type VariableLike } from 'kusari';
 import {
-  adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, race, startWebGpu, warnIfBusy, writeReport, type Device, type Jax, type WebGpu,
+  deviceHeading, eachDevice, errorText, finishBench, lossDrifts, peerVersions, positiveInt, printHeading, race, startBench,
+  type Device, type Jax,
 } from './harness.js';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
 import { queueStats } from '../runtime/array/webgpu/queue.js';
@@ -261,58 +261,32 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '1800' },
   },
 });
-const devices = parseDevices(BENCH, values.devices);
 const models = values.models.split(',').map((name) => {
   const model = MODELS.find((m) => m.name === name);
   if (model === undefined) throw new Error(`${BENCH}: unknown model '${name}' in --models; expected some of ${MODELS.map((m) => m.name).join(', ')}`);
   return model;
 });
-guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
 const burst = positiveInt(BENCH, 'burst', values.burst);
-
-const loadBefore = machineLoad();
-const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
+const { devices, gpu, loadBefore } = await startBench(BENCH, values);
 const rows: Row[] = [];
-for (const device of devices) {
-  const { contenders, stop } = await contendersOn(device, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false), jaxJs(jax, true)] }, unavailable);
-  try {
-    for (const model of models) {
-      const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
-      const warmup = values.warmup === undefined ? model.warmup : positiveInt(BENCH, 'warmup', values.warmup);
-      rows.push(await measure(device, model, contenders, reps, warmup, burst));
-    }
-  } finally {
-    stop();
+await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false), jaxJs(jax, true)] }, unavailable, async (device, contenders) => {
+  for (const model of models) {
+    const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
+    const warmup = values.warmup === undefined ? model.warmup : positiveInt(BENCH, 'warmup', values.warmup);
+    rows.push(await measure(device, model, contenders, reps, warmup, burst));
   }
-}
+});
 
 // ---- the report -----------------------------------------------------------------------------
 
-/** The same weights, data and number of steps: kusari's first and last losses should match each peer's to float32 rounding. */
-function lossDrifts(r: Row): string[] {
-  const mine = r.lossFirstLast.kusari;
-  if (mine === undefined) return [];
-  const show = (ls: readonly number[]) => ls.map((l) => l.toFixed(5)).join(', ');
-  return Object.entries(r.lossFirstLast)
-    .filter(([n, theirs]) => n !== 'kusari' && theirs.some((l, i) => Math.abs(l - mine[i]) > 1e-3 * Math.abs(l)))
-    .map(([n, theirs]) => `${r.device} ${r.model}: kusari's first and last losses (${show(mine)}) differ from ${n}'s (${show(theirs)})`);
-}
-
-const versions = {
-  node: process.version,
-  tfjs: tf.version.tfjs,
-  tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
-  jaxJs: installedVersion('@jax-js/jax'),
-  webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
-};
+const versions = peerVersions(devices);
 const warmups = [...new Set(rows.map((r) => `${r.warmup} (${r.model})`))].join(', ');
 const bursts = burst === 1 ? 'one step per library in turn' : `${burst} steps in a row per library in turn, the first untimed`;
-console.log(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step (${bursts}) after warm-up steps: ${warmups}`);
-console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(', '));
+printHeading(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step (${bursts}) after warm-up steps: ${warmups}`, versions);
 for (const device of devices) {
   const mine = rows.filter((r) => r.device === device);
   const names = [...new Set(mine.flatMap((r) => [...Object.keys(r.medianMs), ...Object.keys(r.errors)]))];
-  console.log(`\n${device}${device === 'webgpu' ? ` (${adapterLabel(gpu!.name)})` : ''}`);
+  console.log(deviceHeading(device, gpu));
   console.log(['model'.padEnd(18), 'reps'.padStart(5), ...names.map((n) => `${n} ms`.padStart(14)), 'kusari/fastest peer'.padStart(28)].join(''));
   for (const r of mine) {
     const cells = names.map((n) => (r.medianMs[n] !== undefined ? r.medianMs[n].toFixed(2) : 'failed').padStart(14));
@@ -327,19 +301,5 @@ for (const device of devices) {
   for (const r of mine) console.log(`kusari dispatches per step, ${r.model}: ${r.kusariDispatches ?? '-'}`);
 }
 const failures = rows.flatMap((r) => Object.entries(r.errors).map(([n, e]) => `${r.device} ${r.model} ${n}: ${e}`));
-const drifts = rows.flatMap(lossDrifts);
-for (const line of [...unavailable, ...failures, ...drifts]) console.log(`! ${line}`);
-const loadAfter = machineLoad();
-warnIfBusy(BENCH, loadBefore);
-
-writeReport(BENCH, {
-  bench: BENCH,
-  date: new Date().toISOString(),
-  ...versions,
-  tfjsCpuBackend: 'cpu',
-  adapter: gpu?.name,
-  machine: { before: loadBefore, after: loadAfter },
-  unavailable,
-  results: rows,
-});
-expectExit(BENCH);
+const drifts = rows.flatMap((r) => lossDrifts(`${r.device} ${r.model}`, r.lossFirstLast));
+finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: [...failures, ...drifts], results: rows, extra: { tfjsCpuBackend: 'cpu' } });

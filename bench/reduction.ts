@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { RandomState, array, type NDArray } from 'kusari';
 import { reduce } from '../runtime/array/xp.js';
 import {
-  adapterLabel, errorText, expectExit, guardAgainstHangs, installedVersion, machineLoad, median, parseDevices, positiveInt,
-  contendersOn, rounds, safely, startWebGpu, warnIfBusy, writeReport, type Device, type Jax,
+  againstFastestPeer, deviceHeading, eachDevice, errorText, finishBench, median, peerVersions, positiveInt, printHeading, rounds, safely,
+  startBench, type Device, type Jax,
 } from './harness.js';
 
 const BENCH = 'reduction';
@@ -141,10 +141,7 @@ async function measure(device: Device, c: (typeof CASES)[number], contenders: re
 
   const msPerSum: Record<string, number> = {};
   for (const name of names) if (errors[name] === undefined) msPerSum[name] = median(samples[name]) / batch;
-  const peers = names.filter((k) => k !== 'kusari' && msPerSum[k] !== undefined);
-  const fastestPeer = peers.length === 0 ? null : peers.reduce((a, b) => (msPerSum[a] <= msPerSum[b] ? a : b));
-  const ratio = fastestPeer === null || msPerSum.kusari === undefined ? null : msPerSum.kusari / msPerSum[fastestPeer];
-  return { device, reduction: c.name, axes: c.axes, reps, warmup, batch, msPerSum, ratio, fastestPeer, maxRelError, errors, samplesMs: samples };
+  return { device, reduction: c.name, axes: c.axes, reps, warmup, batch, msPerSum, ...againstFastestPeer(msPerSum, 'lower'), maxRelError, errors, samplesMs: samples };
 }
 
 const unavailable: string[] = [];
@@ -157,36 +154,20 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '900' },
   },
 });
-const devices = parseDevices(BENCH, values.devices);
 const reps = positiveInt(BENCH, 'reps', values.reps), warmup = positiveInt(BENCH, 'warmup', values.warmup);
-guardAgainstHangs(BENCH, positiveInt(BENCH, 'timeout', values.timeout));
-
-const loadBefore = machineLoad();
-const gpu = devices.includes('webgpu') ? await startWebGpu(BENCH) : null;
+const { devices, gpu, loadBefore } = await startBench(BENCH, values);
 const rows: Row[] = [];
-for (const device of devices) {
+await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax)] }, unavailable, async (device, contenders) => {
   const batch = values.batch === undefined ? BATCH[device] : positiveInt(BENCH, 'batch', values.batch);
-  const { contenders, stop } = await contendersOn(device, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax)] }, unavailable);
-  try {
-    for (const c of CASES) rows.push(await measure(device, c, contenders, reps, warmup, batch));
-  } finally {
-    stop();
-  }
-}
+  for (const c of CASES) rows.push(await measure(device, c, contenders, reps, warmup, batch));
+});
 
-const versions = {
-  node: process.version,
-  tfjs: tf.version.tfjs,
-  tfjsBackendWebgpu: devices.includes('webgpu') ? installedVersion('@tensorflow/tfjs-backend-webgpu') : undefined,
-  jaxJs: installedVersion('@jax-js/jax'),
-  webgpu: devices.includes('webgpu') ? installedVersion('webgpu') : undefined,
-};
-console.log(`float32 sum over a (${ROWS}, ${COLS}) array: median ms per sum over ${reps} samples after ${warmup} warm-up samples`);
-console.log(Object.entries(versions).filter(([, v]) => v !== undefined).map(([key, v]) => `${key} ${v}`).join(', '));
+const versions = peerVersions(devices);
+printHeading(`float32 sum over a (${ROWS}, ${COLS}) array: median ms per sum over ${reps} samples after ${warmup} warm-up samples`, versions);
 for (const device of devices) {
   const mine = rows.filter((r) => r.device === device);
   const names = [...new Set(mine.flatMap((r) => [...Object.keys(r.msPerSum), ...Object.keys(r.errors)]))];
-  console.log(`\n${device}${device === 'webgpu' ? ` (${adapterLabel(gpu!.name)})` : ''}, ${mine[0]?.batch} sums per sample`);
+  console.log(`${deviceHeading(device, gpu)}, ${mine[0]?.batch} sums per sample`);
   console.log(['reduction'.padEnd(14), ...names.map((k) => `${k} ms`.padStart(14)), 'kusari/fastest peer'.padStart(24)].join(''));
   for (const r of mine) {
     const cells = names.map((k) => (r.msPerSum[k] !== undefined ? r.msPerSum[k].toFixed(3) : 'failed').padStart(14));
@@ -195,17 +176,4 @@ for (const device of devices) {
   }
 }
 const failures = rows.flatMap((r) => Object.entries(r.errors).map(([k, e]) => `${r.device} ${r.reduction} ${k}: ${e}`));
-for (const line of [...unavailable, ...failures]) console.log(`! ${line}`);
-const loadAfter = machineLoad();
-warnIfBusy(BENCH, loadBefore);
-
-writeReport(BENCH, {
-  bench: BENCH,
-  date: new Date().toISOString(),
-  ...versions,
-  adapter: gpu?.name,
-  machine: { before: loadBefore, after: loadAfter },
-  unavailable,
-  results: rows,
-});
-expectExit(BENCH);
+finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: failures, results: rows });
