@@ -1,4 +1,4 @@
-// What the benchmarks share: flags, medians, the WebGPU setup every library runs on, a hang guard and the report file.
+// What the benchmarks share: a run's start and end (flags, hang guard, versions, report file), medians, timed rounds, and the WebGPU setup every library runs on.
 
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -174,7 +174,7 @@ export function peerVersions(devices: readonly Device[], { tfjs = true } = {}): 
 
 /**
  * Training benches start every library from the same weights and data, so kusari's first and
- * last losses should match each peer's to 1e-3: a line for each peer whose do not.
+ * last losses should match each peer's to 1e-3: a line for each peer whose losses do not.
  */
 export function lossDrifts(label: string, lossFirstLast: Record<string, readonly number[]>): string[] {
   const mine = lossFirstLast.kusari;

@@ -22,9 +22,14 @@ const LR = 0.01;
  * steps 0-24, 1.52 over 25-49, 1.21 over 50-74, and 1.10-1.18 in most windows from step 150 on (2000 steps:
  * 1.13 ms); with 10 warm-up steps the bench timed the tail of that climb. The large model's
  * step is its matrix products, tens of milliseconds in every library.
+ *
+ * `reps`: timed rounds. A small-model CPU step varies by a factor of 2 from one round to the
+ * next on this shared machine: drawing 15 of the 81 rounds of one run (kusari/jax-js jit
+ * 0.64 over all), the ratio fell between 0.57 and 0.74 in 90% of draws, drawing 41 between
+ * 0.61 and 0.70. A median of 41 rounds costs a few seconds and moves half as much by chance.
  */
 const MODELS = [
-  { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 15, warmup: 200 },
+  { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 41, warmup: 200 },
   { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 7, warmup: 10 },
 ];
 
