@@ -1,9 +1,9 @@
 // convolution2d: Chainer's 2-D convolution (stride, pad, dilate, groups); kernels and the nodes' backward in convolution-2d/.
 
-import { deviceOf } from '../array/backend.js';
 import { shapeStr } from '../array/ndarray.js';
 import { argVariable, type Variable, type VariableLike } from '../graph/variable.js';
-import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
+import { floatArgsAndWindow } from './convolution-2d/checks.js';
+import { outSize, type Geometry } from './convolution-2d/im2col.js';
 import { Convolution2DNode } from './convolution-2d/nodes.js';
 import { CHECKED_BELOW, checkOptions } from './options.js';
 
@@ -18,23 +18,6 @@ export interface Convolution2DOptions {
   dilate?: Pair;
   /** Channel groups: input and output channels split into this many independent convolutions; default 1. */
   groups?: number;
-}
-
-/**
- * What convolution2d and deconvolution2d check alike once the shapes agree: x, W and b (if
- * given) are float arrays of one dtype on one device. Returns the window's stride, pad and
- * dilation, each given as a number or an (h, w) pair.
- */
-export function floatArgsAndWindow(op: string, xv: Variable, Wv: Variable, bv: Variable | undefined, opts: Pick<Convolution2DOptions, 'stride' | 'pad' | 'dilate'>): Omit<Geometry, 'kh' | 'kw' | 'groups'> {
-  const all = bv === undefined ? [xv, Wv] : [xv, Wv, bv];
-  const dtypes = () => all.map((v, i) => `${['x', 'W', 'b'][i]} ${v.dtype}`).join(', ');
-  if (all.some((v) => v.dtype === 'int32')) throw new Error(`${op}: expected float arrays, got ${dtypes()}`);
-  if (all.some((v) => v.dtype !== xv.dtype)) throw new Error(`${op}: dtypes differ: ${dtypes()}`);
-  deviceOf(all.map((v) => v.data), op, ['x', 'W', 'b']);
-  const [sy, sx] = pair(op, 'stride', opts.stride ?? 1, 1);
-  const [ph, pw] = pair(op, 'pad', opts.pad ?? 0, 0);
-  const [dy, dx] = pair(op, 'dilate', opts.dilate ?? 1, 1);
-  return { sy, sx, ph, pw, dy, dx };
 }
 
 /**
