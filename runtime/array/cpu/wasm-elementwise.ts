@@ -9,13 +9,17 @@ import { wasmEnabled } from './wasm-matmul.js';
 
 /**
  * Below this many positions the JS loop wins: staging operands into wasm memory and results
- * out, plus the call, cost a few microseconds. Measured on one x86-64 core (Node 20, medians,
- * same run): at 256 wasm ran 0.5-0.8x the JS loop's speed, at 1024 0.7-1.3x (a lone add
- * lost, a 6-op chain won), from 2048 up 1.7-2.4x, at 64K 5-6x.
+ * out, plus the call, cost a few microseconds. A chain with exp, log, tanh or sigmoid pays
+ * from a quarter of it: V8's Math.tanh costs ~20 ns an element, the SIMD approximation ~1.
+ * Measured on this 2-vCPU EPYC (Node 20, JS loop / wasm in us, medians, the two alternated in
+ * one process): x*0.5 at 256 7.8/7.4, at 512 9.7/8.7, at 1024 11.3/8.5; a+b at 512 8.1/6.8;
+ * tanh at 64 4.6/4.2, at 128 9.9/7.5, at 1024 21.8/7.9; sigmoid and exp at 128 7.5/5.6 and
+ * 8.1/7.1. (It was 2048 for every chain, from a measurement made before the SIMD
+ * transcendentals, when a lone add at 1024 still lost.)
  */
-let minSize = Number(globalThis.process?.env?.KUSARI_WASM_MIN_SIZE ?? 2048); // env: run test suites wholly in wasm
+let minSize = Number(globalThis.process?.env?.KUSARI_WASM_MIN_SIZE ?? 512); // env: run test suites wholly in wasm
 
-/** Set the size from which float32 elementwise kernels run in wasm (tests use 0); returns the old one. */
+/** Set the size from which float32 elementwise kernels run in wasm, a quarter of it for transcendental chains (tests use 0); returns the old one. */
 export function setWasmMinSize(n: number): number {
   const old = minSize;
   minSize = n;
@@ -163,7 +167,7 @@ export function wasmElementwise(
   const rank = layout.shape.length;
   const cols = layout.shape[rank - 1], size = layout.shape.reduce((p, q) => p * q, 1);
   const rows = size / cols;
-  if (size < minSize || size === 0 || !wasmEnabled()) return false;
+  if (size === 0 || (size < minSize && (size < minSize / 4 || !hasTranscendental(roots))) || !wasmEnabled()) return false;
   if (!arrays.every((a) => a instanceof Float32Array)) return false;
   const plans = operandKinds(layout, nIn);
   if (plans === undefined) return false;
