@@ -133,18 +133,18 @@ export function machineLoad(): { load1: number; cores: number } {
   return { load1: Math.round(loadavg()[0] * 100) / 100, cores: availableParallelism() };
 }
 
+/** The machine's state a report records before and after its run. */
+export type Load = ReturnType<typeof machineLoad>;
+
 /**
  * Say so when the machine was busy as we started. (Only then: by the end the load average
  * counts our own run, lavapipe's threads included.)
  */
-export function warnIfBusy(bench: string, before: { load1: number; cores: number }): void {
+export function warnIfBusy(bench: string, before: Load): void {
   if (before.load1 > before.cores) {
     console.log(`! ${bench}: the machine was busy as we started (load ${before.load1} on ${before.cores} cores): times are inflated and noisy; ratios hold better`);
   }
 }
-
-/** The machine's state a report records before and after its run. */
-export type Load = ReturnType<typeof machineLoad>;
 
 /**
  * What every benchmark does first, from its --devices and --timeout flags: the devices

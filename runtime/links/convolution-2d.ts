@@ -3,11 +3,10 @@
 import { shapeStr } from '../array/ndarray.js';
 import { type Variable, type VariableLike, argVariable } from '../graph/variable.js';
 import { convolution2d, type Convolution2DOptions } from '../ops/convolution-2d.js';
+import type { Pair } from '../ops/convolution-2d/im2col.js';
 import { deconvolution2d, type Deconvolution2DOptions } from '../ops/deconvolution-2d.js';
 import { lecunNormal, zero, type Initializer } from './initializers.js';
 import { Link, Parameter } from './link.js';
-
-type Pair = number | readonly [number, number];
 
 interface LayerOptions {
   nobias?: boolean;

@@ -4,11 +4,9 @@ import { shapeStr } from '../array/ndarray.js';
 import { full } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
 import { convolution2d } from './convolution-2d.js';
-import { outSize, pair } from './convolution-2d/im2col.js';
+import { outSize, pair, type Pair } from './convolution-2d/im2col.js';
 import { reshape } from './shape.js';
 import { CHECKED_BELOW, checkOptions } from './options.js';
-
-type Pair = number | readonly [number, number];
 
 export interface AveragePooling2DOptions {
   /** Step of the window along (h, w); default ksize. */

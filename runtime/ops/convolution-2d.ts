@@ -3,11 +3,9 @@
 import { shapeStr } from '../array/ndarray.js';
 import { argVariable, type Variable, type VariableLike } from '../graph/variable.js';
 import { floatArgsAndWindow } from './convolution-2d/checks.js';
-import { outSize, type Geometry } from './convolution-2d/im2col.js';
+import { outSize, type Geometry, type Pair } from './convolution-2d/im2col.js';
 import { Convolution2DNode } from './convolution-2d/nodes.js';
 import { CHECKED_BELOW, checkOptions } from './options.js';
-
-type Pair = number | readonly [number, number];
 
 export interface Convolution2DOptions {
   /** Step of the window along (h, w); default 1. */

@@ -4,12 +4,10 @@ import { shapeStr } from '../array/ndarray.js';
 import { argVariable, type Variable, type VariableLike } from '../graph/variable.js';
 import { add } from './arithmetic.js';
 import { floatArgsAndWindow } from './convolution-2d/checks.js';
-import { outSize, pair, type Geometry } from './convolution-2d/im2col.js';
+import { outSize, pair, type Geometry, type Pair } from './convolution-2d/im2col.js';
 import { Deconvolution2DNode } from './convolution-2d/nodes.js';
 import { reshape } from './shape.js';
 import { CHECKED_BELOW, checkOptions } from './options.js';
-
-type Pair = number | readonly [number, number];
 
 export interface Deconvolution2DOptions {
   /** Step of the window along (h, w) in the output; default 1. */

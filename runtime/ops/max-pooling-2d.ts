@@ -2,11 +2,9 @@
 
 import { shapeStr, type NDArray } from '../array/ndarray.js';
 import { FunctionNode, argVariable, type Variable, type VariableLike } from '../graph/variable.js';
-import { outSize, pair } from './convolution-2d/im2col.js';
+import { outSize, pair, type Pair } from './convolution-2d/im2col.js';
 import { gatherAt, maxPool, scatterAt, type Window } from './max-pooling-2d/kernels.js';
 import { BOOLEAN, CHECKED_BELOW, checkOptions } from './options.js';
-
-type Pair = number | readonly [number, number];
 
 export interface MaxPooling2DOptions {
   /** Step of the window along (h, w); default ksize (windows that do not overlap). */

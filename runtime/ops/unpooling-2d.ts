@@ -3,12 +3,10 @@
 import { shapeStr } from '../array/ndarray.js';
 import { full } from '../array/xp.js';
 import { Variable, argVariable, type VariableLike } from '../graph/variable.js';
-import { outSize, pair } from './convolution-2d/im2col.js';
+import { outSize, pair, type Pair } from './convolution-2d/im2col.js';
 import { Deconvolution2DNode } from './convolution-2d/nodes.js';
 import { reshape } from './shape.js';
 import { BOOLEAN, CHECKED_BELOW, checkOptions } from './options.js';
-
-type Pair = number | readonly [number, number];
 
 export interface Unpooling2DOptions {
   /** Step of the window along (h, w) in the output; default ksize. */

@@ -2,9 +2,7 @@
 
 import { deviceOf } from '../../array/backend.js';
 import type { Variable } from '../../graph/variable.js';
-import { pair, type Geometry } from './im2col.js';
-
-type Pair = number | readonly [number, number];
+import { pair, type Geometry, type Pair } from './im2col.js';
 
 /**
  * What convolution2d and deconvolution2d check alike once the shapes agree: x, W and b (if

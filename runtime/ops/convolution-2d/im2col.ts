@@ -92,8 +92,11 @@ function col2imCpu(col: NDArray, shape: readonly number[], g: Geometry, ho: numb
 export const col2im = (col: NDArray, shape: readonly number[], g: Geometry, ho: number, wo: number): NDArray =>
   col2imCpu(col, shape, g, ho, wo);
 
+/** A window argument as Chainer takes it: one int for both axes, or an (h, w) pair. */
+export type Pair = number | readonly [number, number];
+
 /** An int or an [h, w] pair of ints >= `min`, as Chainer's window arguments take them. */
-export function pair(op: string, name: string, v: number | readonly [number, number], min: number): [number, number] {
+export function pair(op: string, name: string, v: Pair, min: number): [number, number] {
   const p: readonly number[] = typeof v === 'number' ? [v, v] : v;
   if (!Array.isArray(p) || p.length !== 2 || p.some((q) => !Number.isInteger(q) || q < min)) {
     throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
