@@ -102,7 +102,7 @@ export abstract class Optimizer {
   /** Every parameter of the target that has a gradient. */
   *paramsWithGrad(): Generator<Parameter> {
     if (this.target === null) throw new Error('Optimizer: call setup(model) before update()');
-    for (const p of this.target.params()) if (p.grad !== null) yield p;
+    for (const p of this.target.paramList()) if (p.grad !== null) yield p;
   }
 
   /**

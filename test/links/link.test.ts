@@ -50,6 +50,29 @@ test('ChainList: children named 0, 1, ...; at(), length, iteration, append', (t)
   t.deepEqual(names(new WithList()), ['/layers/0/W', '/layers/0/b']);
 });
 
+test('params() lists what namedParams() names, in its order, when links are shared and parameters tied', (t) => {
+  // params() and cleargrads walk without building names (link.ts): the two walks must agree
+  const shared = new L.Linear(2, 2);
+  const tied = new L.Parameter(array([[1, 2]]));
+  class Holder extends L.Chain { w = tied; }
+  class Tied extends L.Chain {
+    a = new MLP();
+    list = new L.ChainList(shared, new L.Linear(2, 3));
+    again = shared;
+    h1 = new Holder();
+    h2 = new Holder();
+    scale = new L.Parameter(array([1, 2]));
+    head = new L.Linear(3, 1);
+  }
+  const m = new Tied();
+  const named = [...m.namedParams()];
+  // a link's own parameters before its children's; the shared link and the tied w once each
+  t.deepEqual(named.map(([n]) => n), ['/scale', '/a/l1/W', '/a/l1/b', '/a/l2/W', '/a/l2/b', '/list/0/W', '/list/0/b', '/list/1/W', '/list/1/b', '/h1/w', '/head/W', '/head/b']);
+  const params = [...m.params()];
+  t.is(params.length, named.length);
+  params.forEach((p, i) => t.is(p, named[i][1], `parameter ${i} (${named[i][0]})`));
+});
+
 test('cleargrads forgets every gradient below a link', (t) => {
   const m = new Outer();
   const y = F.sum(m.forward(new Variable(array([[1, 2, 3], [4, 5, 6]]))));
