@@ -109,38 +109,19 @@ export class Link {
   }
 
   /**
-   * @internal params() as an array, walked without building namedParams' path strings: every
-   * step walks the model twice (cleargrads, then the optimizer's update), and the names were
-   * about a third of the JS garbage of an MLP's training step.
+   * @internal params() as an array, walked without namedParams' path strings: every step
+   * walks the model twice (cleargrads, then the optimizer's update), and the names were about
+   * a third of the JS garbage of an MLP's training step.
    */
   paramList(): Parameter[] {
     const out: Parameter[] = [];
     const seen = new Set<Parameter>();
-    for (const link of this.linkList()) {
+    for (const [, link] of this.linkWalk(false)) {
       for (const [, p] of link.ownParams()) {
         if (seen.has(p)) continue;
         seen.add(p);
         out.push(p);
       }
-    }
-    return out;
-  }
-
-  /** namedLinks() without the names (the links, in the same order), for paramList. */
-  private linkList(): Link[] {
-    const out: Link[] = [this];
-    const seen = new Set<Link>(out);
-    const stack: { link: Link; children: Iterator<[string, Link]> }[] = [{ link: this, children: this.children()[Symbol.iterator]() }];
-    while (stack.length > 0) {
-      const next = stack[stack.length - 1].children.next();
-      if (next.done) { stack.pop(); continue; }
-      const child = next.value[1];
-      // a link that is its own ancestor: namedLinks meets the same one and throws, naming both paths
-      if (stack.some((f) => f.link === child)) Array.from(this.namedLinks());
-      if (seen.has(child)) continue;
-      seen.add(child);
-      out.push(child);
-      stack.push({ link: child, children: child.children()[Symbol.iterator]() });
     }
     return out;
   }
@@ -151,26 +132,33 @@ export class Link {
    * pointing back at the chain or one of its parents) is an error, not endless recursion.
    */
   *namedLinks(): Generator<[string, Link]> {
+    yield* this.linkWalk(true);
+  }
+
+  /** namedLinks' walk; without `named`, every path is '' (paramList needs only the links). */
+  private linkWalk(named: boolean): [string, Link][] {
+    const out: [string, Link][] = [[named ? '/' : '', this]];
     const seen = new Set<Link>([this]);
     // an explicit stack: a deep model must not be limited by the call stack
-    const stack: { path: string; link: Link; children: Iterator<[string, Link]>; }[] = [];
-    yield ['/', this];
-    stack.push({ path: '', link: this, children: this.children()[Symbol.iterator]() });
+    const stack: { path: string; link: Link; children: Iterator<[string, Link]> }[] = [{ path: '', link: this, children: this.children()[Symbol.iterator]() }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
       const next = top.children.next();
       if (next.done) { stack.pop(); continue; }
       const [name, child] = next.value;
-      const path = `${top.path}/${name}`;
-      if (stack.some((f) => f.link === child)) {
-        const at = stack.find((f) => f.link === child)!.path || '/';
-        throw new Error(`${this.constructor.name}: the link at ${path} is its own ancestor (the link at ${at}); a Chain cannot contain itself or a parent`);
+      const path = named ? `${top.path}/${name}` : '';
+      const ancestor = stack.find((f) => f.link === child);
+      if (ancestor !== undefined) {
+        // the names are built only for the error: the named walk meets the same link first
+        if (!named) this.linkWalk(true);
+        throw new Error(`${this.constructor.name}: the link at ${path} is its own ancestor (the link at ${ancestor.path || '/'}); a Chain cannot contain itself or a parent`);
       }
       if (seen.has(child)) continue;
       seen.add(child);
-      yield [path, child];
+      out.push([path, child]);
       stack.push({ path, link: child, children: child.children()[Symbol.iterator]() });
     }
+    return out;
   }
 
   /** Forget every parameter's gradient (call before each backward). */
