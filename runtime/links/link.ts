@@ -61,6 +61,18 @@ export class Parameter extends Variable {
 }
 
 /**
+ * The own fields of `obj` that hold a `type`, with their names, in declaration order: keys,
+ * not entries, so one array a walk rather than a pair a field (every step walks every link twice).
+ */
+function* fieldsOf<T>(obj: object, type: abstract new (...args: never[]) => T): Generator<[string, T]> {
+  const fields = obj as Record<string, unknown>;
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    if (v instanceof type) yield [k, v];
+  }
+}
+
+/**
  * The base of models. Parameters, persistent arrays and child links are found by walking
  * the object's own fields in declaration order, so a subclass simply assigns them:
  *
@@ -77,12 +89,7 @@ export class Link {
 
   /** Parameters of this link only (not of children), with their field names. */
   protected *ownParams(): Generator<[string, Parameter]> {
-    const fields = this as unknown as Record<string, unknown>;
-    // keys, not entries: one array per walk, not one per field (every step walks every link twice)
-    for (const k of Object.keys(fields)) {
-      const v = fields[k];
-      if (v instanceof Parameter) yield [k, v];
-    }
+    yield* fieldsOf(this, Parameter);
   }
 
   /** Child links, with their names. */
@@ -235,11 +242,7 @@ export class Link {
 /** A Link whose Link-valued fields are its children. */
 export class Chain extends Link {
   override *children(): Generator<[string, Link]> {
-    const fields = this as unknown as Record<string, unknown>;
-    for (const k of Object.keys(fields)) {
-      const v = fields[k];
-      if (v instanceof Link) yield [k, v];
-    }
+    yield* fieldsOf(this, Link);
   }
 }
 
