@@ -63,6 +63,13 @@ export interface Backend {
    * updates them one by one).
    */
   axpy?(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean;
+  /**
+   * (Optional) A copy of `x`, an array of this device, placed where this device's products and
+   * axpy read and update it without staging it first (the CPU: the WebAssembly matmul's
+   * memory), or `x` itself where there is no such place. For parameters, which every training
+   * step multiplies and updates.
+   */
+  resident?(x: NDArray): NDArray;
   /** How this device gives memory back before the garbage collector would. */
   readonly memory: MemoryHooks;
 }

@@ -1,10 +1,18 @@
 // Link, Chain, ChainList and Parameter: models as trees of named, trainable parameters.
 
+import { backendOf } from '../array/backend.js';
 import { NDArray, TYPED, type DType, type Device } from '../array/ndarray.js';
 import { pin } from '../array/pin.js';
 import { Variable } from '../graph/variable.js';
 import type { Serializer } from '../serializers/serializer.js';
 import type { Initializer } from './initializers.js';
+
+/**
+ * Data a parameter made for itself (an initializer's, a load's, a move's), as it keeps it:
+ * long-lived (pin) and, on the CPU, in the WebAssembly memory where products and SGD read and
+ * update it in place (Backend.resident). An array the caller passed in stays that very array.
+ */
+const keep = (x: NDArray): NDArray => pin(backendOf(x.device).resident?.(x) ?? x);
 
 /**
  * A trainable array. It may be created without data and initialised on first use, when
@@ -15,7 +23,7 @@ export class Parameter extends Variable {
 
   constructor(init: NDArray | Initializer, shape?: readonly number[], opts: { name?: string; dtype?: DType } = {}) {
     const dtype = opts.dtype ?? 'float32';
-    const data = init instanceof NDArray ? init : shape !== undefined ? init(shape, dtype) : new NDArray(new Float32Array(0), [0]);
+    const data = init instanceof NDArray ? init : shape !== undefined ? keep(init(shape, dtype)) : new NDArray(new Float32Array(0), [0]);
     super(data, { name: opts.name, requiresGrad: true });
     if (!(init instanceof NDArray) && shape === undefined) this.pending = { init, dtype };
   }
@@ -28,7 +36,7 @@ export class Parameter extends Variable {
   /** Allocate the data with the initializer given at construction. */
   initialize(shape: readonly number[]): void {
     if (this.pending === null) return;
-    this.data = pin(this.pending.init(shape, this.pending.dtype).to(this.targetDevice));
+    this.data = keep(this.pending.init(shape, this.pending.dtype).to(this.targetDevice));
     this.pending = null;
   }
 
@@ -42,7 +50,7 @@ export class Parameter extends Variable {
   loadData(x: NDArray): void {
     const dtype = this.pending?.dtype ?? this.data.dtype;
     const cast = x.dtype === dtype ? x : new NDArray(new TYPED[dtype](x.toFlat()), x.shape.slice());
-    this.data = pin(cast.to(this.device));
+    this.data = keep(cast.to(this.device));
     this.pending = null;
   }
 
@@ -56,7 +64,11 @@ export class Parameter extends Variable {
 
   override async toCpu(): Promise<this> {
     this.targetDevice = 'cpu';
-    return this.isInitialized ? super.toCpu() : this;
+    if (!this.isInitialized) return this;
+    const moved = this.data.device !== 'cpu';
+    await super.toCpu();
+    if (moved) this.data = keep(this.data);
+    return this;
   }
 }
 

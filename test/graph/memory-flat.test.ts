@@ -26,11 +26,16 @@ test('a dropped loss frees its whole graph within one synchronous job (no await,
   t.true(grown < 16 * 2 ** 20, `${grown} bytes still held`);
 });
 
-test('the graph and the CPU arrays use no weak reference or finalizer (the CPU hot path waits on no event loop)', (t) => {
+test('the graph and the CPU arrays use no weak reference or finalizer (the CPU hot path waits on no event loop), but for the bounded resident blocks', (t) => {
   const dirs = ['runtime/graph', 'runtime/array/cpu'];
   const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.ts')).map((f) => `${d}/${f}`));
   files.push('runtime/array/ndarray.ts', 'runtime/array/xp.ts');
-  for (const f of files) t.notRegex(readFileSync(f, 'utf8'), /\b(WeakRef|FinalizationRegistry)\b/, f);
+  for (const f of files) {
+    const uses = readFileSync(f, 'utf8').match(/\b(WeakRef|FinalizationRegistry)\b/g) ?? [];
+    // one finalizer frees parameters' blocks in the matmul's memory: nothing waits on it, and
+    // RESIDENT_MAX_FLOATS bounds what a loop that never yields holds (test/cpu/resident.test.ts)
+    t.is(uses.length, f === 'runtime/array/cpu/wasm-matmul.ts' ? 2 : 0, f);
+  }
 });
 
 test('memcheck [cpu]: the README MLP, 10,000 steps of optimizer.update(lossFn) in a synchronous loop: RSS grows < 5% from step 1,000 to 10,000', async (t) => {

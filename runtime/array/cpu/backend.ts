@@ -3,7 +3,7 @@
 import { BACKENDS, dispatchStats, elementwiseReduced, type Backend } from '../backend.js';
 import { NDArray, TYPED, sizeOf } from '../ndarray.js';
 import * as kernels from './kernels.js';
-import { wasmAxpy, wasmEnabled } from './wasm-matmul.js';
+import { residentCopy, wasmAxpy, wasmEnabled } from './wasm-matmul.js';
 
 /**
  * Every pair in ONE wasm loop (each y staged before any is written, so an x may alias a y),
@@ -51,6 +51,7 @@ export const cpu: Backend = {
   // generated JS loops and wasm modules compile at first use in well under a millisecond
   precompile: async () => 0,
   axpy,
+  resident: residentCopy,
   memory: {
     // typed arrays are ordinary JS memory: the collector frees them, and needs no help
     record: () => STOP,

@@ -1,11 +1,13 @@
-// float32 matmul on the CPU through generated SIMD WebAssembly: staging into wasm memory, cache
-// blocking, the split of C's columns over threads (matmul-threads.ts) and copy-out here, and the
-// two callers that share one staging (linear's backward, SGD's axpy); the packers, the
-// micro-kernel and the small loops around it come from compiler/wasm/matmul.ts.
+// float32 matmul on the CPU through generated SIMD WebAssembly: staging into wasm memory (or
+// none, for parameters that live there), cache blocking, the split of C's columns over threads
+// (matmul-threads.ts) and copy-out here, and the two callers that share one staging (linear's
+// backward, SGD's axpy); the packers, the micro-kernel and the small loops around it come from
+// compiler/wasm/matmul.ts.
 
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
-import { NDArray, contiguousStrides, sizeOf } from '../ndarray.js';
+import { NDArray, contiguousStrides, sizeOf, type Storage } from '../ndarray.js';
+import { Arena } from './wasm-arena.js';
 import { PARAMS, Pool, builtin, chunkFn, threadsPossible, type Dot, type Gemm, type Pack } from './matmul-threads.js';
 
 /**
@@ -31,6 +33,8 @@ interface Engine {
   readonly axpy: (y: number, x: number, groups: number, alpha: number) => void;
   readonly dot: Dot;
   heap: Float32Array;
+  /** the resident blocks (parameters) at the memory's start; every call's scratch space begins at arena.end */
+  readonly arena: Arena;
   /** worker threads over the same memory, started at the first product big enough to share */
   pool: Pool | null;
 }
@@ -50,6 +54,14 @@ const THREADED_FROM = 500_000;
 
 /** A shared memory's maximum: all of wasm32's 4 GiB (it is reserved, not committed). */
 const SHARED_MAX_PAGES = 65536;
+
+/**
+ * Floats that resident arrays may hold in all (64 MiB); past that, new parameters stay
+ * ordinary arrays, staged at each call as before. A block is freed by a finalizer, which runs
+ * only when the event loop turns: a synchronous loop that builds model after model holds its
+ * dropped models' blocks until then, and this bounds what it can hold (a test checks).
+ */
+export const RESIDENT_MAX_FLOATS = 16 * 2 ** 20;
 
 /** One engine per tile shape (only tests ask for others than the default); null: no SIMD here. */
 const engines = new Map<string, Engine | null>();
@@ -120,7 +132,9 @@ function getEngine(tile?: Tile): Engine | null {
       const module = new WebAssembly.Module(matmulModule(chosen, shared ? { minPages: 1, sharedMaxPages: SHARED_MAX_PAGES } : { minPages: 1 }));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       const { gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot } = instance.exports as unknown as Pick<Engine, 'gemm' | 'packA' | 'packB' | 'epilogue' | 'reluMask' | 'columnSums' | 'closeRows' | 'axpy' | 'dot'>;
-      e = { tile: chosen, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot, heap: new Float32Array(memory.buffer), pool: null };
+      // only a shared memory keeps its views when it grows: a plain one detaches them, so holds no blocks
+      const arena = new Arena(shared ? RESIDENT_MAX_FLOATS : 0);
+      e = { tile: chosen, memory, module, gemm, packA, packB, epilogue, reluMask, columnSums, closeRows, axpy, dot, heap: new Float32Array(memory.buffer), arena, pool: null };
     } else {
       e = null;
     }
@@ -131,11 +145,12 @@ function getEngine(tile?: Tile): Engine | null {
 }
 
 /**
- * Grow the one memory to hold `floats` (it never shrinks, so steady-state calls allocate
- * nothing); undefined when the engine refuses (past 4 GiB, or out of memory).
+ * Grow the one memory to hold `floats` of scratch space from arena.end on (it never shrinks,
+ * so steady-state calls allocate nothing); undefined when the engine refuses (past 4 GiB, or
+ * out of memory).
  */
 function reserve(e: Engine, floats: number): Float32Array | undefined {
-  const need = floats * 4 - e.memory.buffer.byteLength;
+  const need = (e.arena.end + floats) * 4 - e.memory.buffer.byteLength;
   if (need > 0) {
     try {
       e.memory.grow(Math.ceil(need / 65536));
@@ -169,6 +184,63 @@ function stage(src: Float32Array, off: number, s0: number, s1: number, rows: num
   // no unit stride (a broadcast or a stepped slice): gather element by element
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) heap[at + i * cols + j] = src[off + i * s0 + j * s1];
   return [cols, 1];
+}
+
+/** Resident arrays' storages (views into an engine's memory), with that engine and the float offset of their block. */
+const homes = new WeakMap<Storage, { readonly e: Engine; readonly at: number }>();
+
+/** Gives a block back once nothing holds its view any more (no NDArray, no Parameter). */
+const reclaim = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<{ e: Engine; at: number; floats: number }>(({ e, at, floats }) => e.arena.free(at, floats))
+  : null;
+
+/**
+ * A copy of `x` (float32, on the CPU) that lives in the default engine's memory, for arrays
+ * that live long and go through products and SGD's update at every step (parameters): those
+ * then read and update it where it lies instead of copying it in, and out, at each call. Its
+ * typed array is a view of the memory's SharedArrayBuffer, which structuredClone and
+ * postMessage share rather than copy (take `.slice()` for a copy). `x` itself where there is
+ * no such memory (no SIMD or no shared memory, or WebAssembly switched off) or no room left
+ * under RESIDENT_MAX_FLOATS. The block is freed when the collector frees the view.
+ */
+export function residentCopy(x: NDArray): NDArray {
+  if (x.device !== 'cpu' || x.dtype !== 'float32' || x.size === 0 || reclaim === null || !wasmEnabled()) return x;
+  const e = getEngine()!;
+  const at = e.arena.alloc(x.size);
+  if (at === undefined) return x;
+  if (reserve(e, 0) === undefined) {
+    e.arena.free(at, x.size);
+    return x;
+  }
+  const view = new Float32Array(e.memory.buffer, at * 4, x.size);
+  view.set(x.isContiguous ? (x.buffer as Float32Array).subarray(x.offset, x.offset + x.size) : x.toFlat());
+  homes.set(view, { e, at });
+  reclaim.register(view, { e, at, floats: x.size });
+  return new NDArray(view, x.shape.slice());
+}
+
+/** Whether `x` is a view of a residentCopy (tests). */
+export const isResident = (x: NDArray): boolean => homes.has(x.storage);
+
+/** Floats the default engine's resident blocks hold (tests: blocks come back once their arrays are collected). */
+export const residentFloats = (): number => getEngine()?.arena.used ?? 0;
+
+/** Operands read in place from a resident array, not staged (tests check that parameters are). */
+export const residentStats = { reads: 0 };
+
+/**
+ * A rows x cols strided view of `x` from float `off` as an operand of engine `e`: read where it
+ * lies when it is resident there with a unit stride (the packers and `dot` take any strides),
+ * else staged densely at `at`.
+ */
+function operand(e: Engine, x: NDArray, off: number, s0: number, s1: number, rows: number, cols: number, heap: Float32Array, at: number): Staged {
+  const home = homes.get(x.storage);
+  if (home?.e === e && (s0 === 1 || s1 === 1)) {
+    residentStats.reads++;
+    return { at: home.at + off, s0, s1 };
+  }
+  const [r, c] = stage(x.buffer as Float32Array, off, s0, s1, rows, cols, heap, at);
+  return { at, s0: r, s1: c };
 }
 
 /** The worker pool of the default engine, started if it was not (tests wait on `ready`); null without SIMD or threads. */
@@ -265,10 +337,12 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile?: Tile, bias?: NDArray, 
   const outShape = [...batch, m, n];
   const out = new Float32Array(sizeOf(outShape));
   if (out.length === 0) return new NDArray(out, outShape);
-  const as = a.buffer as Float32Array, bs = b.buffer as Float32Array;
-  // in floats: [A staged | B staged | productLayout's regions]
-  const aS = 0, bS = aS + m * k, base = bS + k * n;
-  const heap = reserve(e, productLayout(e.tile, m, k, n, base).end);
+  const as = a.buffer as Float32Array;
+  // in floats from the scratch base: [A staged | B staged | productLayout's regions]
+  const aS = e.arena.end, bS = aS + m * k, base = bS + k * n;
+  // a B read in place: `dot` reads whole column panels, up to nr - 1 columns past B's last, which must lie in the memory
+  const overread = homes.get(b.storage)?.e === e ? e.tile.nr * Math.max(1, ...b.strides) : 0;
+  const heap = reserve(e, productLayout(e.tile, m, k, n, base).end - aS + overread);
   if (heap === undefined) return undefined;
   if (m * n * k >= THREADED_FROM) e.pool?.wake();
   const bStrides = contiguousStrides(batch);
@@ -280,8 +354,8 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile?: Tile, bias?: NDArray, 
       bo += idx * b.strides[d];
     }
     const [aRow, aK] = stage(as, ao, a.strides[r - 2], a.strides[r - 1], m, k, heap, aS);
-    const [bK, bCol] = stage(bs, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
-    product(e, { at: aS, s0: aRow, s1: aK }, { at: bS, s0: bK, s1: bCol }, m, k, n, base, out, t * m * n, bias, relu);
+    const B = operand(e, b, bo, b.strides[r - 2], b.strides[r - 1], k, n, heap, bS);
+    product(e, { at: aS, s0: aRow, s1: aK }, B, m, k, n, base, out, t * m * n, bias, relu);
   }
   return new NDArray(out, outShape);
 }
@@ -307,13 +381,13 @@ export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArr
   // gy row-major in the heap, as the mask (against y) and the column sums read it
   if (rows > 1 && out > 1 && gy.strides[1] !== 1 && gy.strides[0] === 1) return undefined;
   if (y !== undefined && (y.strides[0] !== out || y.strides[1] !== 1)) return undefined;
-  // in floats: [g | y | x | W | gb | the products' regions]; g and y padded so that the
-  // 4-lane mask and column sums may run past their ends
+  // in floats from the scratch base: [g | y | x | W | gb | the products' regions]; g and y
+  // padded so that the 4-lane mask and column sums may run past their ends
   const gLen = roundUp(rows * out, 4) + 4;
-  const G = 0, Y = G + gLen, X = Y + (y === undefined ? 0 : gLen), Ws = X + (want.gW ? rows * inF : 0), B = Ws + (want.gx ? out * inF : 0);
+  const G = e.arena.end, Y = G + gLen, X = Y + (y === undefined ? 0 : gLen), Ws = X + (want.gW ? rows * inF : 0), B = Ws + (want.gx ? out * inF : 0);
   const base = roundUp(B + roundUp(out, 4), 4);
   const end = Math.max(base, want.gW ? productLayout(e.tile, out, rows, inF, base).end : 0, want.gx ? productLayout(e.tile, rows, out, inF, base).end : 0);
-  const heap = reserve(e, end);
+  const heap = reserve(e, end - G);
   if (heap === undefined) return undefined;
   if (rows * out * inF >= THREADED_FROM) e.pool?.wake();
   stage(gy.buffer as Float32Array, gy.offset, gy.strides[0], gy.strides[1], rows, out, heap, G);
@@ -327,16 +401,16 @@ export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArr
     grads.gb = new NDArray(heap.slice(B, B + out), [out]);
   }
   if (want.gW) {
-    const [xRow, xCol] = stage(x.buffer as Float32Array, x.offset, x.strides[0], x.strides[1], rows, inF, heap, X);
+    const xs = operand(e, x, x.offset, x.strides[0], x.strides[1], rows, inF, heap, X);
     const gW = new Float32Array(out * inF);
     // g^T: row i of A is column i of g
-    product(e, { at: G, s0: 1, s1: out }, { at: X, s0: xRow, s1: xCol }, out, rows, inF, base, gW, 0);
+    product(e, { at: G, s0: 1, s1: out }, xs, out, rows, inF, base, gW, 0);
     grads.gW = new NDArray(gW, [out, inF]);
   }
   if (want.gx) {
-    const [wRow, wCol] = stage(W.buffer as Float32Array, W.offset, W.strides[0], W.strides[1], out, inF, heap, Ws);
+    const Wo = operand(e, W, W.offset, W.strides[0], W.strides[1], out, inF, heap, Ws);
     const gx = new Float32Array(rows * inF);
-    product(e, { at: G, s0: out, s1: 1 }, { at: Ws, s0: wRow, s1: wCol }, rows, out, inF, base, gx, 0);
+    product(e, { at: G, s0: out, s1: 1 }, Wo, rows, out, inF, base, gx, 0);
     grads.gx = new NDArray(gx, [rows, inF]);
   }
   return grads;
@@ -345,30 +419,50 @@ export function wasmLinearBackward(gy: NDArray, y: NDArray | undefined, x: NDArr
 /**
  * ys[i] += alpha xs[i] for every pair of contiguous float32 arrays of equal size, in ONE wasm
  * loop over all of them (SGD's update of a whole model: one call where a kernel per parameter
- * paid its staging and dispatch for a bias of 10 floats), written back into ys in place. Each
- * y is staged before any is written, so an x may alias a y. false, having written nothing,
- * when the heap cannot hold them. Call only when `wasmEnabled()`.
+ * paid its staging and dispatch for a bias of 10 floats), written back into ys in place. A
+ * resident y (a parameter living in the memory, residentCopy) is updated where it lies, by a
+ * loop of its own, with nothing to copy in or out. Every x is staged before any y is written,
+ * so an x may alias a y. false, having written nothing, when the heap cannot hold them. Call
+ * only when `wasmEnabled()`.
  */
 export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDArray[]): boolean {
   const e = getEngine();
   if (e === null) throw new Error('wasmAxpy: WebAssembly SIMD is not available here');
-  // in floats: every y, then every x, each from a multiple of 4 so that the loop runs in whole groups
+  // a whole resident block (its padding to whole lines lets the 4-lane loop run past the end)
+  const home = ys.map((y) => {
+    const h = homes.get(y.storage);
+    return h?.e === e && y.offset === 0 && y.size === (y.storage as Float32Array).length && y.isContiguous ? h.at : -1;
+  });
+  // in floats from the scratch base: every staged y, then their xs, then the resident ys' xs,
+  // each from a multiple of 4 so that the loops run in whole groups
   const at: number[] = [];
-  let total = 0;
-  for (const y of ys) {
-    at.push(total);
-    total += roundUp(y.size, 4);
+  let staged = 0;
+  for (let i = 0; i < ys.length; i++) {
+    if (home[i] >= 0) continue;
+    at[i] = staged;
+    staged += roundUp(ys[i].size, 4);
+  }
+  let total = 2 * staged;
+  for (let i = 0; i < ys.length; i++) {
+    if (home[i] < 0) continue;
+    at[i] = total;
+    total += roundUp(ys[i].size, 4);
   }
   if (total === 0) return true;
-  const heap = reserve(e, 2 * total);
+  const heap = reserve(e, total);
   if (heap === undefined) return false;
+  const S = e.arena.end;
   for (let i = 0; i < ys.length; i++) {
     const y = ys[i], x = xs[i];
-    heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + y.size), at[i]);
-    heap.set((x.buffer as Float32Array).subarray(x.offset, x.offset + x.size), total + at[i]);
+    const xAt = S + (home[i] >= 0 ? at[i] : staged + at[i]);
+    if (home[i] < 0) heap.set((y.buffer as Float32Array).subarray(y.offset, y.offset + y.size), S + at[i]);
+    heap.set((x.buffer as Float32Array).subarray(x.offset, x.offset + x.size), xAt);
   }
-  e.axpy(0, total * 4, total / 4, alpha);
-  for (let i = 0; i < ys.length; i++) (ys[i].buffer as Float32Array).set(heap.subarray(at[i], at[i] + ys[i].size), ys[i].offset);
+  if (staged > 0) e.axpy(S * 4, (S + staged) * 4, staged / 4, alpha);
+  for (let i = 0; i < ys.length; i++) if (home[i] >= 0) e.axpy(home[i] * 4, (S + at[i]) * 4, Math.ceil(ys[i].size / 4), alpha);
+  for (let i = 0; i < ys.length; i++) {
+    if (home[i] < 0) (ys[i].buffer as Float32Array).set(heap.subarray(S + at[i], S + at[i] + ys[i].size), ys[i].offset);
+  }
   return true;
 }
 
