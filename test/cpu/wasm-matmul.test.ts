@@ -223,6 +223,10 @@ test('empty operands: k = 0 gives zeros, m = 0 an empty result', (t) => {
   t.deepEqual(y.shape, [3, 4]);
   t.deepEqual([...y.toFlat()], new Array(12).fill(0));
   t.deepEqual(wasmMatmul(new NDArray(new Float32Array(0), [0, 5]), view(5, 2, 'plain', 1))!.shape, [0, 2]);
+  // large enough for a result array that is not zeroed when allocated: the copy-out writes every element
+  for (let i = 0; i < 3; i++) wasmMatmul(view(60, 70, 'plain', i), view(70, 80, 'plain', i + 1)); // leave garbage to be reused
+  const big = wasmMatmul(new NDArray(new Float32Array(0), [60, 0]), new NDArray(new Float32Array(0), [0, 80]))!;
+  t.true(big.toFlat().every((v) => v === 0));
 });
 
 test.serial('memory is grown once and then reused: no growth on repeated calls', (t) => {
