@@ -11,7 +11,9 @@ import { Parameter } from '../../runtime/links/link.js';
 import { Arena, LINE_FLOATS } from '../../runtime/array/cpu/wasm-arena.js';
 import { isResident, residentCopy, residentStats, wasmAxpy } from '../../runtime/array/cpu/wasm-matmul.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
-import { uniform } from '../helpers.js';
+import { uniform, useDevices } from '../helpers.js';
+
+const devices = await useDevices(test);
 
 /** Seeded uniform float32 in [-1, 1). */
 const f32 = (shape: readonly number[], seed: number): NDArray => new NDArray(Float32Array.from(uniform(shape, seed).toFlat()), shape.slice());
@@ -148,4 +150,14 @@ test('a loop that never yields to the event loop (no finalizer runs) holds at mo
   const { flags, peak, cap } = JSON.parse(stdout.trim()) as { flags: boolean[]; peak: number; cap: number };
   t.deepEqual(flags, [true, true, true, false, false, false]);
   t.true(peak <= cap, `${peak} floats resident, cap ${cap}`);
+});
+
+devices.gpu('a model moved to the GPU and back has resident parameters again, with the values it had', async (t) => {
+  const l = new L.Linear(12, 7);
+  const before = Array.from(l.W.data.toFlat());
+  l.toGpu();
+  t.false(isResident(l.W.data));
+  await l.toCpu();
+  t.true(isResident(l.W.data) && isResident(l.b!.data));
+  t.deepEqual(Array.from(l.W.data.toFlat()), before);
 });
