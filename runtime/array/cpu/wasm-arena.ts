@@ -6,7 +6,8 @@
  */
 export const LINE_FLOATS = 16;
 
-const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
+/** `x` rounded up to a multiple of `to`. */
+export const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 
 /**
  * First-fit blocks in [0, end), in floats. Every call lays out its scratch from `end` on, so a

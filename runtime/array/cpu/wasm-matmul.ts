@@ -7,7 +7,7 @@
 import { encodeModule, func } from '../../../compiler/wasm/encoder.js';
 import { DEFAULT_TILE, matmulModule, type Tile } from '../../../compiler/wasm/matmul.js';
 import { NDArray, contiguousStrides, sizeOf, type Storage } from '../ndarray.js';
-import { Arena } from './wasm-arena.js';
+import { Arena, roundUp } from './wasm-arena.js';
 import { PARAMS, Pool, builtin, chunkFn, threadsPossible, type Dot, type Gemm, type Pack } from './matmul-threads.js';
 
 /**
@@ -162,8 +162,6 @@ function reserve(e: Engine, floats: number): Float32Array | undefined {
   return e.heap;
 }
 
-const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
-
 /**
  * Copy a rows x cols strided view densely into the heap at float offset `at`, by whole lines
  * along its unit stride (memcpy speed: a JS element loop costs a few ns an element here), and
@@ -234,6 +232,12 @@ export function residentCopy(x: NDArray): NDArray {
   return new NDArray(view, x.shape.slice());
 }
 
+/** Where `storage`'s resident block begins in engine `e`'s memory, in floats; undefined when it has none there. */
+function homeIn(e: Engine, storage: Storage): number | undefined {
+  const h = homes.get(storage);
+  return h?.e === e ? h.at : undefined;
+}
+
 /** Whether `x` is a view of a residentCopy (tests). */
 export const isResident = (x: NDArray): boolean => homes.has(x.storage);
 
@@ -249,10 +253,10 @@ export const residentStats = { reads: 0 };
  * else staged densely at `at`.
  */
 function operand(e: Engine, x: NDArray, off: number, s0: number, s1: number, rows: number, cols: number, heap: Float32Array, at: number): Staged {
-  const home = homes.get(x.storage);
-  if (home?.e === e && (s0 === 1 || s1 === 1)) {
+  const home = homeIn(e, x.storage);
+  if (home !== undefined && (s0 === 1 || s1 === 1)) {
     residentStats.reads++;
-    return { at: home.at + off, s0, s1 };
+    return { at: home + off, s0, s1 };
   }
   const [r, c] = stage(x.buffer as Float32Array, off, s0, s1, rows, cols, heap, at);
   return { at, s0: r, s1: c };
@@ -356,7 +360,7 @@ export function wasmMatmul(a: NDArray, b: NDArray, tile?: Tile, bias?: NDArray, 
   // in floats from the scratch base: [A staged | B staged | productLayout's regions]
   const aS = e.arena.end, bS = aS + m * k, base = bS + k * n;
   // a B read in place: `dot` reads whole column panels, up to nr - 1 columns past B's last, which must lie in the memory
-  const overread = homes.get(b.storage)?.e === e ? e.tile.nr * Math.max(1, ...b.strides) : 0;
+  const overread = homeIn(e, b.storage) !== undefined ? e.tile.nr * Math.max(1, ...b.strides) : 0;
   const heap = reserve(e, productLayout(e.tile, m, k, n, base).end - aS + overread);
   if (heap === undefined) return undefined;
   if (m * n * k >= THREADED_FROM) e.pool?.wake();
@@ -444,10 +448,7 @@ export function wasmAxpy(alpha: number, xs: readonly NDArray[], ys: readonly NDA
   const e = getEngine();
   if (e === null) throw new Error('wasmAxpy: WebAssembly SIMD is not available here');
   // a whole resident block (its padding to whole lines lets the 4-lane loop run past the end)
-  const home = ys.map((y) => {
-    const h = homes.get(y.storage);
-    return h?.e === e && y.offset === 0 && y.size === (y.storage as Float32Array).length && y.isContiguous ? h.at : -1;
-  });
+  const home = ys.map((y) => (y.offset === 0 && y.size === (y.storage as Float32Array).length && y.isContiguous ? homeIn(e, y.storage) ?? -1 : -1));
   // in floats from the scratch base: every staged y, then their xs, then the resident ys' xs,
   // each from a multiple of 4 so that the loops run in whole groups
   const at: number[] = [];
