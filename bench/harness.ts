@@ -305,9 +305,18 @@ export async function eachDevice<C>(devices: readonly Device[], gpu: WebGpu | nu
  * `burst` > 1: in a timed round each library runs that many samples in a row and only the
  * first is untimed, so the figures are of back-to-back samples, as in a training loop, rather
  * than of one sample after the other libraries have evicted its code and data from the caches.
+ *
+ * `warmup` as a number: that many untimed rounds. As a Warmup, its `rounds`, then each library
+ * alone settles (see Warmup). Returns the untimed samples each library took before timing.
  */
-export async function rounds(names: readonly string[], warmup: number, reps: number, run: (name: string, timed: boolean) => Promise<void>, burst = 1): Promise<void> {
-  for (let i = 0; i < warmup; i++) for (const name of names) await run(name, false);
+export async function rounds(names: readonly string[], warmup: number | Warmup, reps: number, run: (name: string, timed: boolean) => Promise<void>, burst = 1): Promise<Record<string, number>> {
+  const { rounds: first, upTo = 0, ms = 0 } = typeof warmup === 'number' ? { rounds: warmup } : warmup;
+  const untimed: Record<string, number> = {};
+  for (const name of names) untimed[name] = first;
+  for (let i = 0; i < first; i++) for (const name of names) await run(name, false);
+  for (const name of names) {
+    for (const until = performance.now() + ms; untimed[name] < upTo && performance.now() < until; untimed[name]++) await run(name, false);
+  }
   const random = new RandomState(0x6b757361);
   const order = names.slice();
   for (let r = 0; r < reps; r++) {
@@ -317,7 +326,19 @@ export async function rounds(names: readonly string[], warmup: number, reps: num
     }
     for (const name of order) for (let b = 0; b < burst; b++) await run(name, burst === 1 || b > 0);
   }
+  return untimed;
 }
+
+/**
+ * A warm-up that lets each library reach the speed it keeps: `rounds` untimed rounds, then each
+ * library alone takes more untimed samples until it has taken `upTo` in all or `ms` have passed.
+ * A library whose sample is about a millisecond of JS runs much of that JS unoptimized for its
+ * first thousand or two samples: V8 optimizes a function only after its calls have run some
+ * tens of kilobytes of bytecode, and most of a training step's functions run once or a few
+ * times a step (measured in bench/mlp-step.ts). A few thousand rounds would cost minutes, one
+ * library taking 77 ms a step there; the budget caps each library's share.
+ */
+export interface Warmup { readonly rounds: number; readonly upTo?: number; readonly ms?: number }
 
 /** A contender's training step on fixed data: the loss of each step, then cleanup. */
 export interface StepTrainer { step(): Promise<number>; dispose(): void }
@@ -332,7 +353,10 @@ export interface Race {
   errors: Record<string, string>;
   samplesMs: Record<string, number[]>;
   samplesCpuMs: Record<string, number[]>;
+  /** each library's loss at its first step and at the last step that every library took */
   lossFirstLast: Record<string, [number, number]>;
+  /** the untimed (warm-up) samples each library took */
+  untimed: Record<string, number>;
 }
 
 /**
@@ -342,7 +366,7 @@ export interface Race {
  * `burst` as in `rounds`.
  */
 export async function race<T extends StepTrainer>(
-  contenders: readonly { name: string; setup(): Promise<T> }[], warmup: number, reps: number,
+  contenders: readonly { name: string; setup(): Promise<T> }[], warmup: number | Warmup, reps: number,
   beforeDispose?: (trainers: ReadonlyMap<string, T>, errors: Record<string, string>) => Promise<void>,
   burst = 1,
 ): Promise<Race> {
@@ -378,16 +402,18 @@ export async function race<T extends StepTrainer>(
     }
   };
   const names = contenders.map((c) => c.name);
-  await rounds(names, warmup, reps, timeStep, burst);
+  const untimed = await rounds(names, warmup, reps, timeStep, burst);
   await beforeDispose?.(trainers, errors);
   for (const trainer of trainers.values()) safely(() => trainer.dispose());
   const medianMs: Record<string, number> = {}, medianCpuMs: Record<string, number> = {};
   const lossFirstLast: Record<string, [number, number]> = {};
+  // the last step every library took: a library that settled longer took more (Warmup)
+  const common = Math.min(...names.filter((n) => errors[n] === undefined).map((n) => losses[n].length));
   for (const name of names) {
     if (errors[name] !== undefined) continue;
     medianMs[name] = median(samples[name]);
     medianCpuMs[name] = median(cpuSamples[name]);
-    lossFirstLast[name] = [losses[name][0], losses[name].at(-1)!];
+    lossFirstLast[name] = [losses[name][0], losses[name][common - 1]];
   }
-  return { medianMs, medianCpuMs, ...againstFastestPeer(medianMs, 'lower'), errors, samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast };
+  return { medianMs, medianCpuMs, ...againstFastestPeer(medianMs, 'lower'), errors, samplesMs: samples, samplesCpuMs: cpuSamples, lossFirstLast, untimed };
 }

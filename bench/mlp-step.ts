@@ -1,12 +1,12 @@
 // Benchmark: median ms per MLP training step (forward, backward, SGD), kusari against TensorFlow.js and jax-js, on the CPU and WebGPU.
-// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--models 784-100-100-10,...] [--reps N] [--warmup N] [--burst N] [--timeout S]
+// Run from the repository root: npx tsx bench/mlp-step.ts [--devices cpu,webgpu] [--models 784-100-100-10,...] [--reps N] [--warmup N] [--settle-ms MS] [--burst N] [--timeout S]
 
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { F, L, RandomState, array, optimizers, type Variable, type VariableLike } from 'kusari';
 import {
   deviceHeading, eachDevice, errorText, finishBench, lossDrifts, peerVersions, positiveInt, printHeading, race, startBench,
-  type Device, type Jax,
+  type Device, type Jax, type Warmup,
 } from './harness.js';
 import { dispatchStats } from '../runtime/array/cpu/kernels.js';
 import { queueStats } from '../runtime/array/webgpu/queue.js';
@@ -16,12 +16,16 @@ const BATCH = 100;
 const CLASSES = 10;
 const LR = 0.01;
 /**
- * `warmup`: untimed steps first, enough for every library to reach its steady speed. The small
- * model's step is a millisecond of work behind a few hundred short JS functions, which V8
- * optimizes only after hundreds of calls: kusari's CPU step, alone, took a median 1.76 ms over
- * steps 0-24, 1.52 over 25-49, 1.21 over 50-74, and 1.10-1.18 in most windows from step 150 on (2000 steps:
- * 1.13 ms); with 10 warm-up steps the bench timed the tail of that climb. The large model's
- * step is its matrix products, tens of milliseconds in every library.
+ * `warmup`: untimed steps first, enough for every library to reach the speed it keeps (harness.ts's
+ * Warmup). The small model's step is a millisecond of work behind a few hundred short JS
+ * functions, which V8 optimizes only after many calls: 200 rounds, then each library alone up
+ * to 3000 steps or 5 s. kusari's CPU step climbs in two stages: alone, a median 1.76 ms over
+ * steps 0-24 and 1.21 over 50-74 (most functions compiled), then the JS of each step keeps
+ * shrinking for another thousand or two: the same step with 8 units a layer (nothing but its
+ * JS) took a median 155-275 us over steps 200-300 and 50-90 us from step 2000 on. With 200
+ * rounds only, the CPU ratio against jax-js jit measured 0.50-0.58 in 9 runs; with this
+ * warm-up, 0.43-0.57 (median 0.48) in 11, jax-js jit's own median 2.8-3.1 ms either way.
+ * The large model's step is its matrix products, tens of milliseconds in every library.
  *
  * `reps`: timed rounds. A small-model CPU step varies by a factor of 2 from one round to the
  * next on this shared machine: drawing 15 of the 81 rounds of one run (kusari/jax-js jit
@@ -29,8 +33,8 @@ const LR = 0.01;
  * 0.61 and 0.70. A median of 41 rounds costs a few seconds and moves half as much by chance.
  */
 const MODELS = [
-  { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 41, warmup: 200 },
-  { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 7, warmup: 10 },
+  { name: '784-100-100-10', sizes: [784, 100, 100, CLASSES], reps: 41, warmup: { rounds: 200, upTo: 3000, ms: 5000 } },
+  { name: '784-1000-1000-10', sizes: [784, 1000, 1000, CLASSES], reps: 7, warmup: { rounds: 10 } },
 ];
 
 /** The same batch for every library: inputs (BATCH, sizes[0]) and labels (BATCH,). */
@@ -211,7 +215,9 @@ interface Row {
   model: string;
   batch: number;
   reps: number;
-  warmup: number;
+  warmup: Warmup;
+  /** the untimed steps each library took before timing (Warmup's rounds, then alone up to its upTo or ms) */
+  untimed: Record<string, number>;
   /** steps in a row per library and round, the first untimed (1: one step each, all timed) */
   burst: number;
   /** median ms per step, by library; absent where the library failed */
@@ -235,7 +241,7 @@ interface Row {
 }
 
 /** Build every contender's trainer, warm up, then time steps in rotating order. */
-async function measure(device: Device, model: (typeof MODELS)[number], contenders: readonly Contender[], reps: number, warmup: number, burst: number): Promise<Row> {
+async function measure(device: Device, model: (typeof MODELS)[number], contenders: readonly Contender[], reps: number, warmup: Warmup, burst: number): Promise<Row> {
   const rng = new RandomState(0);
   const data = {
     x: Float32Array.from({ length: BATCH * model.sizes[0] }, () => rng.normal()),
@@ -262,6 +268,7 @@ const { values } = parseArgs({
     reps: { type: 'string' },
     // default: each model's own (MODELS)
     warmup: { type: 'string' },
+    'settle-ms': { type: 'string' },
     burst: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '1800' },
   },
@@ -277,7 +284,9 @@ const rows: Row[] = [];
 await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false), jaxJs(jax, true)] }, unavailable, async (device, contenders) => {
   for (const model of models) {
     const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
-    const warmup = values.warmup === undefined ? model.warmup : positiveInt(BENCH, 'warmup', values.warmup);
+    // --warmup sets the rounds, --settle-ms the time each library then settles alone (0: none, as before)
+    let warmup: Warmup = values.warmup === undefined ? model.warmup : { ...model.warmup, rounds: positiveInt(BENCH, 'warmup', values.warmup) };
+    if (values['settle-ms'] !== undefined) warmup = { ...warmup, ms: values['settle-ms'] === '0' ? 0 : positiveInt(BENCH, 'settle-ms', values['settle-ms']) };
     rows.push(await measure(device, model, contenders, reps, warmup, burst));
   }
 });
@@ -285,7 +294,8 @@ await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false),
 // ---- the report -----------------------------------------------------------------------------
 
 const versions = peerVersions(devices);
-const warmups = [...new Set(rows.map((r) => `${r.warmup} (${r.model})`))].join(', ');
+const warmupText = ({ rounds, upTo, ms }: Warmup) => (upTo === undefined || !ms ? `${rounds}` : `${rounds} rounds, then each library alone up to ${upTo} steps or ${ms / 1000} s`);
+const warmups = [...new Set(rows.map((r) => `${warmupText(r.warmup)} (${r.model})`))].join('; ');
 const bursts = burst === 1 ? 'one step per library in turn' : `${burst} steps in a row per library in turn, the first untimed`;
 printHeading(`MLP training step (forward + backward + SGD update), batch ${BATCH}: median ms per step (${bursts}) after warm-up steps: ${warmups}`, versions);
 for (const device of devices) {
@@ -304,6 +314,7 @@ for (const device of devices) {
     console.log([r.model.padEnd(23), ...cells].join(''));
   }
   for (const r of mine) console.log(`kusari dispatches per step, ${r.model}: ${r.kusariDispatches ?? '-'}`);
+  for (const r of mine) console.log(`warm-up steps per library, ${r.model}: ${Object.entries(r.untimed).map(([n, k]) => `${n} ${k}`).join(', ')}`);
 }
 const failures = rows.flatMap((r) => Object.entries(r.errors).map(([n, e]) => `${r.device} ${r.model} ${n}: ${e}`));
 const drifts = rows.flatMap((r) => lossDrifts(`${r.device} ${r.model}`, r.lossFirstLast));
