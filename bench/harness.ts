@@ -17,10 +17,10 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** A flag that must be a positive integer. */
-export function positiveInt(bench: string, flag: string, text: string): number {
+/** A flag that must be a positive integer (or, with `min` 0, zero too). */
+export function positiveInt(bench: string, flag: string, text: string, min: 0 | 1 = 1): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${bench}: --${flag} must be a positive integer, got '${text}'`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`${bench}: --${flag} must be ${min === 1 ? 'a positive integer' : 'an integer >= 0'}, got '${text}'`);
   return n;
 }
 

@@ -24,7 +24,7 @@ const LR = 0.01;
  * shrinking for another thousand or two: the same step with 8 units a layer (nothing but its
  * JS) took a median 155-275 us over steps 200-300 and 50-90 us from step 2000 on. With 200
  * rounds only, the CPU ratio against jax-js jit measured 0.50-0.58 in 9 runs; with this
- * warm-up, 0.43-0.57 (median 0.48) in 11, jax-js jit's own median 2.8-3.1 ms either way.
+ * warm-up, 0.43-0.60 (median 0.48) in 21, jax-js jit's own median 2.8-3.1 ms either way.
  * The large model's step is its matrix products, tens of milliseconds in every library.
  *
  * `reps`: timed rounds. A small-model CPU step varies by a factor of 2 from one round to the
@@ -286,7 +286,7 @@ await eachDevice(devices, gpu, { kusari, tfjs, jax: (jax) => [jaxJs(jax, false),
     const reps = values.reps === undefined ? model.reps : positiveInt(BENCH, 'reps', values.reps);
     // --warmup sets the rounds, --settle-ms the time each library then settles alone (0: none, as before)
     let warmup: Warmup = values.warmup === undefined ? model.warmup : { ...model.warmup, rounds: positiveInt(BENCH, 'warmup', values.warmup) };
-    if (values['settle-ms'] !== undefined) warmup = { ...warmup, ms: values['settle-ms'] === '0' ? 0 : positiveInt(BENCH, 'settle-ms', values['settle-ms']) };
+    if (values['settle-ms'] !== undefined) warmup = { ...warmup, ms: positiveInt(BENCH, 'settle-ms', values['settle-ms'], 0) };
     rows.push(await measure(device, model, contenders, reps, warmup, burst));
   }
 });
