@@ -4,8 +4,8 @@ import { Expr, constant, input, scalar, substitute, topoSort } from '../../compi
 import { vjp } from '../../compiler/grad.js';
 import { planLocalDerivative, type DerivativeDecision } from '../../compiler/fusion/chain.js';
 import { backendOf, deviceOf } from '../array/backend.js';
-import { NDArray, broadcastShapes, type DType } from '../array/ndarray.js';
-import { elementwise as runElementwise, zeros } from '../array/xp.js';
+import { NDArray, broadcastShapes, type DType, type Device } from '../array/ndarray.js';
+import { zeros } from '../array/xp.js';
 import { config } from '../graph/config.js';
 import { FunctionNode, Variable, describe, type VariableLike } from '../graph/variable.js';
 import { sumTo } from './shape.js';
@@ -23,7 +23,7 @@ import { sumTo } from './shape.js';
  */
 export class Elementwise extends FunctionNode {
   /** The store-or-recompute decision for this call (null until applied, or when no graph is recorded). */
-  decision: (DerivativeDecision & { readonly wrt: readonly number[] }) | null = null;
+  decision: Decision | null = null;
   /**
    * The inputs whose derivatives the forward stored, and the arrays (released with the node);
    * `y`, the output, until the first backward, which may take the forward's place (forwardWithBackward).
@@ -43,11 +43,15 @@ export class Elementwise extends FunctionNode {
     super();
   }
 
+  /** What checkInputs found (the broadcast shape, the device, the output dtype): forward runs on it. */
+  private checked: { readonly shape: readonly number[]; readonly device: Device; readonly dtype: DType | null } | null = null;
+
   override checkInputs(xs: readonly NDArray[]): void {
-    broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
-    deviceOf(xs, this.label, this.argNames);
-    if (this.dtypes !== null) return; // a user kernel's parameter types were checked when bound
-    elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
+    const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
+    const device = deviceOf(xs, this.label, this.argNames);
+    // a user kernel's parameter types were checked when bound
+    const dtype = this.dtypes !== null ? null : elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars);
+    this.checked = { shape, device, dtype };
   }
 
   /** The inputs wanting a gradient when apply() records a graph: what forward decides for. */
@@ -59,31 +63,28 @@ export class Elementwise extends FunctionNode {
   }
 
   forward(xs: readonly NDArray[]): NDArray[] {
-    const dtype = this.dtypes === null ? elementwiseDtype(this.label, this.argNames, xs.map((x) => x.dtype), this.intClosed, this.scalars) : null;
+    if (this.checked === null) this.checkInputs(xs);
+    const { shape, device, dtype } = this.checked!;
     const dtypes = this.dtypes ?? this.roots.map(() => dtype!);
-    const opts = { op: this.label, names: this.argNames };
+    const run = backendOf(device).elementwise;
     if (this.wrt.length > 0) {
-      // checkInputs has passed: the shapes broadcast
-      const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
       const broadcast = xs.map((x) => x.shape.length !== shape.length || x.shape.some((n, d) => n !== shape[d]));
       this.decision = derivativeDecision(this.roots, xs.length, this.wrt, broadcast);
     }
     const d = this.decision;
     if (d?.decision === 'store-derivative') {
       if (dtypes[0] === 'int32') {
-        this.decision = { ...d, decision: 'recompute', why: 'an int32 output is piecewise constant: no gradient to store', derivatives: [] };
+        this.decision = { ...d, decision: 'recompute', why: 'an int32 output is piecewise constant: no gradient to store', derivatives: [], outputs: this.roots, withBackward: new Map() };
       } else {
         // y and every d_i in one dispatch, sharing the chain's intermediates
-        const [y, ...ds] = runElementwise([...this.roots, ...d.derivatives], xs, this.scalars, { ...opts, dtype: dtypes[0] });
+        const [y, ...ds] = run(d.outputs, xs, this.scalars, shape, dtypes[0]);
         this.stored = { targets: d.wrt, arrays: ds, y };
         return [y];
       }
     }
-    if (dtypes.every((d) => d === dtypes[0])) return runElementwise(this.roots, xs, this.scalars, { ...opts, dtype: dtypes[0] });
+    if (dtypes.every((d) => d === dtypes[0])) return run(this.roots, xs, this.scalars, shape, dtypes[0]);
     // the backends give all outputs one dtype unless handed the output arrays
-    const shape = broadcastShapes(xs.map((x) => x.shape), this.label, this.argNames);
-    const device = deviceOf(xs, this.label, this.argNames);
-    return runElementwise(this.roots, xs, this.scalars, { ...opts, outs: dtypes.map((d) => zeros(shape, d, device)) });
+    return run(this.roots, xs, this.scalars, shape, dtypes[0], dtypes.map((d) => zeros(shape, d, device)));
   }
 
   // Only the inputs a derivative reads are checked for in-place writes: add's reads none,
@@ -129,9 +130,7 @@ export class Elementwise extends FunctionNode {
     const replace = backendOf(y.device).replaceLast;
     const d = this.decision;
     if (replace === undefined || d === null || gy.dtype !== y.dtype || gy.shape.some((n, k) => n !== y.shape[k]) || gy.ndim !== y.ndim) return null;
-    const n = this.inputs.length;
-    const roots = [this.roots[0], ...targets.map((t) => input(n).mul(d.derivatives[d.wrt.indexOf(t)]))];
-    return replace(y, roots, [...this.inputs.map((x) => x.data), gy], this.scalars)?.slice(1) ?? null;
+    return replace(y, withBackward(d, targets, this.inputs.length), [...this.inputs.map((x) => x.data), gy], this.scalars)?.slice(1) ?? null;
   }
 
   /** The gradient expressions of `targets` over input(0..n-1) and gy_j = input(n + j). */
@@ -140,13 +139,39 @@ export class Elementwise extends FunctionNode {
   }
 }
 
-const decisionCache = new Map<string, DerivativeDecision & { readonly wrt: readonly number[] }>();
+/**
+ * A node's store-or-recompute decision, with the root arrays it launches: the same arrays
+ * every step, so the backend finds its launch plans for them (webgpu/backend.ts).
+ */
+type Decision = DerivativeDecision & {
+  readonly wrt: readonly number[];
+  /** the roots then the derivatives: what a storing forward writes */
+  readonly outputs: readonly Expr[];
+  /** per requested targets: y, then each gx = gy * dy/dx (forwardWithBackward) */
+  readonly withBackward: Map<string, readonly Expr[]>;
+};
+
+const decisionCache = new Map<string, Decision>();
 /** planLocalDerivative for a node, cached: expressions are interned, and every step asks again. */
-function derivativeDecision(roots: readonly Expr[], n: number, wrt: readonly number[], broadcast: readonly boolean[]): DerivativeDecision & { readonly wrt: readonly number[] } {
+function derivativeDecision(roots: readonly Expr[], n: number, wrt: readonly number[], broadcast: readonly boolean[]): Decision {
   const key = `${roots.map((r) => r.id).join(',')}|${n}|${wrt.join(',')}|${broadcast.map(Number).join('')}`;
   let d = decisionCache.get(key);
-  if (d === undefined) decisionCache.set(key, (d = { ...planLocalDerivative(roots, n, wrt, { broadcast }), wrt }));
+  if (d === undefined) {
+    const plan = planLocalDerivative(roots, n, wrt, { broadcast });
+    decisionCache.set(key, (d = { ...plan, wrt, outputs: [...roots, ...plan.derivatives], withBackward: new Map() }));
+  }
   return d;
+}
+
+/** The roots of forwardWithBackward's kernel: y = roots[0], then gy * d_t for each target (gy is input n). */
+function withBackward(d: Decision, targets: readonly number[], n: number): readonly Expr[] {
+  const key = targets.join(',');
+  let roots = d.withBackward.get(key);
+  if (roots === undefined) {
+    roots = [d.outputs[0], ...targets.map((t) => input(n).mul(d.derivatives[d.wrt.indexOf(t)]))];
+    d.withBackward.set(key, roots);
+  }
+  return roots;
 }
 
 const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
@@ -307,8 +332,9 @@ export function elementwise<const A extends readonly string[]>(def: ElementwiseD
   const { name, args: argNames } = def;
   if (ELEMENTWISE_OPS.has(name)) throw new Error(`elementwise: op ${name} is declared twice`);
   const build = def.build as (...a: Expr[]) => Expr;
-  // the expression per pattern of array/number arguments: bit i set when argument i is a number
-  const exprs = new Map<number, Expr>();
+  // the expression per pattern of array/number arguments (bit i set when argument i is a
+  // number), as a one-root array: the same array every call, which the backend keys its launch plans by
+  const exprs = new Map<number, readonly [Expr]>();
   const op = (...given: VariableLike[]): Variable => {
     const args = given.length === argNames.length ? given : argNames.map((a, i) => (i < given.length ? given[i] : def.defaults?.[a as A[number]]));
     if (given.length > argNames.length || args.some((a) => a === undefined)) {
@@ -335,14 +361,14 @@ export function elementwise<const A extends readonly string[]>(def: ElementwiseD
     }
     if (arrays.length === 0) throw new Error(`${name}: at least one argument must be a Variable or NDArray`);
     def.check?.(...(args as Args<A>));
-    let expr = exprs.get(pattern);
-    if (expr === undefined) {
+    let roots = exprs.get(pattern);
+    if (roots === undefined) {
       let k = 0, m = 0;
-      expr = build(...argNames.map((_, i) => ((pattern >> i) & 1 ? scalar(m++) : input(k++))));
-      exprs.set(pattern, expr);
+      roots = [build(...argNames.map((_, i) => ((pattern >> i) & 1 ? scalar(m++) : input(k++))))];
+      exprs.set(pattern, roots);
     }
-    if (TRACE.hook !== null) return TRACE.hook(def as unknown as ElementwiseDef, expr, arrays, names, scalars);
-    return new Elementwise(name, [expr], scalars, names, null, def.intClosed).apply(arrays)[0];
+    if (TRACE.hook !== null) return TRACE.hook(def as unknown as ElementwiseDef, roots[0], arrays, names, scalars);
+    return new Elementwise(name, roots, scalars, names, null, def.intClosed).apply(arrays)[0];
   };
   const row = Object.assign(op as unknown as (...args: Args<A>) => Variable, { def });
   ELEMENTWISE_OPS.set(name, row as unknown as ElementwiseOp);

@@ -6,6 +6,7 @@ import { vjp } from '../../compiler/grad.js';
 import { backendOf, dispatchStats } from '../../runtime/array/backend.js';
 import { NDArray } from '../../runtime/array/ndarray.js';
 import { elementwise } from '../../runtime/array/xp.js';
+import { planStats } from '../../runtime/array/webgpu/backend.js';
 import { pipelineStats } from '../../runtime/array/webgpu/pipelines.js';
 import { allclose, countKernels, uniform as uniform64, useDevices } from '../helpers.js';
 
@@ -135,4 +136,32 @@ devices.each('reduceTo: broadcast-input gradients summed in the same call, 1 ele
   t.throws(() => be.elementwise([da], ins, [], [5, 9], 'float32', undefined, [[2, 9]]), {
     message: 'elementwise: cannot sum shape [5, 9] down to [2, 9]; the target must broadcast to it',
   });
+});
+
+devices.gpu('a chain\'s launch plan is reused only for the layout and scalars it was made for', async (t) => {
+  // one roots array throughout, as an op or a fused node keeps it: every call below looks up
+  // the same chain's plans, and a plan reused for another layout would give wrong values
+  const roots = [x.mul(scalar(0)).add(a).tanh().mul(x)];
+  // square, so that a transposed view has the shape of the original and differs only in strides
+  const cpu = { p: uniform([36, 36], 21), q: uniform([36, 36], 22), row: uniform([36], 23) };
+  const gpu = { p: cpu.p.toGpu(), q: cpu.q.toGpu(), row: cpu.row.toGpu() };
+  type Arrays = typeof cpu;
+  const calls: { what: string; args: (v: Arrays) => NDArray[]; scalars: number[]; reused: boolean }[] = [
+    { what: 'contiguous 2-D', args: (v) => [v.p, v.q], scalars: [0.5], reused: false },
+    { what: 'the same layout, other arrays', args: (v) => [v.q, v.p], scalars: [0.5], reused: true },
+    { what: 'another scalar', args: (v) => [v.p, v.q], scalars: [-2], reused: false },
+    { what: 'both transposed (same shape, other strides)', args: (v) => [v.p.transpose(), v.q.transpose()], scalars: [0.5], reused: false },
+    { what: 'a broadcast row', args: (v) => [v.p, v.row], scalars: [0.5], reused: false },
+    { what: 'views at offset 3 (not vec4-aligned)', args: (v) => [v.p.view([1039], [1], 3), v.q.view([1039], [1], 3)], scalars: [0.5], reused: false },
+    { what: 'views at offset 8', args: (v) => [v.p.view([1039], [1], 8), v.q.view([1039], [1], 8)], scalars: [0.5], reused: false },
+    { what: 'the first layout once more', args: (v) => [v.p, v.q], scalars: [0.5], reused: true },
+  ];
+  for (const c of calls) {
+    const ins = c.args(gpu), ref = elementwise(roots, c.args(cpu), c.scalars)[0];
+    const before = { ...planStats };
+    const got = backendOf('webgpu').elementwise(roots, ins, c.scalars, ref.shape, 'float32')[0];
+    t.is(planStats.reused - before.reused, c.reused ? 1 : 0, `${c.what}: reused`);
+    t.is(planStats.made - before.made, c.reused ? 0 : 1, `${c.what}: made`);
+    allclose(t, await got.data(), ref.toFlat(), { atol: 1e-5, rtol: 1e-4 });
+  }
 });

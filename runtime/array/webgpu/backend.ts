@@ -79,6 +79,77 @@ function elementwise(
     splitElementwise(roots, inputs, scalars, shape, dtype, results, limit);
     return results.slice();
   }
+  if (sizeOf(shape) === 0) return results.slice();
+  const operands = [...inputs, ...results];
+  const plan = reusedPlan(roots, operands, aliases, scalars, shape) ?? newPlan(roots, inputs, results, aliases, scalars, shape);
+  const token = launchGrid(plan.kernel, operands, plan.params, plan.groups);
+  // a kernel of the rank-specific kind is never replaced (its shapes are rare, and it is never precompiled)
+  last = plan.variant === null ? null : { token, first: results[0].storage };
+  return results.slice();
+}
+
+/**
+ * How one chain launches on one layout: its kernel, parameters and workgroups, and the
+ * layout they were made for. A training loop calls a chain on the same layouts every step,
+ * and deriving these again (broadcast views, collapsing, the kernel's key, packing) was most
+ * of a launch's JS (measured: ~30 of ~45 us), paid twice per fused node whose backward takes
+ * its forward's place.
+ */
+interface Plan {
+  readonly kernel: WgslKernel;
+  readonly params: ArrayBuffer;
+  readonly groups: readonly [number, number, number];
+  /** the polymorphic variant; null for a kernel of one rank past POLY_RANK */
+  readonly variant: PolyVariant | null;
+  // what it was made for: the output shape, each operand's layout, the aliases and the scalars
+  readonly shape: readonly number[];
+  readonly operands: readonly { dtype: DType; offset: number; shape: readonly number[]; strides: readonly number[] }[];
+  readonly aliases: readonly (number | undefined)[];
+  readonly scalars: readonly number[];
+}
+
+/** Plans per chain, by its roots array (the ops, fused nodes and backward keep theirs), newest first. */
+const plans = new WeakMap<readonly Expr[], Plan[]>();
+/** Launch plans made and reused so far (tests read the differences). */
+export const planStats = { made: 0, reused: 0 };
+/** Layouts kept per chain: an op such as `add` runs on a few shapes a step (one per layer). */
+const PLANS_PER_CHAIN = 8;
+
+function reusedPlan(roots: readonly Expr[], operands: readonly NDArray[], aliases: readonly (number | undefined)[], scalars: readonly number[], shape: readonly number[]): Plan | null {
+  const kept = plans.get(roots);
+  if (kept === undefined) return null;
+  for (const p of kept) {
+    if (fits(p, operands, aliases, scalars, shape)) {
+      planStats.reused++;
+      return p;
+    }
+  }
+  return null;
+}
+
+function fits(p: Plan, operands: readonly NDArray[], aliases: readonly (number | undefined)[], scalars: readonly number[], shape: readonly number[]): boolean {
+  if (!sameNumbers(p.shape, shape) || p.operands.length !== operands.length || p.scalars.length !== scalars.length) return false;
+  for (let j = 0; j < scalars.length; j++) if (!Object.is(p.scalars[j], scalars[j])) return false;
+  for (let k = 0; k < aliases.length; k++) if (p.aliases[k] !== aliases[k]) return false;
+  for (let k = 0; k < operands.length; k++) {
+    const a = operands[k], o = p.operands[k];
+    if (a.dtype !== o.dtype || a.offset !== o.offset || !sameNumbers(a.shape, o.shape) || !sameNumbers(a.strides, o.strides)) return false;
+  }
+  // vec4 loads also need each buffer whole vec4s long, which a layout does not say
+  return p.variant !== 'flat4' || operands.every((a) => storageOf(a).use().size % 16 === 0);
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function newPlan(
+  roots: readonly Expr[], inputs: readonly NDArray[], results: readonly NDArray[], aliases: readonly (number | undefined)[],
+  scalars: readonly number[], shape: readonly number[],
+): Plan {
   const operands = [...inputs.map((x) => x.broadcastTo(shape)), ...results];
   const layout = collapse({ shape: shape.slice(), strides: operands.map((a) => a.strides.slice()), offsets: operands.map((a) => a.offset) });
   const rank = layout.shape.length;
@@ -86,20 +157,27 @@ function elementwise(
   // all int32 and integer primitives: i32 arithmetic, exact past 2^24 and wrapping as on the CPU
   const intMath = intArithmetic(roots, inputs, scalars, results);
   const n = sizeOf(shape);
-  if (n === 0) return results.slice();
+  let made: Pick<Plan, 'kernel' | 'params' | 'groups' | 'variant'>;
   if (rank > POLY_RANK) {
     const kernel = polyKernel(roots, inputs.length, rank, { types, aliases, intMath });
-    launch(kernel, operands, packElementwiseParams(kernel, layout, scalars), n);
-    return results.slice();
+    made = { kernel, params: packElementwiseParams(kernel, layout, scalars), groups: dispatchSize(n, kernel.workgroupSize), variant: null };
+  } else {
+    const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
+    const vec4 = polyIsVec4({ types, intMath });
+    const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
+    const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
+    const { groups, span } = elementwiseLaunch(polyItems(n, variant, flat.shape[flat.shape.length - 1]));
+    made = { kernel, params: packPolyParams(kernel, variant, flat, scalars, span), groups: [groups, 1, 1], variant };
   }
-  const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
-  const vec4 = polyIsVec4({ types, intMath });
-  const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
-  const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
-  const { groups, span } = elementwiseLaunch(polyItems(n, variant, flat.shape[flat.shape.length - 1]));
-  const token = launchGrid(kernel, operands, packPolyParams(kernel, variant, flat, scalars, span), [groups, 1, 1]);
-  last = { token, first: results[0].storage };
-  return results.slice();
+  const plan: Plan = {
+    ...made, shape: shape.slice(), aliases: aliases.slice(), scalars: scalars.slice(),
+    operands: [...inputs, ...results].map((a) => ({ dtype: a.dtype, offset: a.offset, shape: a.shape.slice(), strides: a.strides.slice() })),
+  };
+  planStats.made++;
+  const kept = plans.get(roots);
+  if (kept === undefined) plans.set(roots, [plan]);
+  else if (kept.unshift(plan) > PLANS_PER_CHAIN) kept.pop();
+  return plan;
 }
 
 /** The last polymorphic elementwise launch: its dispatch and its first output's storage (see replaceLast). */
