@@ -1,5 +1,5 @@
 // Benchmark: elementwise chains unfused and fused (B3, an LSTM cell, a GELU layer, an Adam update), with jax-js jit and hand-written ceilings, on the CPU and WebGPU.
-// Run from the repository root: npm run bench:fusion -- [--devices cpu,webgpu] [--workloads b3,lstm,gelu,adam] [--reps N] [--warmup N] [--timeout S]
+// Run from the repository root: npm run bench:fusion -- [--devices cpu,webgpu] [--workloads b3,lstm,gelu,adam] [--reps N] [--warmup N] [--burst N] [--sessions N] [--timeout S]
 
 import * as K from 'kusari';
 import { F, L, RandomState, array, optimizers, scope, type NDArray, type Variable } from 'kusari';
@@ -409,11 +409,16 @@ const { values } = parseArgs({
     workloads: { type: 'string', default: 'b3,lstm,gelu,adam' },
     reps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
+    burst: { type: 'string', default: '1' },
+    sessions: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '1800' },
   },
 });
 const reps = positiveInt(BENCH, 'reps', values.reps);
 const warmup = positiveInt(BENCH, 'warmup', values.warmup);
+const burst = positiveInt(BENCH, 'burst', values.burst);
+const sessions = positiveInt(BENCH, 'sessions', values.sessions);
+if (sessions > reps) throw new Error(`${BENCH}: --sessions ${sessions} exceeds --reps ${reps}: each session times at least one round`);
 
 const ALL_WORKLOADS: Record<string, Workload[]> = {
   b3: [b3Workload('forward'), b3Workload('forward+backward')],
@@ -449,45 +454,57 @@ for (const device of devices) {
       unavailable.push(`jax-js ${jaxDevice}: ${errorText(e)}`);
     }
     for (const w of WORKLOADS) {
-      let contenders: Contender[];
-      try {
-        contenders = w.make(device, jax, fuse, gpu);
-      } catch (e) {
-        rows.push({ device, workload: w.name, mode: w.mode, contender: 'setup', medianMs: null, dispatches: null, overUnfused: null, samplesMs: [], error: errorText(e) });
+      const samples = new Map<string, number[]>();
+      const errors = new Map<string, string>();
+      const dispatches = new Map<string, number>();
+      let names: string[] = [];
+      // each session on a fresh kusari device (see --sessions), its reps' share of the timed rounds
+      for (let session = 0; session < sessions; session++) {
+        if (device === 'webgpu' && session > 0) await useDevice(gpu!.gpu);
+        let contenders: Contender[];
+        try {
+          contenders = w.make(device, jax, fuse, gpu);
+        } catch (e) {
+          errors.set('setup', errorText(e));
+          break;
+        }
+        names = contenders.map((c) => c.name);
+        for (const name of names) if (!samples.has(name)) samples.set(name, []);
+        const byName = new Map(contenders.map((c) => [c.name, c]));
+        const share = Math.floor(reps / sessions) + (session < reps % sessions ? 1 : 0);
+        await rounds(names, warmup, share, async (name, timed) => {
+          if (errors.has(name)) return;
+          try {
+            const start = performance.now();
+            await byName.get(name)!.step();
+            if (timed) samples.get(name)!.push(performance.now() - start);
+          } catch (e) {
+            errors.set(name, errorText(e));
+          }
+        }, burst);
+        for (const c of contenders) {
+          if (!c.counted || errors.has(c.name)) continue;
+          const before = launches(device);
+          try {
+            await c.step();
+            dispatches.set(c.name, launches(device) - before);
+          } catch (e) {
+            errors.set(c.name, errorText(e));
+          }
+        }
+        for (const c of contenders) safely(() => c.dispose?.());
+      }
+      if (errors.has('setup')) {
+        rows.push({ device, workload: w.name, mode: w.mode, contender: 'setup', medianMs: null, dispatches: null, overUnfused: null, samplesMs: [], error: errors.get('setup') });
         continue;
       }
-      const samples = new Map(contenders.map((c) => [c.name, [] as number[]]));
-      const errors = new Map<string, string>();
-      const byName = new Map(contenders.map((c) => [c.name, c]));
-      await rounds(contenders.map((c) => c.name), warmup, reps, async (name, timed) => {
-        if (errors.has(name)) return;
-        try {
-          const start = performance.now();
-          await byName.get(name)!.step();
-          if (timed) samples.get(name)!.push(performance.now() - start);
-        } catch (e) {
-          errors.set(name, errorText(e));
-        }
-      });
-      const dispatches = new Map<string, number>();
-      for (const c of contenders) {
-        if (!c.counted || errors.has(c.name)) continue;
-        const before = launches(device);
-        try {
-          await c.step();
-          dispatches.set(c.name, launches(device) - before);
-        } catch (e) {
-          errors.set(c.name, errorText(e));
-        }
-      }
-      for (const c of contenders) safely(() => c.dispose?.());
       const med = (name: string) => (errors.has(name) || samples.get(name)!.length === 0 ? null : median(samples.get(name)!));
       const unfused = med('kusari unfused');
-      for (const c of contenders) {
-        const m = med(c.name);
+      for (const name of names) {
+        const m = med(name);
         rows.push({
-          device, workload: w.name, mode: w.mode, contender: c.name, medianMs: m, dispatches: dispatches.get(c.name) ?? null,
-          overUnfused: m === null || unfused === null ? null : m / unfused, samplesMs: samples.get(c.name)!, error: errors.get(c.name),
+          device, workload: w.name, mode: w.mode, contender: name, medianMs: m, dispatches: dispatches.get(name) ?? null,
+          overUnfused: m === null || unfused === null ? null : m / unfused, samplesMs: samples.get(name)!, error: errors.get(name),
         });
       }
     }
@@ -499,7 +516,9 @@ for (const device of devices) {
 // ---- the report -------------------------------------------------------------------------------
 
 const versions = peerVersions(devices, { tfjs: false });
-printHeading(`Fusion benchmark: median ms per step after ${warmup} warm-up steps, ${reps} timed; GPU work finished before the clock stops`, versions);
+const bursts = burst === 1 ? 'one step per contender in turn' : `${burst} steps in a row per contender in turn, the first untimed`;
+const inSessions = sessions === 1 ? '' : ` over ${sessions} sessions (a fresh kusari device each on WebGPU)`;
+printHeading(`Fusion benchmark: median ms per step (${bursts}) after ${warmup} warm-up rounds, ${reps} timed${inSessions}; GPU work finished before the clock stops`, versions);
 if (fuse === null) console.log("! kusari's fuse(fn) is not exported yet: no 'kusari fused' rows except the optimizer's own");
 for (const device of devices) {
   console.log(deviceHeading(device, gpu));
@@ -512,4 +531,4 @@ for (const device of devices) {
     ].join(''));
   }
 }
-finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: [], results: rows, extra: { fuseAvailable: fuse !== null } });
+finishBench(BENCH, { loadBefore, versions, gpu, unavailable, problems: [], results: rows, extra: { fuseAvailable: fuse !== null, burst, sessions } });

@@ -359,6 +359,10 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     // though, are read where they are used: hoisted as vec4 splats held across the loop, B3's
     // forward+backward kernel on lavapipe ran at twice its time in about one process in three
     // (the same kernel with literals, or reading p.c<i> in place, never did in 16 processes).
+    // Measured again with a fresh device per session (bench/fusion.ts --sessions 8, 24 sessions
+    // each): hoisted, 9 ran at 5.6-6.8 ms and the rest at 4.4-5.0, with the literal kernel
+    // steady beside them; in place, 21 ran at 4.6-5.1, 5-8% over the literal kernel (whose
+    // constants fold), and of the other three two were sessions where every kernel was slow.
     const v = wgsl4(needs);
     const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
     B.push('let n = p.n;', ...range(nOps).map((k) => `let b${k} = p.o${k} >> 2u;`));
