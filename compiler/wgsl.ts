@@ -324,8 +324,10 @@ export const STRIDED_RUN = 64;
  * on the contiguous block of items [w * span, (w + 1) * span), its invocations a workgroup
  * apart (one coalesced access per iteration), so the launch picks the workgroup count that
  * suits the size and the device (polyLaunch). 'flat4' computes four elements per
- * iteration in vec4<f32>, the chain written once: the last, partial vec4 is loaded whole (a
- * buffer is whole vec4s long) and stored lane by lane. 'flat' and 'strided' compute one
+ * iteration in vec4<f32>, the chain written once, and loads and stores whole vec4s, the last
+ * one too: where n is not a multiple of 4 it writes up to 3 lanes past n in each output, so the
+ * caller runs it only where those lanes belong to no array (webgpu/backend.ts: an output that
+ * ends where its storage ends, in a buffer whole vec4s long). 'flat' and 'strided' compute one
  * element per iteration in scalars: on lavapipe, which compiles every shader on the CPU, a
  * vec4 body costs ~3x a scalar one to compile, and only the aligned contiguous case earns it
  * back. 'strided' works on runs of up to STRIDED_RUN elements along the innermost dim,
@@ -366,17 +368,16 @@ export function renderPolymorphic(roots: readonly Expr[], nInputs: number, varia
     const v = wgsl4(needs);
     const body = renderBody(roots, (leaf) => (leaf.op === 'input' ? `x${leaf.value}` : `vec4<f32>(p.c${leaf.value})`), v);
     B.push('let n = p.n;', ...range(nOps).map((k) => `let b${k} = p.o${k} >> 2u;`));
-    B.push('let end = min(first + p.span, (n + 3u) / 4u);', `for (var c = first + lid.x; c < end; c += ${wg}u) {`, '  let e = c * 4u;');
+    // Whole vec4s only, the partial last one too (see above): storing its lanes one by one
+    // behind a test of every vec4 against n cost lavapipe, which runs 8 invocations in SIMD
+    // and turns a store under a test into a masked store, 4-7% of B3's forward+backward kernel
+    // (pooled medians of 30 sessions, each compiling both kernels afresh: 3.80 against 4.09,
+    // 4.14 against 4.32, 3.83 against 4.01 ms).
+    B.push('let end = min(first + p.span, (n + 3u) / 4u);', `for (var c = first + lid.x; c < end; c += ${wg}u) {`);
     for (let k = 0; k < nInputs; k++) B.push(`  let x${k} = ${arrayOf(k, opts)}[b${k} + c];`);
     B.push(...body.lines.map((l) => `  ${l}`));
-    const outs = body.results.map((r, j) => ({ k: nInputs + j, r }));
-    B.push('  if (e + 4u <= n) {', ...outs.map(({ k, r }) => `    A${k}[b${k} + c] = ${r};`), '  } else {');
-    // the partial vec4 at the end: only the lanes below n belong to this array
-    for (const { k, r } of outs) {
-      B.push(`    A${k}[b${k} + c][0u] = ${r}.x;`);
-      ['y', 'z'].forEach((lane, l) => B.push(`    if (e + ${l + 1}u < n) { A${k}[b${k} + c][${l + 1}u] = ${r}.${lane}; }`));
-    }
-    B.push('  }', '}');
+    body.results.forEach((r, j) => B.push(`  A${nInputs + j}[b${nInputs + j} + c] = ${r};`));
+    B.push('}');
   } else {
     const body = renderBody(roots, leafName, intMath ? INT_DIALECT : wgsl(needs));
     const element = (index: (k: number) => string): string[] => [

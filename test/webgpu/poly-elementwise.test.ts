@@ -165,3 +165,24 @@ devices.gpu('a chain\'s launch plan is reused only for the layout and scalars it
     allclose(t, await got.data(), ref.toFlat(), { atol: 1e-5, rtol: 1e-4 });
   }
 });
+
+devices.gpu('the vec4 kernel stores whole vec4s only where the lanes past the end belong to no array', async (t) => {
+  // 1027 elements: the vec4 kernel's last vec4 has one lane in the array and three past it
+  const n = 1027, roots = [x.mul(a).add(1)];
+  const xs = [uniform([n], 31), uniform([n], 32)], gs = xs.map((v) => v.toGpu());
+  const want = Array.from(elementwise(roots, xs)[0].toFlat());
+  const sentinel = (len: number) => new NDArray(new Float32Array(len).fill(-7), [len]).toGpu();
+  const cases = [
+    // a slice at the start of a longer array: the three lanes past it are the next elements
+    { what: 'a slice at the start of 2048 elements', len: 2048, offset: 0 },
+    // ends where its storage ends: what lies past it is the buffer's padding
+    { what: 'a slice ending where its 2051 elements end', len: 2051, offset: 1024 },
+  ];
+  for (const c of cases) {
+    const whole = sentinel(c.len);
+    backendOf('webgpu').elementwise(roots, gs, [], [n], 'float32', [whole.view([n], [1], c.offset)]);
+    const got = Array.from(await whole.data());
+    allclose(t, got.slice(c.offset, c.offset + n), want, { atol: 1e-6, rtol: 1e-6 });
+    t.true([...got.slice(0, c.offset), ...got.slice(c.offset + n)].every((v) => v === -7), `${c.what}: elements outside the slice were written`);
+  }
+});

@@ -103,6 +103,7 @@ interface Plan {
   readonly variant: PolyVariant | null;
   // what it was made for: the output shape, each operand's layout, the aliases and the scalars
   readonly shape: readonly number[];
+  readonly outputs: number;
   readonly operands: readonly { dtype: DType; offset: number; shape: readonly number[]; strides: readonly number[] }[];
   readonly aliases: readonly (number | undefined)[];
   readonly scalars: readonly number[];
@@ -135,8 +136,8 @@ function fits(p: Plan, operands: readonly NDArray[], aliases: readonly (number |
     const a = operands[k], o = p.operands[k];
     if (a.dtype !== o.dtype || a.offset !== o.offset || !sameNumbers(a.shape, o.shape) || !sameNumbers(a.strides, o.strides)) return false;
   }
-  // vec4 loads also need each buffer whole vec4s long, which a layout does not say
-  return p.variant !== 'flat4' || operands.every((a) => storageOf(a).use().size % 16 === 0);
+  // whole-vec4 loads and stores also need what a layout does not say
+  return p.variant !== 'flat4' || wholeVec4s(operands, operands.length - p.outputs, sizeOf(shape));
 }
 
 function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
@@ -164,13 +165,13 @@ function newPlan(
   } else {
     const flat = rank === 0 ? { shape: [1], strides: layout.strides.map(() => [0]), offsets: layout.offsets } : layout;
     const vec4 = polyIsVec4({ types, intMath });
-    const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands) ? 'flat4' : 'flat';
+    const variant: PolyVariant = rank > 1 ? 'strided' : vec4 && n >= VEC4_FROM && aligned(flat, operands, inputs.length, n) ? 'flat4' : 'flat';
     const kernel = polyKernel(roots, inputs.length, variant, { types, aliases, intMath });
     const { groups, span } = elementwiseLaunch(polyItems(n, variant, flat.shape[flat.shape.length - 1]));
     made = { kernel, params: packPolyParams(kernel, variant, flat, scalars, span), groups: [groups, 1, 1], variant };
   }
   const plan: Plan = {
-    ...made, shape: shape.slice(), aliases: aliases.slice(), scalars: scalars.slice(),
+    ...made, shape: shape.slice(), outputs: results.length, aliases: aliases.slice(), scalars: scalars.slice(),
     operands: [...inputs, ...results].map((a) => ({ dtype: a.dtype, offset: a.offset, shape: a.shape.slice(), strides: a.strides.slice() })),
   };
   planStats.made++;
@@ -197,13 +198,28 @@ function replaceLast(out: NDArray, roots: readonly Expr[], inputs: readonly NDAr
 
 /**
  * Whether a flat layout can run on the flat4 kernel: every operand contiguous (stride 1) from
- * an offset on a 16-byte boundary, in a buffer whole vec4s long (the pool's bucket sizes
- * always are; a buffer from elsewhere may not be). A broadcast input (stride 0) goes to 'flat'.
+ * an offset on a 16-byte boundary (a broadcast input, stride 0, goes to 'flat'), and the
+ * buffers as wholeVec4s wants them.
  */
-function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, operands: readonly NDArray[]): boolean {
+function aligned(layout: { strides: readonly (readonly number[])[]; offsets: readonly number[] }, operands: readonly NDArray[], nInputs: number, n: number): boolean {
   for (let k = 0; k < operands.length; k++) {
     if (layout.strides[k][0] !== 1 || layout.offsets[k] % 4 !== 0) return false;
-    if (storageOf(operands[k]).use().size % 16 !== 0) return false;
+  }
+  return wholeVec4s(operands, nInputs, n);
+}
+
+/**
+ * Whether the flat4 kernel, which loads and stores whole vec4s, may run on these operands:
+ * every buffer whole vec4s long (the pool's bucket sizes always are; a buffer from elsewhere
+ * may not be), and where n is not a multiple of 4, every output ends where its storage ends,
+ * so the up to 3 lanes stored past n are the buffer's padding, part of no array (an output
+ * that is a slice of a longer array goes to 'flat', whose stores stop at n).
+ */
+function wholeVec4s(operands: readonly NDArray[], nInputs: number, n: number): boolean {
+  for (let k = 0; k < operands.length; k++) {
+    const storage = storageOf(operands[k]);
+    if (storage.use().size % 16 !== 0) return false;
+    if (k >= nInputs && n % 4 !== 0 && operands[k].offset + n !== storage.length) return false;
   }
   return true;
 }
