@@ -458,6 +458,7 @@ for (const device of devices) {
       const errors = new Map<string, string>();
       const dispatches = new Map<string, number>();
       let names: string[] = [];
+      let setupError: string | null = null;
       // each session on a fresh kusari device (see --sessions), its reps' share of the timed rounds
       for (let session = 0; session < sessions; session++) {
         if (device === 'webgpu' && session > 0) await useDevice(gpu!.gpu);
@@ -465,7 +466,7 @@ for (const device of devices) {
         try {
           contenders = w.make(device, jax, fuse, gpu);
         } catch (e) {
-          errors.set('setup', errorText(e));
+          setupError = errorText(e);
           break;
         }
         names = contenders.map((c) => c.name);
@@ -494,8 +495,8 @@ for (const device of devices) {
         }
         for (const c of contenders) safely(() => c.dispose?.());
       }
-      if (errors.has('setup')) {
-        rows.push({ device, workload: w.name, mode: w.mode, contender: 'setup', medianMs: null, dispatches: null, overUnfused: null, samplesMs: [], error: errors.get('setup') });
+      if (setupError !== null) {
+        rows.push({ device, workload: w.name, mode: w.mode, contender: 'setup', medianMs: null, dispatches: null, overUnfused: null, samplesMs: [], error: setupError });
         continue;
       }
       const med = (name: string) => (errors.has(name) || samples.get(name)!.length === 0 ? null : median(samples.get(name)!));

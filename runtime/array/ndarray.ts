@@ -40,6 +40,14 @@ export function contiguousStrides(shape: readonly number[]): number[] {
 }
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Whether two shapes (or any lists of integers, strides too) are equal; a loop, as launches ask it per operand. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 export const shapeStr = (shape: readonly number[]): string => `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
 
 export function dtypeOf(a: TypedArray): DType {

@@ -1,6 +1,6 @@
 // Caffe layer types as one typed table: each entry validates its parameters and composes F ops with Caffe's semantics.
 
-import { NDArray, shapeStr } from '../array/ndarray.js';
+import { NDArray, sameShape, shapeStr, sizeOf } from '../array/ndarray.js';
 import { full } from '../array/xp.js';
 import { config } from '../graph/config.js';
 import { Variable } from '../graph/variable.js';
@@ -11,9 +11,6 @@ import {
   averagePoolingDivisor, convolutionOutSize, convolutionSpec, convolutionWeightShape, deconvolutionOutSize, layerFail, lrnSpec,
   poolingGeometry, poolingSpec, refuseUnknown, type Fail, type PoolingSpec,
 } from './spatial-params.js';
-
-const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
 /** A layer ready to run: the link holding its blobs (null when it has none) and its forward. */
 export interface BuiltLayer {

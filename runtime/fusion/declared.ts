@@ -5,7 +5,7 @@ import { countLeaves, input, substitute, topoSort, type Expr } from '../../compi
 import { chainName } from '../../compiler/fusion/chain.js';
 import { backendOf } from '../array/backend.js';
 import { elementwise, zeros } from '../array/xp.js';
-import { NDArray, type Device, type DType } from '../array/ndarray.js';
+import { NDArray, sameShape, type Device, type DType } from '../array/ndarray.js';
 import { Variable, describe } from '../graph/variable.js';
 import { Elementwise, backwardRoots, storedDerivativeRoots } from '../ops/elementwise.js';
 import { precompileInBackground } from './background.js';
@@ -165,8 +165,6 @@ async function precompileKernel({ kernel, dtype }: { kernel: FusedKernel; dtype:
   const made = await Promise.all([forward, backward, ...stored]);
   return made.reduce((p, q) => p + q, 0);
 }
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
 /**
  * The outputs split by shape (a kernel writes all its outputs at one shape): per shape, which

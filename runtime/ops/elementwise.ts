@@ -4,7 +4,7 @@ import { Expr, constant, input, scalar, substitute, topoSort } from '../../compi
 import { vjp } from '../../compiler/grad.js';
 import { planLocalDerivative, type DerivativeDecision } from '../../compiler/fusion/chain.js';
 import { backendOf, deviceOf } from '../array/backend.js';
-import { NDArray, broadcastShapes, type DType, type Device } from '../array/ndarray.js';
+import { NDArray, broadcastShapes, sameShape, type DType, type Device } from '../array/ndarray.js';
 import { zeros } from '../array/xp.js';
 import { config } from '../graph/config.js';
 import { FunctionNode, Variable, describe, type VariableLike } from '../graph/variable.js';
@@ -68,7 +68,7 @@ export class Elementwise extends FunctionNode {
     const dtypes = this.dtypes ?? this.roots.map(() => dtype!);
     const run = backendOf(device).elementwise;
     if (this.wrt.length > 0) {
-      const broadcast = xs.map((x) => x.shape.length !== shape.length || x.shape.some((n, d) => n !== shape[d]));
+      const broadcast = xs.map((x) => !sameShape(x.shape, shape));
       this.decision = derivativeDecision(this.roots, xs.length, this.wrt, broadcast);
     }
     const d = this.decision;
@@ -129,7 +129,7 @@ export class Elementwise extends FunctionNode {
   private forwardWithBackward(y: NDArray, gy: NDArray, targets: readonly number[]): NDArray[] | null {
     const replace = backendOf(y.device).replaceLast;
     const d = this.decision;
-    if (replace === undefined || d === null || gy.dtype !== y.dtype || gy.shape.some((n, k) => n !== y.shape[k]) || gy.ndim !== y.ndim) return null;
+    if (replace === undefined || d === null || gy.dtype !== y.dtype || !sameShape(gy.shape, y.shape)) return null;
     return replace(y, withBackward(d, targets, this.inputs.length), [...this.inputs.map((x) => x.data), gy], this.scalars)?.slice(1) ?? null;
   }
 

@@ -1,13 +1,11 @@
 // Shape ops and sum: reshape, transpose, broadcastTo and its adjoint sum/sumTo.
 
-import { NDArray, broadcastShapes, checkAxes, checkShape, inferShape, normAxis, shapeStr, showShape } from '../array/ndarray.js';
+import { NDArray, broadcastShapes, checkAxes, checkShape, inferShape, normAxis, sameShape, shapeStr, showShape } from '../array/ndarray.js';
 import { input } from '../../compiler/expr.js';
 import { reduce } from '../array/xp.js';
 import { libraryKernels } from '../array/library-kernels.js';
 import { checkKeepdims } from './options.js';
 import { FunctionNode, Variable, argVariable, type VariableLike } from '../graph/variable.js';
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
 class Reshape extends FunctionNode {
   readonly label = 'reshape';

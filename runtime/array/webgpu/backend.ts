@@ -7,7 +7,7 @@ import {
   renderPolymorphic, renderReduce, renderReduceTree, splitReduce, type ElementType, type PolyVariant, type WgslKernel,
 } from '../../../compiler/wgsl.js';
 import { BACKENDS, elementwiseReduced, intArithmetic, type Backend } from '../backend.js';
-import { NDArray, contiguous, sizeOf, type DType, type TypedArray } from '../ndarray.js';
+import { NDArray, contiguous, sameShape, sizeOf, type DType, type TypedArray } from '../ndarray.js';
 import { currentDevice } from './device.js';
 import { axpy } from './axpy.js';
 import { elementType } from './kernel.js';
@@ -79,9 +79,10 @@ function elementwise(
     splitElementwise(roots, inputs, scalars, shape, dtype, results, limit);
     return results.slice();
   }
-  if (sizeOf(shape) === 0) return results.slice();
+  const n = sizeOf(shape);
+  if (n === 0) return results.slice();
   const operands = [...inputs, ...results];
-  const plan = reusedPlan(roots, operands, aliases, scalars, shape) ?? newPlan(roots, inputs, results, aliases, scalars, shape);
+  const plan = reusedPlan(roots, operands, aliases, scalars, shape, n) ?? newPlan(roots, inputs, results, aliases, scalars, shape, n);
   const token = launchGrid(plan.kernel, operands, plan.params, plan.groups);
   // a kernel of the rank-specific kind is never replaced (its shapes are rare, and it is never precompiled)
   last = plan.variant === null ? null : { token, first: results[0].storage };
@@ -101,9 +102,9 @@ interface Plan {
   readonly groups: readonly [number, number, number];
   /** the polymorphic variant; null for a kernel of one rank past POLY_RANK */
   readonly variant: PolyVariant | null;
-  // what it was made for: the output shape, each operand's layout, the aliases and the scalars
+  // what it was made for: the output shape, each operand's layout (inputs, then outputs), the
+  // aliases (one per input) and the scalars
   readonly shape: readonly number[];
-  readonly outputs: number;
   readonly operands: readonly { dtype: DType; offset: number; shape: readonly number[]; strides: readonly number[] }[];
   readonly aliases: readonly (number | undefined)[];
   readonly scalars: readonly number[];
@@ -116,11 +117,11 @@ export const planStats = { made: 0, reused: 0 };
 /** Layouts kept per chain: an op such as `add` runs on a few shapes a step (one per layer). */
 const PLANS_PER_CHAIN = 8;
 
-function reusedPlan(roots: readonly Expr[], operands: readonly NDArray[], aliases: readonly (number | undefined)[], scalars: readonly number[], shape: readonly number[]): Plan | null {
+function reusedPlan(roots: readonly Expr[], operands: readonly NDArray[], aliases: readonly (number | undefined)[], scalars: readonly number[], shape: readonly number[], n: number): Plan | null {
   const kept = plans.get(roots);
   if (kept === undefined) return null;
   for (const p of kept) {
-    if (fits(p, operands, aliases, scalars, shape)) {
+    if (fits(p, operands, aliases, scalars, shape, n)) {
       planStats.reused++;
       return p;
     }
@@ -128,28 +129,21 @@ function reusedPlan(roots: readonly Expr[], operands: readonly NDArray[], aliase
   return null;
 }
 
-function fits(p: Plan, operands: readonly NDArray[], aliases: readonly (number | undefined)[], scalars: readonly number[], shape: readonly number[]): boolean {
-  if (!sameNumbers(p.shape, shape) || p.operands.length !== operands.length || p.scalars.length !== scalars.length) return false;
+function fits(p: Plan, operands: readonly NDArray[], aliases: readonly (number | undefined)[], scalars: readonly number[], shape: readonly number[], n: number): boolean {
+  if (!sameShape(p.shape, shape) || p.operands.length !== operands.length || p.scalars.length !== scalars.length) return false;
   for (let j = 0; j < scalars.length; j++) if (!Object.is(p.scalars[j], scalars[j])) return false;
   for (let k = 0; k < aliases.length; k++) if (p.aliases[k] !== aliases[k]) return false;
   for (let k = 0; k < operands.length; k++) {
     const a = operands[k], o = p.operands[k];
-    if (a.dtype !== o.dtype || a.offset !== o.offset || !sameNumbers(a.shape, o.shape) || !sameNumbers(a.strides, o.strides)) return false;
+    if (a.dtype !== o.dtype || a.offset !== o.offset || !sameShape(a.shape, o.shape) || !sameShape(a.strides, o.strides)) return false;
   }
   // whole-vec4 loads and stores also need what a layout does not say
-  return p.variant !== 'flat4' || wholeVec4s(operands, operands.length - p.outputs, sizeOf(shape));
-}
-
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return p.variant !== 'flat4' || wholeVec4s(operands, aliases.length, n);
 }
 
 function newPlan(
   roots: readonly Expr[], inputs: readonly NDArray[], results: readonly NDArray[], aliases: readonly (number | undefined)[],
-  scalars: readonly number[], shape: readonly number[],
+  scalars: readonly number[], shape: readonly number[], n: number,
 ): Plan {
   const operands = [...inputs.map((x) => x.broadcastTo(shape)), ...results];
   const layout = collapse({ shape: shape.slice(), strides: operands.map((a) => a.strides.slice()), offsets: operands.map((a) => a.offset) });
@@ -157,7 +151,6 @@ function newPlan(
   const types = operands.map((a) => elementType(a.dtype));
   // all int32 and integer primitives: i32 arithmetic, exact past 2^24 and wrapping as on the CPU
   const intMath = intArithmetic(roots, inputs, scalars, results);
-  const n = sizeOf(shape);
   let made: Pick<Plan, 'kernel' | 'params' | 'groups' | 'variant'>;
   if (rank > POLY_RANK) {
     const kernel = polyKernel(roots, inputs.length, rank, { types, aliases, intMath });
@@ -171,7 +164,7 @@ function newPlan(
     made = { kernel, params: packPolyParams(kernel, variant, flat, scalars, span), groups: [groups, 1, 1], variant };
   }
   const plan: Plan = {
-    ...made, shape: shape.slice(), outputs: results.length, aliases: aliases.slice(), scalars: scalars.slice(),
+    ...made, shape: shape.slice(), aliases: aliases.slice(), scalars: scalars.slice(),
     operands: [...inputs, ...results].map((a) => ({ dtype: a.dtype, offset: a.offset, shape: a.shape.slice(), strides: a.strides.slice() })),
   };
   planStats.made++;
